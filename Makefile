@@ -1,0 +1,39 @@
+# Set-up and everyday commands. `make run` and `make test` are all a fresh machine needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-sqlite test-postgres bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## install: create .venv (if missing) and install the project with its test tools
+install: $(STAMP)
+
+## run: migrate the database, seed demo data when empty, serve on 127.0.0.1:5000 (HOST/PORT override)
+run: install
+	$(VENV)/bin/lti-tool db upgrade
+	$(VENV)/bin/lti-tool demo seed --if-empty
+	$(VENV)/bin/lti-tool serve
+
+## test: the whole suite on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-sqlite: install
+	env -u TEST_DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
+
+## bench: run the benchmarks in bench/ (each prints ratios against a baseline in the same run)
+bench: install
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,38 @@
+"""Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from sqlalchemy import text
+
+from config import Settings, load_settings
+from store.database import make_engine, make_sessionmaker
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        ENV_NAME=settings.env,
+        TESTING=settings.env == "test",
+    )
+    engine = make_engine(settings.database_url)
+    app.extensions["settings"] = settings
+    app.extensions["engine"] = engine
+    app.extensions["sessions"] = make_sessionmaker(engine)
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - health must answer, not crash
+            logging.getLogger(__name__).exception("health check: database unreachable")
+            return jsonify(status="error", database="unreachable"), 503
+        return jsonify(status="ok", database=engine.dialect.name)
+
+    return app

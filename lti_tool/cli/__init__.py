@@ -1,0 +1,17 @@
+"""``lti-tool``: the command line for vendor support staff and operators.
+
+Every command that changes data runs one service call (one transaction). Bad input exits
+non-zero with a one-line reason on stderr and changes nothing. ``--json`` gives machine output.
+"""
+
+from __future__ import annotations
+
+from lti_tool.cli.base import cli
+from lti_tool.cli import core as _core  # noqa: F401  (registers commands)
+
+
+def main() -> None:
+    cli(prog_name="lti-tool")
+
+
+__all__ = ["cli", "main"]

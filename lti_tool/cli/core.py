@@ -1,0 +1,45 @@
+"""serve and db commands."""
+
+from __future__ import annotations
+
+import click
+
+from lti_tool.cli.base import CliContext, cli, pass_ctx
+from lti_tool.db import current_revision, head_revision, upgrade_database
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_ctx
+def db_upgrade(ctx: CliContext, revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    upgrade_database(ctx.engine, revision)
+    click.echo(f"database at revision {current_revision(ctx.engine)} (head {head_revision()})")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to bind (default: HOST setting, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default: PORT setting, 5000).")
+@pass_ctx
+def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
+    """Serve the app (Flask's server in development, gunicorn otherwise)."""
+    from lti_tool.app import create_app
+
+    settings = ctx.settings
+    host = host or settings.host
+    port = port or settings.port
+    if settings.is_development:
+        app = create_app(settings)
+        click.echo(f"serving on http://{host}:{port}/  (development; Ctrl+C stops)")
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        return
+    from gunicorn.app.wsgiapp import run as gunicorn_run
+    import sys
+
+    sys.argv = ["gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "lti_tool.wsgi:app"]
+    gunicorn_run()

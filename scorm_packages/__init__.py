@@ -1,0 +1,1 @@
+"""SCORM dispatch packages (manifest builders, packaging, dispatch runtime)."""

@@ -1,0 +1,1 @@
+"""The store: catalog, accounts, licenses and seats. Pure Python + SQLAlchemy, no Flask."""

@@ -1,0 +1,65 @@
+"""The catalog: publishers, bundles and courses, loaded from the vendor's feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, utcnow
+
+COURSE_STATUSES = ("active", "retiring", "retired")
+
+
+class Publisher(Base):
+    __tablename__ = "publishers"
+    __table_args__ = (UniqueConstraint("name", name="uq_publishers_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Bundle(Base):
+    """A named group of courses. A subscription-only bundle (e.g. TED@Work) is never sold as
+    Volume or Pay Per Use."""
+
+    __tablename__ = "bundles"
+    __table_args__ = (UniqueConstraint("name", name="uq_bundles_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    is_subscription_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Course(Base):
+    __tablename__ = "courses"
+    __table_args__ = (
+        UniqueConstraint("catalog_id", name="uq_courses_catalog_id"),
+        CheckConstraint("status IN ('active', 'retiring', 'retired')", name="status_known"),
+        CheckConstraint("volume_price_cents >= 0", name="volume_price_not_negative"),
+        CheckConstraint("ppu_price_cents >= 0", name="ppu_price_not_negative"),
+        CheckConstraint("duration_minutes >= 0", name="duration_not_negative"),
+        CheckConstraint("length(catalog_id) > 0", name="catalog_id_not_blank"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The feed's external id: names the course everywhere outside the database.
+    catalog_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(20), default="en", index=True)
+    duration_minutes: Mapped[int] = mapped_column(default=0)
+    topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    volume_price_cents: Mapped[int] = mapped_column()
+    ppu_price_cents: Mapped[int] = mapped_column()
+    is_plus: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    bundle_id: Mapped[int | None] = mapped_column(ForeignKey("bundles.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    replacement_course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

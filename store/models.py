@@ -1,0 +1,32 @@
+"""Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
+
+from store.accounts.models import Account, Learner
+from store.base import Base
+from store.catalog.models import Bundle, Course, Publisher
+from store.licenses.models import (
+    CourseLaunch,
+    DepositEntry,
+    LaunchRefusal,
+    PlusSubscription,
+    PpuConfig,
+    PpuLibraryEntry,
+    Seat,
+    VolumeLot,
+)
+
+__all__ = [
+    "Account",
+    "Base",
+    "Bundle",
+    "Course",
+    "CourseLaunch",
+    "DepositEntry",
+    "LaunchRefusal",
+    "Learner",
+    "PlusSubscription",
+    "PpuConfig",
+    "PpuLibraryEntry",
+    "Publisher",
+    "Seat",
+    "VolumeLot",
+]

@@ -1,0 +1,34 @@
+"""The schema is built only by Alembic; models and migrations must not drift apart."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from lti_tool.db import current_revision, head_revision, include_object
+from store.models import Base
+
+
+def test_database_is_at_head(engine: Engine) -> None:
+    assert current_revision(engine) == head_revision()
+
+
+def test_models_match_migrations(engine: Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object}
+        )
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == [], f"models and migrations differ; add a migration: {diff}"
+
+
+def test_named_invariant_constraints_exist(engine: Engine) -> None:
+    insp = inspect(engine)
+    checks = {c["name"] for c in insp.get_check_constraints("volume_lots")}
+    assert "ck_volume_lots_seats_used_within_total" in checks
+    assert "ck_ppu_configs_balance_not_negative" in {
+        c["name"] for c in insp.get_check_constraints("ppu_configs")
+    }
+    uniques = {c["name"] for c in insp.get_unique_constraints("seats")}
+    assert "uq_seats_one_per_learner_scope_attempt" in uniques
