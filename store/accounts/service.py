@@ -1,0 +1,89 @@
+"""Account and learner use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.accounts.models import ACCOUNT_KINDS, Account, Learner
+from store.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: int
+    name: str
+    kind: str
+    annual_retake: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountView:
+        return cls(account.id, account.name, account.kind, account.annual_retake, account.created_at)
+
+
+@dataclass(frozen=True)
+class LearnerIdentity:
+    """How one delivery method identifies a learner, plus what it tells about them."""
+
+    source: str  # "lti:<issuer>", "package:<key>", "staff"
+    external_id: str
+    name: str | None = None
+    email: str | None = None
+    username: str | None = None
+
+
+def create_account(sessions: sessionmaker[Session], name: str, now: datetime,
+                   kind: str = "organization") -> AccountView:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("account name must not be empty", reason="invalid_name")
+    if len(name) > 200:
+        raise InvalidInput("account name is longer than 200 characters", reason="invalid_name")
+    if kind not in ACCOUNT_KINDS:
+        raise InvalidInput(f"account kind must be one of {', '.join(ACCOUNT_KINDS)}", reason="invalid_kind")
+    with sessions.begin() as session:
+        if session.scalars(select(Account.id).where(Account.name == name)).first() is not None:
+            raise InvalidInput(f"an account named {name!r} already exists", reason="duplicate_account")
+        account = Account(name=name, kind=kind, annual_retake=False, created_at=now)
+        session.add(account)
+        session.flush()
+        return AccountView.of(account)
+
+
+def upsert_learner(session: Session, account_id: int, identity: LearnerIdentity, now: datetime) -> int:
+    """Insert or refresh a learner in one race-safe statement; returns the learner id.
+
+    Name, email and username are updated when the launch sends them, kept otherwise.
+    """
+    external_id = identity.external_id.strip()
+    if not external_id:
+        raise InvalidInput("learner id must not be empty", reason="invalid_learner")
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Learner).values(
+        account_id=account_id,
+        identity_source=identity.source,
+        external_id=external_id,
+        name=identity.name,
+        email=identity.email,
+        username=identity.username,
+        created_at=now,
+        updated_at=now,
+    )
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["account_id", "identity_source", "external_id"],
+        set_={
+            "name": func.coalesce(excluded.name, Learner.name),
+            "email": func.coalesce(excluded.email, Learner.email),
+            "username": func.coalesce(excluded.username, Learner.username),
+            "updated_at": excluded.updated_at,
+        },
+    ).returning(Learner.id)
+    return int(session.execute(stmt).scalar_one())
+

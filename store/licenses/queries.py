@@ -1,0 +1,142 @@
+"""Read functions for licenses and seats. They take a Session and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from store.accounts.models import Learner
+from store.catalog.models import Bundle, Course
+from store.errors import NotFound
+from store.licenses import rules
+from store.licenses.models import CourseLaunch, PlusSubscription, PpuConfig, Seat, VolumeLot
+
+
+def find_course_facts(session: Session, catalog_id: str) -> tuple[Course, rules.CourseFacts] | None:
+    row = session.execute(
+        select(Course, func.coalesce(Bundle.is_subscription_only, False))
+        .outerjoin(Bundle, Bundle.id == Course.bundle_id)
+        .where(Course.catalog_id == catalog_id)
+    ).first()
+    if row is None:
+        return None
+    course, sub_only = row
+    return course, rules.CourseFacts(
+        id=course.id,
+        is_plus=course.is_plus,
+        status=course.status,
+        is_subscription_only_bundle=bool(sub_only),
+        ppu_price_cents=course.ppu_price_cents,
+    )
+
+
+def get_course_facts(session: Session, catalog_id: str) -> tuple[Course, rules.CourseFacts]:
+    found = find_course_facts(session, catalog_id)
+    if found is None:
+        raise NotFound(f"unknown course {catalog_id!r} (give its catalog id)", reason="unknown_course")
+    return found
+
+
+def subscriptions_of(session: Session, account_id: int) -> list[rules.Subscription]:
+    subs = session.scalars(select(PlusSubscription).where(PlusSubscription.account_id == account_id))
+    return [
+        rules.Subscription(s.id, s.started_at, s.current_period_end, s.seats_total, s.seats_used)
+        for s in subs
+    ]
+
+
+def lots_of(session: Session, account_id: int, course_id: int) -> list[rules.Lot]:
+    lots = session.scalars(
+        select(VolumeLot).where(VolumeLot.account_id == account_id, VolumeLot.course_id == course_id)
+    )
+    return [rules.Lot(lot.id, lot.purchased_at, lot.expires_at, lot.seats_total, lot.seats_used) for lot in lots]
+
+
+def find_ppu_config(session: Session, account_id: int) -> PpuConfig | None:
+    return session.scalars(select(PpuConfig).where(PpuConfig.account_id == account_id)).first()
+
+
+def learner_seat_facts(session: Session, account_id: int, learner_id: int, course_id: int,
+                       now: datetime) -> list[rules.SeatFacts]:
+    """The learner's seats that could cover this course: its Volume/PPU seats and Plus seats."""
+    rows = session.execute(
+        select(Seat, PlusSubscription.started_at, PlusSubscription.current_period_end)
+        .outerjoin(PlusSubscription, PlusSubscription.id == Seat.subscription_id)
+        .where(
+            Seat.account_id == account_id,
+            Seat.learner_id == learner_id,
+            or_(Seat.course_id == course_id, Seat.license_type == "plus"),
+        )
+    )
+    facts = []
+    for seat, sub_start, sub_end in rows:
+        active = sub_start is not None and sub_start <= now < sub_end
+        facts.append(
+            rules.SeatFacts(
+                id=seat.id,
+                license_type=seat.license_type,
+                course_id=seat.course_id,
+                attempt=seat.attempt,
+                occupied_at=seat.occupied_at,
+                expires_at=seat.expires_at,
+                subscription_active=active,
+            )
+        )
+    return facts
+
+
+def latest_seat_in_scope(facts: list[rules.SeatFacts], license_type: str, course_id: int) -> rules.SeatFacts | None:
+    same = [f for f in facts if f.license_type == license_type and f.course_id == course_id]
+    return max(same, key=lambda f: f.attempt, default=None)
+
+
+@dataclass(frozen=True)
+class SeatRow:
+    id: int
+    learner_external_id: str
+    learner_source: str
+    learner_name: str | None
+    license_type: str
+    course_id: str | None  # catalog id; None for a Plus seat
+    attempt: int
+    occupied_at: datetime
+    expires_at: datetime | None
+    is_valid: bool
+    price_cents: int | None
+
+
+def _seats_select() -> Select:  # type: ignore[type-arg]
+    return (
+        select(Seat, Learner, Course.catalog_id, PlusSubscription.started_at, PlusSubscription.current_period_end)
+        .join(Learner, Learner.id == Seat.learner_id)
+        .outerjoin(Course, Course.id == Seat.course_id)
+        .outerjoin(PlusSubscription, PlusSubscription.id == Seat.subscription_id)
+    )
+
+
+def list_seats(session: Session, account_id: int, now: datetime, course_catalog_id: str | None = None,
+               limit: int | None = None) -> list[SeatRow]:
+    """Seats of an account, newest first. With a course: its Volume/PPU seats and the Plus seats
+    of learners who launched it."""
+    stmt = _seats_select().where(Seat.account_id == account_id)
+    if course_catalog_id is not None:
+        course, _facts = get_course_facts(session, course_catalog_id)
+        launched = select(CourseLaunch.seat_id).where(CourseLaunch.course_id == course.id)
+        stmt = stmt.where(or_(Seat.course_id == course.id, and_(Seat.license_type == "plus", Seat.id.in_(launched))))
+    stmt = stmt.order_by(Seat.occupied_at.desc(), Seat.id.desc())
+    if limit:
+        stmt = stmt.limit(limit)
+    out = []
+    for seat, learner, catalog_id, sub_start, sub_end in session.execute(stmt):
+        if seat.license_type == "plus":
+            valid = sub_start is not None and sub_start <= now < sub_end
+        else:
+            valid = seat.expires_at is not None and now < seat.expires_at
+        out.append(
+            SeatRow(seat.id, learner.external_id, learner.identity_source, learner.name, seat.license_type,
+                    catalog_id, seat.attempt, seat.occupied_at, seat.expires_at, valid, seat.price_cents)
+        )
+    return out

@@ -1,0 +1,464 @@
+"""License use cases: the seat engine (claim_seat) and the staff grants. Each owns its transaction.
+
+Seat claims are race-safe without read-check-write: a seat is taken by one guarded UPDATE
+(``seats_used = seats_used + 1 WHERE seats_used < seats_total AND <still valid>``, or a deposit
+debit ``WHERE balance_cents >= price``) followed by the seat INSERT in the same transaction.
+A rowcount of 0 means "that source is exhausted". Two simultaneous first launches of one
+learner collide on ``uq_seats_one_per_learner_scope_attempt``; the loser's transaction rolls
+back (counter included) and is retried, finding and reusing the winner's seat.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.accounts.models import Account
+from store.accounts.queries import get_account
+from store.accounts.service import LearnerIdentity, upsert_learner
+from store.base import require_aware
+from store.clock import add_months
+from store.errors import InvalidInput, StoreError
+from store.licenses import queries, rules
+from store.licenses.models import (
+    CourseLaunch,
+    DepositEntry,
+    LaunchRefusal,
+    PlusSubscription,
+    PpuConfig,
+    PpuLibraryEntry,
+    Seat,
+    VolumeLot,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_CLAIM_RETRIES = 5
+MAX_DEPOSIT_CENTS = 10**11  # one billion in currency units: a typo guard
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class SeatView:
+    id: int
+    license_type: str
+    course_id: str  # catalog id of the course launched
+    attempt: int
+    occupied_at: datetime
+    expires_at: datetime | None
+    lot_id: int | None
+    subscription_id: int | None
+    price_cents: int | None
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    account_id: int
+    license_type: str
+    course_id: str  # catalog id
+    learner: LearnerIdentity
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    learner_id: int | None
+    seat: SeatView | None = None
+    is_new_seat: bool = False
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.seat is not None
+
+    @property
+    def refusal(self) -> rules.Refusal | None:
+        return rules.refusal(self.reason) if self.reason else None
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------- the engine
+
+
+def claim_seat(sessions: sessionmaker[Session], request: ClaimRequest, now: datetime) -> ClaimResult:
+    """Give the learner a seat for the course (new or existing) or a refusal with a reason code.
+
+    One transaction; a refusal is recorded for the admin dashboard in that same transaction.
+    """
+    now = require_aware(now, "now")
+    if request.license_type not in rules.LICENSE_TYPES:
+        raise InvalidInput(
+            f"license type must be one of {', '.join(rules.LICENSE_TYPES)}, got {request.license_type!r}",
+            reason="invalid_license_type",
+        )
+    for attempt in range(MAX_CLAIM_RETRIES):
+        try:
+            with sessions.begin() as session:
+                return _claim(session, request, now)
+        except IntegrityError as exc:
+            # A concurrent first launch of the same learner won; the retry reuses its seat.
+            log.info("seat claim collided (try %d): %s", attempt + 1, exc.orig)
+    raise StoreError("seat claim kept colliding with concurrent launches; try again", reason="busy")
+
+
+def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResult:
+    account = get_account(session, request.account_id)
+    learner_id = upsert_learner(session, account.id, request.learner, now)
+    found = queries.find_course_facts(session, request.course_id)
+    if found is None:
+        return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
+    _course, course = found
+
+    seats = queries.learner_seat_facts(session, account.id, learner_id, course.id, now)
+    existing = rules.reusable_seat(seats, course, request.license_type, now)
+    if existing is not None:
+        seat = session.get_one(Seat, existing.id)
+        _record_launch(session, seat.id, course.id, now)
+        return ClaimResult(learner_id, _view(seat, request.course_id), is_new_seat=False)
+
+    reason = rules.course_refusal(course, request.license_type)
+    if reason is not None:
+        return _refuse(session, account.id, learner_id, course.id, request.license_type, reason, now)
+    try:
+        if request.license_type == "plus":
+            seat = _new_plus_seat(session, account, learner_id, seats, now)
+        else:
+            latest = queries.latest_seat_in_scope(seats, request.license_type, course.id)
+            decision = rules.decide_course_seat(latest, now, account.annual_retake)
+            if decision.next is rules.Next.REFUSE:
+                raise _Refused(decision.reason or "license_expired")
+            if request.license_type == "volume":
+                seat = _new_volume_seat(session, account, learner_id, course, decision.attempt, now)
+            else:
+                seat = _new_ppu_seat(session, account, learner_id, course, decision.attempt, now)
+    except _Refused as refused:
+        return _refuse(session, account.id, learner_id, course.id, request.license_type, refused.reason, now)
+    _record_launch(session, seat.id, course.id, now)
+    return ClaimResult(learner_id, _view(seat, request.course_id), is_new_seat=True)
+
+
+def _new_plus_seat(session: Session, account: Account, learner_id: int,
+                   seats: list[rules.SeatFacts], now: datetime) -> Seat:
+    subs = queries.subscriptions_of(session, account.id)
+    sub = rules.active_subscription(subs, now)
+    if sub is None:
+        raise _Refused("license_expired" if subs else "no_license")
+    taken = session.execute(
+        update(PlusSubscription)
+        .where(
+            PlusSubscription.id == sub.id,
+            PlusSubscription.seats_used < PlusSubscription.seats_total,
+            PlusSubscription.started_at <= now,
+            PlusSubscription.current_period_end > now,
+        )
+        .values(seats_used=PlusSubscription.seats_used + 1)
+    ).rowcount
+    if taken != 1:
+        raise _Refused("no_seats")
+    previous = [s.attempt for s in seats if s.license_type == "plus"]
+    return _insert_seat(
+        session,
+        Seat(account_id=account.id, learner_id=learner_id, license_type="plus", scope=f"plus:{sub.id}",
+             subscription_id=sub.id, attempt=1 if not previous else max(previous) + 1,
+             occupied_at=now, expires_at=None),
+    )
+
+
+def _new_volume_seat(session: Session, account: Account, learner_id: int, course: rules.CourseFacts,
+                     attempt: int, now: datetime) -> Seat:
+    lots = queries.lots_of(session, account.id, course.id)
+    for lot in rules.candidate_lots(lots, now):
+        taken = session.execute(
+            update(VolumeLot)
+            .where(
+                VolumeLot.id == lot.id,
+                VolumeLot.seats_used < VolumeLot.seats_total,
+                VolumeLot.purchased_at <= now,
+                VolumeLot.expires_at > now,
+            )
+            .values(seats_used=VolumeLot.seats_used + 1)
+        ).rowcount
+        if taken == 1:
+            return _insert_seat(
+                session,
+                Seat(account_id=account.id, learner_id=learner_id, license_type="volume",
+                     scope=f"volume:{course.id}", course_id=course.id, lot_id=lot.id, attempt=attempt,
+                     occupied_at=now, expires_at=lot.expires_at),
+            )
+    raise _Refused(rules.lots_refusal(lots, now))
+
+
+def _new_ppu_seat(session: Session, account: Account, learner_id: int, course: rules.CourseFacts,
+                  attempt: int, now: datetime) -> Seat:
+    config = queries.find_ppu_config(session, account.id)
+    if config is None or not config.is_enabled:
+        raise _Refused("no_license")
+    in_library = session.scalars(
+        select(PpuLibraryEntry.id).where(
+            PpuLibraryEntry.account_id == account.id, PpuLibraryEntry.course_id == course.id
+        )
+    ).first()
+    if in_library is None:
+        raise _Refused("not_in_library")
+    price = course.ppu_price_cents
+    balance_after = session.execute(
+        update(PpuConfig)
+        .where(PpuConfig.id == config.id, PpuConfig.is_enabled.is_(True), PpuConfig.balance_cents >= price)
+        .values(balance_cents=PpuConfig.balance_cents - price)
+        .returning(PpuConfig.balance_cents)
+    ).scalar_one_or_none()
+    if balance_after is None:
+        raise _Refused("insufficient_deposit")
+    seat = _insert_seat(
+        session,
+        Seat(account_id=account.id, learner_id=learner_id, license_type="ppu", scope=f"ppu:{course.id}",
+             course_id=course.id, attempt=attempt, occupied_at=now,
+             expires_at=rules.ppu_seat_expiry(now), price_cents=price),
+    )
+    if price:
+        session.add(DepositEntry(account_id=account.id, kind="seat", amount_cents=-price,
+                                 balance_after_cents=balance_after, seat_id=seat.id,
+                                 note=f"seat for course {course.id}", created_at=now))
+    return seat
+
+
+def _insert_seat(session: Session, seat: Seat) -> Seat:
+    session.add(seat)
+    session.flush()  # IntegrityError here = a concurrent launch of the same learner won
+    return seat
+
+
+def _record_launch(session: Session, seat_id: int, course_id: int, now: datetime) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(CourseLaunch).values(
+        seat_id=seat_id, course_id=course_id, first_launched_at=now, last_launched_at=now, launch_count=1
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["seat_id", "course_id"],
+        set_={"last_launched_at": stmt.excluded.last_launched_at,
+              "launch_count": CourseLaunch.launch_count + 1},
+    )
+    session.execute(stmt)
+
+
+def _refuse(session: Session, account_id: int, learner_id: int | None, course_id: int | None,
+            license_type: str, reason: str, now: datetime) -> ClaimResult:
+    session.add(LaunchRefusal(account_id=account_id, learner_id=learner_id, course_id=course_id,
+                              license_type=license_type, reason=reason, created_at=now))
+    return ClaimResult(learner_id, reason=reason)
+
+
+def _view(seat: Seat, course_catalog_id: str) -> SeatView:
+    return SeatView(seat.id, seat.license_type, course_catalog_id, seat.attempt, seat.occupied_at,
+                    seat.expires_at, seat.lot_id, seat.subscription_id, seat.price_cents)
+
+
+# ---------------------------------------------------------------- staff grants
+
+
+def _check_seats(seats: int) -> None:
+    if isinstance(seats, bool) or not isinstance(seats, int) or seats < 1:
+        raise InvalidInput(f"seats must be a whole number of at least 1, got {seats!r}", reason="invalid_quantity")
+    if seats > rules.MAX_SEATS_PER_GRANT:
+        raise InvalidInput(f"seats must be at most {rules.MAX_SEATS_PER_GRANT:,}, got {seats:,}",
+                           reason="invalid_quantity")
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    id: int
+    account_id: int
+    term: str
+    seats_total: int
+    seats_used: int
+    started_at: datetime
+    current_period_end: datetime
+    auto_renew: bool
+    seats_added: int
+
+
+def grant_plus(sessions: sessionmaker[Session], account_ref: str | int, seats: int, term: str,
+               now: datetime, start: datetime | None = None) -> SubscriptionView:
+    """Start a Plus subscription, or add seats to the account's active one (same term)."""
+    _check_seats(seats)
+    if term not in ("annual", "monthly"):
+        raise InvalidInput(f"term must be annual or monthly, got {term!r}", reason="invalid_term")
+    now = require_aware(now, "now")
+    start = require_aware(start, "start") if start is not None else now
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        active = rules.active_subscription(queries.subscriptions_of(session, account.id), now)
+        if active is not None:
+            sub = session.get_one(PlusSubscription, active.id)
+            if sub.term != term:
+                raise InvalidInput(
+                    f"account already has an active {sub.term} subscription until "
+                    f"{sub.current_period_end:%Y-%m-%d}; add seats with --term {sub.term}",
+                    reason="term_mismatch",
+                )
+            if sub.seats_total + seats > rules.MAX_SEATS_PER_GRANT:
+                raise InvalidInput(f"a subscription holds at most {rules.MAX_SEATS_PER_GRANT:,} seats",
+                                   reason="invalid_quantity")
+            session.execute(
+                update(PlusSubscription).where(PlusSubscription.id == sub.id)
+                .values(seats_total=PlusSubscription.seats_total + seats)
+            )
+            session.refresh(sub)
+        else:
+            end = add_months(start, 12 if term == "annual" else 1)
+            if end <= now:
+                raise InvalidInput(f"a {term} term starting {start:%Y-%m-%d} would already be over",
+                                   reason="invalid_start")
+            sub = PlusSubscription(account_id=account.id, term=term, seats_total=seats, seats_used=0,
+                                   started_at=start, current_period_end=end, auto_renew=True, created_at=now)
+            session.add(sub)
+            session.flush()
+        return SubscriptionView(sub.id, account.id, sub.term, sub.seats_total, sub.seats_used, sub.started_at,
+                                sub.current_period_end, sub.auto_renew, seats)
+
+
+@dataclass(frozen=True)
+class LotView:
+    id: int
+    account_id: int
+    course_id: str
+    seats_total: int
+    seats_used: int
+    purchased_at: datetime
+    expires_at: datetime
+
+
+def grant_volume(sessions: sessionmaker[Session], account_ref: str | int, course_id: str, seats: int,
+                 now: datetime, start: datetime | None = None) -> LotView:
+    """Record a Volume lot: N seats for one course, valid 12 months from its purchase."""
+    _check_seats(seats)
+    now = require_aware(now, "now")
+    purchased_at = require_aware(start, "start") if start is not None else now
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        course, facts = queries.get_course_facts(session, course_id)
+        if facts.is_subscription_only_bundle:
+            raise InvalidInput(f"course {course_id!r} is in a subscription-only bundle: never sold as Volume",
+                               reason="bundle_excluded")
+        if facts.status == "retired":
+            raise InvalidInput(f"course {course_id!r} is retired", reason="course_retired")
+        lot = VolumeLot(account_id=account.id, course_id=course.id, seats_total=seats, seats_used=0,
+                        purchased_at=purchased_at, expires_at=rules.volume_lot_expiry(purchased_at),
+                        created_at=now)
+        session.add(lot)
+        session.flush()
+        return LotView(lot.id, account.id, course.catalog_id, lot.seats_total, lot.seats_used, lot.purchased_at,
+                       lot.expires_at)
+
+
+@dataclass(frozen=True)
+class PpuView:
+    account_id: int
+    contract_ref: str
+    is_enabled: bool
+    balance_cents: int
+
+
+def _check_cents(cents: int, *, allow_zero: bool) -> None:
+    if isinstance(cents, bool) or not isinstance(cents, int):
+        raise InvalidInput(f"amount must be whole cents, got {cents!r}", reason="invalid_amount")
+    if cents < 0 or (cents == 0 and not allow_zero):
+        raise InvalidInput(f"amount must be {'0 or more' if allow_zero else 'more than 0'} cents, got {cents}",
+                           reason="invalid_amount")
+    if cents > MAX_DEPOSIT_CENTS:
+        raise InvalidInput(f"amount is above the limit of {MAX_DEPOSIT_CENTS} cents", reason="invalid_amount")
+
+
+def _credit(session: Session, config: PpuConfig, cents: int, now: datetime, note: str) -> None:
+    balance = session.execute(
+        update(PpuConfig).where(PpuConfig.id == config.id)
+        .values(balance_cents=PpuConfig.balance_cents + cents).returning(PpuConfig.balance_cents)
+    ).scalar_one()
+    session.add(DepositEntry(account_id=config.account_id, kind="deposit", amount_cents=cents,
+                             balance_after_cents=balance, note=note, created_at=now))
+
+
+def configure_ppu(sessions: sessionmaker[Session], account_ref: str | int, contract_ref: str,
+                  deposit_cents: int, now: datetime) -> PpuView:
+    """Configure Pay Per Use after a contract (or update its contract reference) and credit the
+    initial deposit."""
+    contract_ref = contract_ref.strip()
+    if not contract_ref:
+        raise InvalidInput("contract reference must not be empty", reason="invalid_contract")
+    _check_cents(deposit_cents, allow_zero=True)
+    now = require_aware(now, "now")
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        config = queries.find_ppu_config(session, account.id)
+        if config is None:
+            config = PpuConfig(account_id=account.id, contract_ref=contract_ref, is_enabled=True,
+                               balance_cents=0, created_at=now)
+            session.add(config)
+            session.flush()
+        else:
+            config.contract_ref = contract_ref
+            config.is_enabled = True
+        if deposit_cents:
+            _credit(session, config, deposit_cents, now, f"deposit under contract {contract_ref}")
+        session.flush()
+        session.refresh(config)
+        return PpuView(account.id, config.contract_ref, config.is_enabled, config.balance_cents)
+
+
+def add_deposit(sessions: sessionmaker[Session], account_ref: str | int, cents: int, now: datetime) -> PpuView:
+    _check_cents(cents, allow_zero=False)
+    now = require_aware(now, "now")
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        config = queries.find_ppu_config(session, account.id)
+        if config is None:
+            raise InvalidInput(f"account {account.name!r} is not configured for Pay Per Use; "
+                               "run `lti-tool staff ppu-configure` first", reason="ppu_not_configured")
+        _credit(session, config, cents, now, "deposit")
+        session.refresh(config)
+        return PpuView(account.id, config.contract_ref, config.is_enabled, config.balance_cents)
+
+
+def add_to_ppu_library(sessions: sessionmaker[Session], account_ref: str | int, course_id: str,
+                       now: datetime) -> bool:
+    """Add a course to the account's PPU library; False when it was already there."""
+    now = require_aware(now, "now")
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        if queries.find_ppu_config(session, account.id) is None:
+            raise InvalidInput(f"account {account.name!r} is not configured for Pay Per Use",
+                               reason="ppu_not_configured")
+        course, facts = queries.get_course_facts(session, course_id)
+        if facts.is_subscription_only_bundle:
+            raise InvalidInput(f"course {course_id!r} is in a subscription-only bundle: never sold as Pay Per Use",
+                               reason="bundle_excluded")
+        if facts.status == "retired":
+            raise InvalidInput(f"course {course_id!r} is retired", reason="course_retired")
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        added = session.execute(
+            insert(PpuLibraryEntry).values(account_id=account.id, course_id=course.id, added_at=now)
+            .on_conflict_do_nothing(index_elements=["account_id", "course_id"])
+            .returning(PpuLibraryEntry.id)
+        ).scalar_one_or_none()
+        return added is not None
+
+
+def set_annual_retake(sessions: sessionmaker[Session], account_ref: str | int, enabled: bool) -> bool:
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        account.annual_retake = enabled
+        return enabled
