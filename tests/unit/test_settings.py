@@ -1,0 +1,34 @@
+import pytest
+
+from config import ConfigError, load_settings
+
+
+def test_defaults_are_development_on_sqlite() -> None:
+    s = load_settings({})
+    assert s.env == "development" and s.database_url.startswith("sqlite:///")
+    assert s.port == 5000 and s.host == "127.0.0.1"
+    assert len(s.secret_key) >= 32
+
+
+def test_no_fixed_fallback_secret() -> None:
+    assert load_settings({}).secret_key != load_settings({}).secret_key
+
+
+def test_app_prefix_wins_over_plain_name() -> None:
+    s = load_settings({"APP_DATABASE_URL": "sqlite:///a.db", "DATABASE_URL": "sqlite:///b.db", "PORT": "8080"})
+    assert s.database_url == "sqlite:///a.db" and s.port == 8080
+
+
+def test_production_without_secret_stops_start_up() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
+        load_settings({"ENV": "production"})
+    with pytest.raises(ConfigError, match="too short"):
+        load_settings({"ENV": "production", "SECRET_KEY": "short"})
+    ok = load_settings({"ENV": "production", "SECRET_KEY": "x" * 40})
+    assert ok.is_production
+
+
+@pytest.mark.parametrize("env", [{"ENV": "staging"}, {"PORT": "http"}, {"PORT": "0"}])
+def test_malformed_settings_are_reported(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(env)
