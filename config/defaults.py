@@ -18,4 +18,24 @@ DEFAULTS: dict[str, str] = {
     # Price of one Plus seat per term, in cents.
     "PLUS_ANNUAL_SEAT_CENTS": "39900",
     "PLUS_MONTHLY_SEAT_CENTS": "3900",
+    # --- LTI 1.3
+    # Leeway for exp/iat/nbf of platform id_tokens: LMS clocks drift.
+    "LTI_CLOCK_LEEWAY_SECONDS": "60",
+    # How long an OIDC login may take before its state/nonce expire.
+    "LTI_LOGIN_STATE_TTL_SECONDS": "600",
+    # Unknown deployment of a known registration (Canvas sends it at the first launch):
+    # "true" accepts it, "false" records it as pending and refuses the launch until approved.
+    "LTI_AUTO_ACCEPT_DEPLOYMENTS": "true",
+    # How long platform JWKS are trusted before a refetch.
+    "LTI_PLATFORM_JWKS_TTL_SECONDS": "3600",
+    # Key used to encrypt the tool's private keys at rest; default: derived from SECRET_KEY.
+    "KEY_ENCRYPTION_KEY": "",
+    # A rotated-out tool key stays in the JWKS this long.
+    "TOOL_KEY_OVERLAP_DAYS": "7",
+    # Course player links (signed, no cookies) stay valid this long.
+    "PLAYER_TOKEN_TTL_SECONDS": "28800",
+    # Grade passback: attempts before a score post is marked failed.
+    "AGS_MAX_ATTEMPTS": "6",
+    # The demo LMS at /demo: on in development, never in production.
+    "DEMO_PLATFORM": "",
 }

@@ -7,8 +7,10 @@ Each setting NAME is read from the environment as ``APP_NAME`` first, then ``NAM
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from config.defaults import DEFAULTS, ENVIRONMENTS
@@ -30,6 +32,15 @@ class Settings:
     seat_term_months: int
     plus_annual_seat_cents: int
     plus_monthly_seat_cents: int
+    lti_clock_leeway_seconds: int = 60
+    lti_login_state_ttl_seconds: int = 600
+    lti_auto_accept_deployments: bool = True
+    lti_platform_jwks_ttl_seconds: int = 3600
+    key_encryption_key: str = ""
+    tool_key_overlap_days: int = 7
+    player_token_ttl_seconds: int = 28800
+    ags_max_attempts: int = 6
+    demo_platform: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -62,6 +73,36 @@ def _int(environ: Mapping[str, str], name: str, minimum: int = 0) -> int:
     return value
 
 
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _lookup(environ, name).strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"setting {name} must be true or false, got {raw!r}")
+
+
+def _dev_secret_key() -> str:
+    """Development: a random key kept in var/dev_secret_key so encrypted tool keys and signed
+    links survive restarts. Tests: a fresh random key per process."""
+    path = Path(os.environ.get("APP_DEV_SECRET_FILE", "var/dev_secret_key"))
+    try:
+        if path.exists():
+            key = path.read_text().strip()
+            if len(key) >= 32:
+                return key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+    except OSError:
+        return secrets.token_urlsafe(48)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings; raise ConfigError when a required secret is missing outside dev/test."""
     environ = os.environ if environ is None else environ
@@ -75,8 +116,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 "SECRET_KEY is not set. Set APP_SECRET_KEY (or SECRET_KEY) to a long random value, "
                 "for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
-        # Development and tests get a per-process random key: never a fixed, guessable one.
-        secret_key = os.urandom(32).hex()
+        # Never a fixed, guessable fallback: a random key (kept on disk in development).
+        secret_key = (
+            _dev_secret_key() if env == "development" and environ is os.environ
+            else secrets.token_urlsafe(48)
+        )
     elif env == "production" and len(secret_key) < 32:
         raise ConfigError("SECRET_KEY is too short for production: use at least 32 characters")
     return Settings(
@@ -90,4 +134,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         seat_term_months=_int(environ, "SEAT_TERM_MONTHS", minimum=1),
         plus_annual_seat_cents=_int(environ, "PLUS_ANNUAL_SEAT_CENTS"),
         plus_monthly_seat_cents=_int(environ, "PLUS_MONTHLY_SEAT_CENTS"),
+        lti_clock_leeway_seconds=_int(environ, "LTI_CLOCK_LEEWAY_SECONDS"),
+        lti_login_state_ttl_seconds=_int(environ, "LTI_LOGIN_STATE_TTL_SECONDS", minimum=1),
+        lti_auto_accept_deployments=_bool(environ, "LTI_AUTO_ACCEPT_DEPLOYMENTS", True),
+        lti_platform_jwks_ttl_seconds=_int(environ, "LTI_PLATFORM_JWKS_TTL_SECONDS"),
+        key_encryption_key=_lookup(environ, "KEY_ENCRYPTION_KEY"),
+        tool_key_overlap_days=_int(environ, "TOOL_KEY_OVERLAP_DAYS"),
+        player_token_ttl_seconds=_int(environ, "PLAYER_TOKEN_TTL_SECONDS", minimum=60),
+        ags_max_attempts=_int(environ, "AGS_MAX_ATTEMPTS", minimum=1),
+        demo_platform=_bool(environ, "DEMO_PLATFORM", env == "development") and env != "production",
     )

@@ -19,11 +19,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         ENV_NAME=settings.env,
         TESTING=settings.env == "test",
+        PUBLIC_BASE_URL=settings.public_base_url,
     )
     engine = make_engine(settings.database_url)
     app.extensions["settings"] = settings
     app.extensions["engine"] = engine
     app.extensions["sessions"] = make_sessionmaker(engine)
+    # Callables run after a course player progress commit (e.g. grade passback).
+    app.extensions["progress_listeners"] = []
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
@@ -35,4 +38,9 @@ def create_app(settings: Settings | None = None) -> Flask:
             return jsonify(status="error", database="unreachable"), 503
         return jsonify(status="ok", database=engine.dialect.name)
 
+    _register_blueprints(app)
     return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Each feature registers its blueprint(s) here, one line each."""
