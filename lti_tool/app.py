@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 
 from config import Settings, load_settings
+from lti_tool.extensions import csrf
 from store.database import make_engine, make_sessionmaker
 
 
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["sessions"] = make_sessionmaker(engine)
     # Callables run after a course player progress commit (e.g. grade passback).
     app.extensions["progress_listeners"] = []
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the (server-side) session's lifetime instead
+    csrf.init_app(app)
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
