@@ -4,7 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-sqlite test-postgres bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install browser run test test-sqlite test-postgres bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +17,15 @@ $(STAMP): pyproject.toml
 ## install: create .venv (if missing) and install the project with its test tools
 install: $(STAMP)
 
+## browser: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; no downloaded browsers)
+browser: $(CHROMIUM)
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "browser tests need Debian's chromium: run 'sudo apt-get install chromium' once"; exit 1; \
+	fi
+
 ## run: migrate the database, seed demo data when empty, serve on 127.0.0.1:5000 (HOST/PORT override)
 run: install
 	$(VENV)/bin/lti-tool db upgrade
@@ -22,13 +33,13 @@ run: install
 	$(VENV)/bin/lti-tool serve
 
 ## test: the whole suite on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set
-test: install
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-sqlite: install
+test-sqlite: install browser
 	env -u TEST_DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
 
-test-postgres: install
+test-postgres: install browser
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench: run the benchmarks in bench/ (each prints ratios against a baseline in the same run)
