@@ -11,6 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+import lti_tool.lti.models  # noqa: F401  (LTI tables join the shared metadata)
+import store.models  # noqa: F401
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Database objects that live only in migrations (full-text search structures differ per

@@ -3,6 +3,7 @@
 from store.accounts.models import Account, Learner
 from store.base import Base
 from store.catalog.models import Bundle, Course, Publisher
+from store.progress.models import CourseProgress
 from store.licenses.models import (
     CourseLaunch,
     DepositEntry,
@@ -20,6 +21,7 @@ __all__ = [
     "Bundle",
     "Course",
     "CourseLaunch",
+    "CourseProgress",
     "DepositEntry",
     "LaunchRefusal",
     "Learner",

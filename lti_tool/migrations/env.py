@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from lti_tool.db import include_object
 from store.database import make_engine
+import lti_tool.db  # noqa: F401  (loads every model)
 from store.models import Base
 
 config = context.config

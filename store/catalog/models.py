@@ -1,4 +1,10 @@
-"""The catalog: publishers, bundles and courses, loaded from the vendor's feed."""
+"""The catalog: publishers, bundles and courses, loaded from the vendor's feed.
+
+Full-text search structures (SQLite FTS5 table ``course_fts`` with triggers; PostgreSQL
+``course_fts`` tsvector table with triggers and GIN index ``ix_courses_search_document``) and
+the title-ordering index ``ix_courses_search_title`` differ per database, so they live only in
+migration 0002 (see ``lti_tool.db.MIGRATION_ONLY_PREFIXES``); ``store.catalog.queries`` uses them.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.base import Base, utcnow
 
 COURSE_STATUSES = ("active", "retiring", "retired")
+
+# Column sizes, shared with the feed validator so a valid feed always fits the schema.
+CATALOG_ID_MAX = 200
+TITLE_MAX = 500
+PUBLISHER_NAME_MAX = 200
+BUNDLE_NAME_MAX = 200
+LANGUAGE_MAX = 20
 
 
 class Publisher(Base):
@@ -18,7 +31,10 @@ class Publisher(Base):
     __table_args__ = (UniqueConstraint("name", name="uq_publishers_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(PUBLISHER_NAME_MAX))
+
+    def __repr__(self) -> str:
+        return f"Publisher(id={self.id!r}, name={self.name!r})"
 
 
 class Bundle(Base):
@@ -29,8 +45,14 @@ class Bundle(Base):
     __table_args__ = (UniqueConstraint("name", name="uq_bundles_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(BUNDLE_NAME_MAX))
     is_subscription_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Bundle(id={self.id!r}, name={self.name!r}, "
+            f"is_subscription_only={self.is_subscription_only!r})"
+        )
 
 
 class Course(Base):
@@ -46,11 +68,11 @@ class Course(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The feed's external id: names the course everywhere outside the database.
-    catalog_id: Mapped[str] = mapped_column(String(200))
-    title: Mapped[str] = mapped_column(String(500))
+    catalog_id: Mapped[str] = mapped_column(String(CATALOG_ID_MAX))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    language: Mapped[str] = mapped_column(String(20), default="en", index=True)
+    language: Mapped[str] = mapped_column(String(LANGUAGE_MAX), default="en", index=True)
     duration_minutes: Mapped[int] = mapped_column(default=0)
     topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
     volume_price_cents: Mapped[int] = mapped_column()
@@ -63,3 +85,16 @@ class Course(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Many-to-one conveniences for pages and reports (no schema effect).
+    publisher: Mapped[Publisher] = relationship(lazy="select")
+    bundle: Mapped[Bundle | None] = relationship(lazy="select")
+    replacement: Mapped[Course | None] = relationship(remote_side=[id], lazy="select")
+
+    @property
+    def is_subscription_only(self) -> bool:
+        """In a subscription-only bundle: never sold as Volume or Pay Per Use."""
+        return self.bundle is not None and self.bundle.is_subscription_only
+
+    def __repr__(self) -> str:
+        return f"Course(id={self.id!r}, catalog_id={self.catalog_id!r}, status={self.status!r})"
