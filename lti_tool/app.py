@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from config import Settings, load_settings
 from lti_tool.extensions import csrf
-from store.database import make_engine, make_sessionmaker
+from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["settings"] = settings
     app.extensions["engine"] = engine
     app.extensions["sessions"] = make_sessionmaker(engine)
+    app.extensions["read_sessions"] = make_read_sessionmaker(engine)  # pages that only read
     # Callables run after a course player progress commit (e.g. grade passback).
     app.extensions["progress_listeners"] = []
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the (server-side) session's lifetime instead

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import ConfigError, Settings, load_settings
-from store.database import make_engine, make_sessionmaker
+from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
 from store.errors import StoreError
 
 
@@ -43,6 +43,11 @@ class CliContext:
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         return make_sessionmaker(self.engine)
+
+    @cached_property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """For commands that only read: never wait behind a writer on SQLite."""
+        return make_read_sessionmaker(self.engine)
 
 
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)

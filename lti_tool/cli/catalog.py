@@ -183,7 +183,7 @@ def catalog_search(
     --include-retired. Put -- before a query that starts with a dash.
     """
     text = " ".join(query)
-    with ctx.sessions() as session:
+    with ctx.read_sessions() as session:
         result = search_courses(
             session,
             text,
@@ -284,7 +284,7 @@ def _fit(text: str, width: int, align: str) -> str:
 @store_errors
 def catalog_show(ctx: CliContext, course_id: str, as_json: bool) -> None:
     """Show one course by its catalog id (any status)."""
-    with ctx.sessions() as session:
+    with ctx.read_sessions() as session:
         course = get_course(session, course_id)
         summary = summarize_course(course)
         details: dict[str, Any] = {

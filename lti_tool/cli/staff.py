@@ -57,7 +57,7 @@ def accounts_list(ctx: CliContext, as_json: bool) -> None:
     """List accounts with their licenses at a glance."""
     now = utcnow()
     rows = []
-    with ctx.sessions() as session:
+    with ctx.read_sessions() as session:
         for account in account_queries.list_accounts(session):
             sub = rules.active_subscription(license_queries.subscriptions_of(session, account.id), now)
             lots = session.scalar(
@@ -205,7 +205,7 @@ def seats() -> None:
 def seats_list(ctx: CliContext, account: str, course: str | None, limit: int | None, as_json: bool) -> None:
     """List an account's seats, newest first."""
     now = utcnow()
-    with ctx.sessions() as session:
+    with ctx.read_sessions() as session:
         acc = account_queries.get_account(session, account)
         rows = license_queries.list_seats(session, acc.id, now, course, limit)
     if as_json:
@@ -237,7 +237,7 @@ def seats_list(ctx: CliContext, account: str, course: str | None, limit: int | N
 def seats_claim(ctx: CliContext, account: str, license_type: str, course: str, learner: str, source: str,
                 name: str | None, email: str | None, as_json: bool) -> None:
     """Claim a seat exactly as a launch would. Exit 0 with the seat, 3 with a refusal."""
-    with ctx.sessions() as session:
+    with ctx.read_sessions() as session:
         account_id = account_queries.get_account(session, account).id
     request = licenses.ClaimRequest(account_id, license_type, course,
                                     LearnerIdentity(source=source, external_id=learner, name=name, email=email))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
@@ -32,3 +33,19 @@ def test_named_invariant_constraints_exist(engine: Engine) -> None:
     }
     uniques = {c["name"] for c in insp.get_unique_constraints("seats")}
     assert "uq_seats_one_per_learner_scope_attempt" in uniques
+
+
+def test_read_sessions_do_not_wait_for_a_writer_on_sqlite(engine: Engine) -> None:
+    """A read-only session reads while another connection holds the write lock."""
+    from sqlalchemy import text
+
+    from store.database import make_read_sessionmaker
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never wait for writers")
+    with engine.connect() as writer:
+        writer.begin()
+        writer.execute(text("UPDATE accounts SET name = name WHERE 1 = 0"))
+        with make_read_sessionmaker(engine)() as reader:
+            assert reader.execute(text("SELECT count(*) FROM courses")).scalar_one() >= 0
+        writer.rollback()
