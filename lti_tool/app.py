@@ -48,3 +48,4 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     """Each feature registers its blueprint(s) here, one line each."""
+    from lti_tool.player import views as player; app.register_blueprint(player.bp)  # noqa: E702

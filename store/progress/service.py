@@ -1,0 +1,301 @@
+"""Progress use cases for the course player (LTI and SCORM dispatch alike). Each owns its
+transaction.
+
+Every write first checks, in the same transaction, that the seat still exists, belongs to the
+learner the player was opened for, and was admitted to the course by the seat engine. The
+(seat, course) row is created race-safely with the dialect's ``INSERT … ON CONFLICT DO
+NOTHING``, then locked (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already
+serializes writers), changed by the pure rules and written back, so concurrent commits for one
+seat end in one row whose time is the sum of theirs.
+
+Demo content is graded here, on the server: a client reports location, suspend data and time;
+``submit_quiz`` computes the score from the chosen answers. Only content that accepts client
+scores (imported SCORM courses, later) lets a commit carry a score or status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.base import require_aware
+from store.catalog.models import Course
+from store.content import CourseContent, CourseInfo, InvalidAnswers, QuizResult, content_for
+from store.errors import InvalidInput, NotFound, StoreError
+from store.licenses.models import Seat
+from store.progress import queries, rules
+from store.progress.models import CourseProgress
+from store.progress.queries import ProgressView
+from store.progress.rules import ProgressRejected, ProgressState, ProgressUpdate
+
+log = logging.getLogger(__name__)
+
+MAX_WRITE_RETRIES = 3
+
+
+class SeatGone(StoreError):
+    """The seat no longer exists (account closed, seat removed)."""
+
+    reason = "seat_gone"
+
+
+class SeatNotYours(StoreError):
+    """The seat belongs to another learner than the one the player was opened for."""
+
+    reason = "seat_not_yours"
+
+
+class CourseNotCovered(StoreError):
+    """The seat engine never admitted this seat to this course."""
+
+    reason = "course_not_covered"
+
+
+@dataclass(frozen=True)
+class PlayerCourse:
+    """What the player page needs: the course, its content and the learner's progress."""
+
+    seat_id: int
+    learner_id: int
+    license_type: str
+    info: CourseInfo
+    content: CourseContent
+    progress: ProgressView
+
+
+@dataclass(frozen=True)
+class ResumeState:
+    """Where a new player session starts."""
+
+    progress: ProgressView
+    entry: str  # "ab-initio" or "resume" (SCORM cmi.entry)
+
+
+@dataclass(frozen=True)
+class QuizOutcome:
+    progress: ProgressView
+    result: QuizResult
+    is_best_score: bool  # this attempt's score is the one recorded
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Sent to every progress listener after a committed change (grade passback, dispatch)."""
+
+    seat_id: int
+    course_id: str  # catalog id
+    learner_id: int
+    launch_id: str | None
+    origin: str  # "lti" or "dispatch"
+    completion_status: str
+    success_status: str
+    score_raw: float | None
+    score_max: float | None
+    score_scaled: float | None
+    total_time_seconds: int
+    occurred_at: datetime
+    # Whether this commit changed completion, success or score (a commit of location or time
+    # only does not): a gradebook needs a new post only then.
+    status_changed: bool = False
+
+    @classmethod
+    def of(cls, view: ProgressView, *, launch_id: str | None, origin: str, occurred_at: datetime) -> ProgressEvent:
+        return cls(
+            seat_id=view.seat_id, course_id=view.course_id, learner_id=view.learner_id, launch_id=launch_id,
+            origin=origin, completion_status=view.completion_status, success_status=view.success_status,
+            score_raw=view.score_raw, score_max=view.score_max, score_scaled=view.score_scaled,
+            total_time_seconds=view.total_time_seconds, occurred_at=occurred_at,
+            status_changed=view.status_changed,
+        )
+
+
+ProgressListener = Callable[[ProgressEvent], Any]
+
+
+def notify_listeners(listeners: Iterable[ProgressListener], event: ProgressEvent) -> int:
+    """Call each listener with the event; one that raises is logged and skipped. Returns how
+    many failed. Call it after the commit, never inside a transaction."""
+    failed = 0
+    for listener in list(listeners):
+        try:
+            listener(event)
+        except Exception:  # noqa: BLE001 - a listener must not break the learner's commit
+            failed += 1
+            log.exception("progress listener %r failed for seat %s course %s", listener, event.seat_id,
+                          event.course_id)
+    return failed
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _admit(session: Session, seat_id: int, course_catalog_id: str, learner_id: int | None) -> tuple[Seat, Course, CourseInfo]:
+    seat = session.get(Seat, seat_id)
+    if seat is None:
+        raise SeatGone(f"seat {seat_id} no longer exists")
+    if learner_id is not None and seat.learner_id != learner_id:
+        raise SeatNotYours(f"seat {seat_id} belongs to another learner")
+    found = queries.find_course(session, course_catalog_id)
+    if found is None:
+        raise NotFound(f"course {course_catalog_id!r} is not in the catalog", reason="unknown_course")
+    course, info = found
+    if not queries.has_launched(session, seat.id, course.id):
+        raise CourseNotCovered(f"seat {seat_id} was never admitted to course {course_catalog_id!r}")
+    return seat, course, info
+
+
+def open_player(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, *,
+                learner_id: int | None = None) -> PlayerCourse:
+    """The course, content and saved progress for the player page (reads only)."""
+    with sessions() as session:
+        seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
+        row = queries.find_progress(session, seat.id, course.id)
+        progress = (queries.view_of(row, course.catalog_id, seat.learner_id) if row is not None
+                    else ProgressView(seat.id, course.catalog_id, seat.learner_id))
+        return PlayerCourse(seat.id, seat.learner_id, seat.license_type, info, content_for(info), progress)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _dialect_insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _locked_row(session: Session, seat_id: int, course_pk: int, now: datetime) -> CourseProgress:
+    """The (seat, course) progress row, created if missing, locked for this transaction."""
+    insert = _dialect_insert(session)
+    session.execute(
+        insert(CourseProgress)
+        .values(seat_id=seat_id, course_id=course_pk, location="", completion_status="not attempted",
+                success_status="unknown", total_time_seconds=0, session_count=0, suspend_data="", cmi={},
+                started_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["seat_id", "course_id"])
+    )
+    return session.scalars(
+        select(CourseProgress)
+        .where(CourseProgress.seat_id == seat_id, CourseProgress.course_id == course_pk)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _state_of(row: CourseProgress) -> ProgressState:
+    return ProgressState(
+        location=row.location, completion_status=row.completion_status, success_status=row.success_status,
+        score_raw=row.score_raw, score_min=row.score_min, score_max=row.score_max, score_scaled=row.score_scaled,
+        total_time_seconds=row.total_time_seconds, session_count=row.session_count,
+        suspend_data=row.suspend_data, cmi=dict(row.cmi or {}), completed_at=row.completed_at,
+    )
+
+
+def _status_key(state: ProgressState) -> tuple[Any, ...]:
+    return (state.completion_status, state.success_status, state.score_raw, state.score_max)
+
+
+def _write(row: CourseProgress, state: ProgressState, now: datetime) -> None:
+    row.location = state.location
+    row.completion_status = state.completion_status
+    row.success_status = state.success_status
+    row.score_raw = state.score_raw
+    row.score_min = state.score_min
+    row.score_max = state.score_max
+    row.score_scaled = state.score_scaled
+    row.total_time_seconds = state.total_time_seconds
+    row.session_count = state.session_count
+    row.suspend_data = state.suspend_data
+    row.cmi = dict(state.cmi)
+    row.completed_at = state.completed_at
+    row.updated_at = now
+
+
+def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, learner_id: int | None,
+            now: datetime, step: Callable[[ProgressState, CourseContent], ProgressState]) -> tuple[ProgressView, ProgressState, ProgressState]:
+    """One transaction: admit, lock the row, apply ``step``, write. Retries when the seat's row
+    set changed under it (IntegrityError, e.g. the seat deleted meanwhile: the retry then
+    reports SeatGone)."""
+    now = require_aware(now, "now")
+    for attempt in range(MAX_WRITE_RETRIES):
+        try:
+            with sessions.begin() as session:
+                seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
+                row = _locked_row(session, seat.id, course.id, now)
+                before = _state_of(row)
+                after = step(before, content_for(info))
+                _write(row, after, now)
+                session.flush()
+                view = queries.view_of(row, course.catalog_id, seat.learner_id,
+                                       status_changed=_status_key(before) != _status_key(after))
+                return view, before, after
+        except IntegrityError as exc:
+            log.info("progress write collided (try %d): %s", attempt + 1, exc.orig)
+    raise StoreError("progress could not be saved because the seat kept changing; try again", reason="busy")
+
+
+def start_session(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, now: datetime, *,
+                  learner_id: int | None = None) -> ResumeState:
+    """A new player session: counts it, marks the course started, returns where to resume."""
+    view, before, _after = _change(sessions, seat_id, course_catalog_id, learner_id, now,
+                                   lambda state, _content: rules.start_session(state))
+    return ResumeState(view, rules.entry_mode(before))
+
+
+def record_progress(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str,
+                    update: ProgressUpdate, now: datetime, *, learner_id: int | None = None) -> ProgressView:
+    """Apply one commit from the player. Raises ProgressRejected (a rule or a content limit
+    broken: nothing changes), SeatGone, SeatNotYours, CourseNotCovered."""
+
+    def step(state: ProgressState, content: CourseContent) -> ProgressState:
+        if not content.accepts_client_scores:
+            if update.has_score_or_status:
+                raise ProgressRejected("this course is graded by the server: a commit may not report "
+                                       "a score or status", reason="score_not_accepted")
+            if update.cmi:
+                raise ProgressRejected("this course keeps no cmi data", reason="cmi_not_accepted")
+            if update.location is not None and not content.is_location(update.location):
+                raise ProgressRejected(f"location {update.location[:80]!r} is not a place in this course",
+                                       reason="unknown_location")
+        return rules.apply_update(state, update, now, mastery_score=content.mastery_score)
+
+    return _change(sessions, seat_id, course_catalog_id, learner_id, now, step)[0]
+
+
+def submit_quiz(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str,
+                answers: Mapping[str, str], now: datetime, *, learner_id: int | None = None,
+                session_time_seconds: float = 0, location: str | None = None,
+                suspend_data: str | None = None) -> QuizOutcome:
+    """Grade the learner's answers against the course's own quiz and record the result:
+    the course is completed; success is passed or failed against the mastery score; the best
+    score across attempts is kept. Raises InvalidInput(reason="invalid_answers") for answers
+    that do not fit the quiz."""
+    graded: list[QuizResult] = []
+
+    def step(state: ProgressState, content: CourseContent) -> ProgressState:
+        if not content.questions:
+            raise InvalidInput("this course has no quiz", reason="no_quiz")
+        if location is not None and not content.is_location(location):
+            raise ProgressRejected(f"location {location[:80]!r} is not a place in this course",
+                                   reason="unknown_location")
+        try:
+            result = content.grade(answers)
+        except InvalidAnswers as exc:
+            raise InvalidInput(str(exc), reason=exc.reason) from None
+        graded.append(result)
+        update = ProgressUpdate(
+            location=location, suspend_data=suspend_data, completion_status="completed",
+            score_raw=result.score_raw, score_min=0.0, score_max=result.score_max,
+            session_time_seconds=session_time_seconds,
+        )
+        return rules.apply_update(state, update, now, mastery_score=content.mastery_score, keep_best_score=True)
+
+    view, _before, after = _change(sessions, seat_id, course_catalog_id, learner_id, now, step)
+    result = graded[-1]
+    return QuizOutcome(view, result, is_best_score=after.score_scaled == result.score_scaled)
