@@ -1,0 +1,151 @@
+"""OIDC third-party initiated login: find the registration, keep state + nonce server side, and
+build the platform's authorization request."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from lti_tool.lti.errors import bad_request
+from lti_tool.lti.models import LtiLaunch, LtiLoginState, LtiUsedNonce, WebSession
+from lti_tool.lti.tool_conf import RegistrationView, find_registration
+
+MAX_PARAM_CHARS = 4000
+STATE_COOKIE_PREFIX = "lti1p3-state-"
+STORAGE_KEY_PREFIX = "lti1p3_state_"
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """The login initiation parameters (query string or form body)."""
+
+    iss: str
+    login_hint: str
+    target_link_uri: str
+    client_id: str | None
+    lti_message_hint: str | None
+    lti_deployment_id: str | None
+    lti_storage_target: str | None
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> LoginRequest:
+        def get(name: str) -> str | None:
+            value = params.get(name)
+            if value is None or value.strip() == "":
+                return None
+            if len(value) > MAX_PARAM_CHARS:
+                raise bad_request("invalid_login", f"The login parameter '{name}' is too long.")
+            return value.strip()
+
+        iss = get("iss")
+        if iss is None:
+            raise bad_request("invalid_login", "The login request has no 'iss' (issuer) parameter.",
+                              "The LMS must start the launch by calling this tool's login URL with iss and login_hint.")
+        login_hint = get("login_hint")
+        if login_hint is None:
+            raise bad_request("invalid_login", "The login request has no 'login_hint' parameter.")
+        storage_target = get("lti_storage_target")
+        if storage_target is not None and (len(storage_target) > 200 or not storage_target.isprintable()):
+            raise bad_request("invalid_login", "The login parameter 'lti_storage_target' is not a frame name.")
+        return cls(iss, login_hint, get("target_link_uri") or "", get("client_id"), get("lti_message_hint"),
+                   get("lti_deployment_id"), storage_target)
+
+    def as_params(self) -> dict[str, str]:
+        """The parameters again, e.g. to restart the login in a new window."""
+        out = {"iss": self.iss, "login_hint": self.login_hint, "target_link_uri": self.target_link_uri}
+        for name in ("client_id", "lti_message_hint", "lti_deployment_id"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class LoginStart:
+    registration: RegistrationView
+    state: str
+    nonce: str
+    auth_url: str
+    platform_origin: str
+    expires_at: datetime
+
+    @property
+    def state_cookie_name(self) -> str:
+        return STATE_COOKIE_PREFIX + self.state
+
+    @property
+    def storage_key(self) -> str:
+        return STORAGE_KEY_PREFIX + self.state
+
+
+def origin_of(url: str) -> str | None:
+    """scheme://host[:port] of an http(s) URL, lower-cased; None when it is not one."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def purge_expired(session: Session, now: datetime) -> None:
+    """Drop server-side LTI state nobody can use any more (indexed on expires_at)."""
+    for model in (LtiLoginState, LtiUsedNonce, WebSession, LtiLaunch):
+        session.execute(delete(model).where(model.expires_at <= now))
+
+
+def start_login(sessions: sessionmaker[Session], request: LoginRequest, redirect_uri: str, ttl_seconds: int,
+                now: datetime) -> LoginStart:
+    """Store a fresh state + nonce for the registration and build the authorization URL.
+
+    Raises a 400 LaunchError for an unknown issuer / client id.
+    """
+    with sessions.begin() as session:
+        registration = find_registration(session, request.iss, request.client_id)
+        if registration is None:
+            who = f"issuer '{request.iss}'" + (f" and client id '{request.client_id}'" if request.client_id else "")
+            raise bad_request(
+                "unknown_registration",
+                f"No LMS is registered with {who}.",
+                "Register the LMS with `lti-tool platform add` (or dynamic registration) using exactly the issuer "
+                "and client id the LMS shows for this tool.",
+            )
+        platform_origin = origin_of(registration.auth_login_url)
+        if platform_origin is None:
+            raise bad_request("bad_registration",
+                              f"The registered login URL {registration.auth_login_url!r} is not an http(s) URL.")
+        purge_expired(session, now)
+        state = secrets.token_urlsafe(32)
+        nonce = secrets.token_urlsafe(32)
+        expires_at = now + timedelta(seconds=ttl_seconds)
+        session.add(LtiLoginState(state=state, nonce=nonce, registration_id=registration.id,
+                                  target_link_uri=request.target_link_uri[:2000], created_at=now,
+                                  expires_at=expires_at))
+    params = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": registration.client_id,
+        "redirect_uri": redirect_uri,
+        "login_hint": request.login_hint,
+        "state": state,
+        "nonce": nonce,
+    }
+    if request.lti_message_hint:
+        params["lti_message_hint"] = request.lti_message_hint
+    separator = "&" if urlsplit(registration.auth_login_url).query else "?"
+    auth_url = registration.auth_login_url + separator + urlencode(params)
+    return LoginStart(registration, state, nonce, auth_url, platform_origin, expires_at)

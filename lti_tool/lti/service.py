@@ -1,0 +1,213 @@
+"""What a recorded launch leads to: the seat decision for a course launch (admin confirmation,
+seat claim or refusal) and the pages of a launch without a course (the account's licenses for
+admins, the learner's courses for learners). Read functions take a sessionmaker and only read;
+the seat claim is the seat engine's own transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lti_tool.lti.errors import LaunchError, unauthorized
+from lti_tool.lti.launch import get_launch, identity_of, parse_intent
+from lti_tool.lti.roles import is_admin
+from store.accounts.models import Account
+from store.catalog.models import Course
+from store.errors import StoreError
+from store.licenses import queries as license_queries
+from store.licenses import rules
+from store.licenses.models import CourseLaunch, PlusSubscription, PpuConfig, PpuLibraryEntry, Seat, VolumeLot
+from store.licenses.service import ClaimRequest, SeatView, claim_seat
+
+
+@dataclass(frozen=True)
+class CourseOpening:
+    outcome: Literal["confirm", "seat", "refused"]
+    launch_id: str
+    account_id: int
+    learner_id: int
+    course_id: str  # catalog id
+    license_type: str
+    course_title: str | None = None
+    seat: SeatView | None = None
+    is_new_seat: bool = False
+    reason: str | None = None
+
+    @property
+    def refusal(self) -> rules.Refusal | None:
+        return rules.refusal(self.reason) if self.reason else None
+
+
+def _launch_gone() -> LaunchError:
+    return unauthorized("launch_expired", "This launch is unknown or has expired.",
+                        "Open the course again from the LMS.")
+
+
+def open_course(sessions: sessionmaker[Session], launch_id: str, now: datetime, *,
+                confirmed: bool) -> CourseOpening:
+    """Give the launch's learner a seat for the launch's course, unless the launcher is an admin
+    holding no valid seat for it and has not confirmed yet (their first launch occupies a seat
+    like anybody's: 20 learners + 1 testing admin = 21 seats)."""
+    with sessions() as session:
+        launch = get_launch(session, launch_id, now)
+        if launch is None or launch.learner_id is None:
+            raise _launch_gone()
+        intent = parse_intent(launch.claims)
+        identity = identity_of(launch.claims)
+        if intent.kind != "course" or identity is None:
+            raise _launch_gone()
+        assert intent.course_id is not None and intent.license_type is not None
+        account_id, learner_id = launch.account_id, launch.learner_id
+        title = session.scalars(select(Course.title).where(Course.catalog_id == intent.course_id)).first()
+        if is_admin(launch.claims) and not confirmed and title is not None:
+            if not holds_valid_seat(session, account_id, learner_id, intent.course_id, intent.license_type, now):
+                return CourseOpening("confirm", launch_id, account_id, learner_id, intent.course_id,
+                                     intent.license_type, course_title=title)
+    try:
+        result = claim_seat(sessions, ClaimRequest(account_id, intent.license_type, intent.course_id, identity), now)
+    except StoreError as exc:
+        raise LaunchError(409, exc.reason, f"The seat could not be given right now: {exc.message}",
+                          "Try again in a moment.") from exc
+    if not result.ok:
+        return CourseOpening("refused", launch_id, account_id, learner_id, intent.course_id, intent.license_type,
+                             course_title=title, reason=result.reason)
+    return CourseOpening("seat", launch_id, account_id, learner_id, intent.course_id, intent.license_type,
+                         course_title=title, seat=result.seat, is_new_seat=result.is_new_seat)
+
+
+def holds_valid_seat(session: Session, account_id: int, learner_id: int, course_catalog_id: str, license_type: str,
+                     now: datetime) -> bool:
+    """Whether the learner already holds a valid seat covering the course (a relaunch then takes
+    no new seat). Uses the seat engine's own rule."""
+    found = license_queries.find_course_facts(session, course_catalog_id)
+    if found is None:
+        return False
+    _course, facts = found
+    seats = license_queries.learner_seat_facts(session, account_id, learner_id, facts.id, now)
+    return rules.reusable_seat(seats, facts, license_type, now) is not None
+
+
+# ---------------------------------------------------------------- launch without a course
+
+
+@dataclass(frozen=True)
+class PlusLine:
+    term: str
+    seats_used: int
+    seats_total: int
+    current_period_end: datetime
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class VolumeLine:
+    course_id: str
+    title: str
+    seats_used: int
+    seats_total: int
+    expires_at: datetime
+    is_active: bool
+
+    @property
+    def seats_left(self) -> int:
+        return self.seats_total - self.seats_used
+
+
+@dataclass(frozen=True)
+class LibraryLine:
+    course_id: str
+    title: str
+    ppu_price_cents: int
+
+
+@dataclass(frozen=True)
+class PpuLine:
+    contract_ref: str
+    is_enabled: bool
+    balance_cents: int
+    library: tuple[LibraryLine, ...]
+
+
+@dataclass(frozen=True)
+class LicenseOverview:
+    account_name: str
+    plus: tuple[PlusLine, ...]
+    volume: tuple[VolumeLine, ...]
+    ppu: PpuLine | None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.plus and not self.volume and self.ppu is None
+
+
+def license_overview(sessions: sessionmaker[Session], account_id: int, now: datetime) -> LicenseOverview:
+    with sessions() as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            raise unauthorized("no_session", "The account of this session no longer exists.",
+                               "Open the tool again from your LMS.")
+        plus = tuple(
+            PlusLine(s.term, s.seats_used, s.seats_total, s.current_period_end, s.started_at <= now < s.current_period_end)
+            for s in session.scalars(select(PlusSubscription).where(PlusSubscription.account_id == account_id)
+                                     .order_by(PlusSubscription.current_period_end.desc()))
+        )
+        volume = tuple(
+            VolumeLine(catalog_id, title, lot.seats_used, lot.seats_total, lot.expires_at,
+                       lot.purchased_at <= now < lot.expires_at)
+            for lot, catalog_id, title in session.execute(
+                select(VolumeLot, Course.catalog_id, Course.title).join(Course, Course.id == VolumeLot.course_id)
+                .where(VolumeLot.account_id == account_id).order_by(Course.title, VolumeLot.purchased_at)
+            )
+        )
+        config = session.scalars(select(PpuConfig).where(PpuConfig.account_id == account_id)).first()
+        ppu = None
+        if config is not None:
+            library = tuple(
+                LibraryLine(catalog_id, title, price)
+                for catalog_id, title, price in session.execute(
+                    select(Course.catalog_id, Course.title, Course.ppu_price_cents)
+                    .join(PpuLibraryEntry, PpuLibraryEntry.course_id == Course.id)
+                    .where(PpuLibraryEntry.account_id == account_id).order_by(Course.title)
+                )
+            )
+            ppu = PpuLine(config.contract_ref, config.is_enabled, config.balance_cents, library)
+        return LicenseOverview(account.name, plus, volume, ppu)
+
+
+@dataclass(frozen=True)
+class CourseSeat:
+    seat_id: int
+    course_id: str  # catalog id
+    title: str
+    license_type: str
+    expires_at: datetime | None
+
+
+def learner_courses(sessions: sessionmaker[Session], account_id: int, learner_id: int,
+                    now: datetime) -> list[CourseSeat]:
+    """The courses the learner holds a valid seat for: Volume/PPU seats, and the courses opened
+    under a Plus seat of an active subscription."""
+    out: dict[str, CourseSeat] = {}
+    with sessions() as session:
+        for seat, catalog_id, title in session.execute(
+            select(Seat, Course.catalog_id, Course.title).join(Course, Course.id == Seat.course_id)
+            .where(Seat.account_id == account_id, Seat.learner_id == learner_id,
+                   Seat.license_type.in_(("volume", "ppu")), Seat.expires_at > now)
+            .order_by(Seat.occupied_at)
+        ):
+            out.setdefault(catalog_id, CourseSeat(seat.id, catalog_id, title, seat.license_type, seat.expires_at))
+        for seat_id, catalog_id, title in session.execute(
+            select(Seat.id, Course.catalog_id, Course.title)
+            .join(PlusSubscription, PlusSubscription.id == Seat.subscription_id)
+            .join(CourseLaunch, CourseLaunch.seat_id == Seat.id)
+            .join(Course, Course.id == CourseLaunch.course_id)
+            .where(Seat.account_id == account_id, Seat.learner_id == learner_id, Seat.license_type == "plus",
+                   PlusSubscription.started_at <= now, PlusSubscription.current_period_end > now)
+            .order_by(CourseLaunch.first_launched_at)
+        ):
+            out.setdefault(catalog_id, CourseSeat(seat_id, catalog_id, title, "plus", None))
+    return sorted(out.values(), key=lambda c: c.title.lower())

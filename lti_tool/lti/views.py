@@ -1,0 +1,283 @@
+"""LTI login and launch pages (blueprint ``lti_launch``) and the app-wide LTI page plumbing:
+cookie-less web sessions and the frame-ancestors policy.
+
+Views parse the request, call one service, and render; every refusal is a ``LaunchError``
+rendered by ``render_launch_error`` as a 4xx page with a warning log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask.blueprints import BlueprintSetupState
+from flask_wtf.csrf import CSRFError
+
+from config import Settings
+from lti_tool.extensions import csrf
+from lti_tool.lti import frame_policy, websession
+from lti_tool.lti.errors import LaunchError, bad_request, forbidden, unauthorized
+from lti_tool.lti.launch import RecordedLaunch, binding_value, find_login, is_bound, record_launch, verify_launch
+from lti_tool.lti.login import STATE_COOKIE_PREFIX, STORAGE_KEY_PREFIX, LoginRequest, origin_of, start_login
+from lti_tool.lti.service import CourseOpening, learner_courses, license_overview, open_course
+from lti_tool.lti.tool_conf import get_registration
+from store.base import utcnow
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("lti_launch", __name__)
+
+LICENSE_LABELS = {"plus": "Plus", "volume": "Volume", "ppu": "Pay Per Use"}
+STORAGE_TIMEOUT_MS = 2500
+NEW_WINDOW_PARAM = "lti1p3_new_window"
+
+
+@bp.record_once
+def _install(state: BlueprintSetupState) -> None:
+    app = state.app
+    websession.install(app)
+    frame_policy.install(app)
+    app.jinja_env.globals.update(license_label=license_label, cents=cents)
+
+
+@bp.after_app_request
+def _frame_ancestors(response: Response) -> Response:
+    return frame_policy.apply(current_app, response)
+
+
+@bp.app_errorhandler(LaunchError)
+def render_launch_error(error: LaunchError) -> tuple[str, int]:
+    message = error.message.replace("\r", "\\r").replace("\n", "\\n")  # one log line, whatever the input
+    log.warning("LTI %s refused (HTTP %d, %s): %s", request.path, error.status, error.code, message)
+    return render_template("lti/error.html", error=error), error.status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(error: CSRFError) -> tuple[str, int]:
+    return render_launch_error(bad_request(
+        "csrf_failed", f"The form could not be accepted: {error.description}",
+        "Go back, reload the page and submit it again; or open the course again from the LMS.",
+    ))
+
+
+def license_label(license_type: str) -> str:
+    return LICENSE_LABELS.get(license_type, license_type)
+
+
+def cents(amount: int) -> str:
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    return f"{sign}{amount // 100:,}.{amount % 100:02d}"
+
+
+def _settings() -> Settings:
+    return current_app.extensions["settings"]  # type: ignore[no-any-return]
+
+
+def _sessions() -> Any:
+    return current_app.extensions["sessions"]
+
+
+def _is_https() -> bool:
+    return request.is_secure or _settings().public_base_url.startswith("https://")
+
+
+def _public_url(endpoint: str, **values: Any) -> str:
+    return _settings().public_base_url + url_for(endpoint, **values)
+
+
+# ---------------------------------------------------------------- login
+
+
+@bp.route("/lti/login", methods=["GET", "POST"])
+@csrf.exempt
+def login() -> Response | str:
+    params = request.values  # query string (GET) or form body and query string (POST)
+    login_request = LoginRequest.parse(params)
+    settings = _settings()
+    start = start_login(_sessions(), login_request, _public_url("lti_launch.launch"),
+                        settings.lti_login_state_ttl_seconds, utcnow())
+    binding = binding_value(settings.secret_key, start.state)
+    if params.get(NEW_WINDOW_PARAM) == "1":
+        # Opened top-level by the fallback page: cookies are first-party here.
+        response = redirect(start.auth_url, 302)
+    else:
+        new_window_url = (_public_url("lti_launch.login") + "?"
+                          + urlencode({**login_request.as_params(), NEW_WINDOW_PARAM: "1"}))
+        config = {
+            "mode": "login",
+            "authUrl": start.auth_url,
+            "platformOrigin": start.platform_origin,
+            "storageTarget": login_request.lti_storage_target,
+            "storageKey": start.storage_key,
+            "storageValue": binding,
+            "timeoutMs": STORAGE_TIMEOUT_MS,
+        }
+        response = Response(render_template("lti/login.html", config=config, auth_url=start.auth_url,
+                                            new_window_url=new_window_url))
+    response.set_cookie(start.state_cookie_name, binding, max_age=settings.lti_login_state_ttl_seconds,
+                        path=url_for("lti_launch.launch"), secure=True, httponly=True, samesite="None",
+                        partitioned=_is_https())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ---------------------------------------------------------------- launch
+
+
+@bp.post("/lti/launch")
+@csrf.exempt
+def launch() -> Response | str | tuple[str, int]:
+    form = request.form
+    if form.get("error"):
+        raise bad_request(
+            "platform_error",
+            f"The LMS refused the login: {form.get('error')[:200]}"
+            + (f" — {form.get('error_description', '')[:500]}" if form.get("error_description") else ""),
+            "Check that the tool is enabled for this course and that you are signed in to the LMS.",
+        )
+    id_token = form.get("id_token", "")
+    state = form.get("state", "")
+    if not id_token:
+        raise bad_request("missing_id_token", "The launch request has no id_token.",
+                          "The LMS must form-post the launch to this URL after the login.")
+    settings = _settings()
+    sessions = _sessions()
+    now = utcnow()
+    login_binding = find_login(sessions, state, id_token, now)
+
+    cookie_name = STATE_COOKIE_PREFIX + state
+    cookie_value = request.cookies.get(cookie_name)
+    storage_value = form.get("lti_storage_state")
+    storage_target = form.get("lti_storage_target", "")[:200]
+    if cookie_value is not None:
+        if not is_bound(settings.secret_key, state, cookie_value):
+            raise unauthorized("state_mismatch", "This browser's login cookie does not match the launch's state.",
+                               "Launch again from the LMS.")
+    elif storage_value is not None:
+        # Only our launch page posts this, from our own origin. Browsers say where a request comes
+        # from (Fetch Metadata); a cross-site page replaying a login's value into a victim's
+        # browser is refused. Browsers without Fetch Metadata send no header.
+        if request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":
+            raise unauthorized(
+                "cross_site_launch",
+                "The platform-storage confirmation of this launch was posted from another site.",
+                "Launch again from the LMS.",
+            )
+        if not is_bound(settings.secret_key, state, storage_value):
+            raise unauthorized(
+                "state_mismatch",
+                "The login kept in the LMS's platform storage does not match the launch's state.",
+                "Launch again from the LMS.",
+            )
+    elif storage_target:
+        return _launch_storage_page(id_token, state, storage_target, login_binding.registration_id)
+    else:
+        raise unauthorized(
+            "browser_not_bound",
+            "No login cookie arrived with this launch and the LMS offered no platform storage, so the tool cannot "
+            "tell that this browser started the login.",
+            "Your browser blocks this tool's cookies inside the LMS. Open the link in a new window, or allow "
+            "cookies for this site.",
+        )
+
+    verified = verify_launch(sessions, settings, id_token, login_binding, now)
+    recorded = record_launch(sessions, settings, verified, login_binding, now)
+    log.info("LTI launch %s: %s for account %s (registration %s, admin=%s)", recorded.id, recorded.intent.kind,
+             recorded.account_id, recorded.registration_id, recorded.is_admin)
+    session.regenerate(recorded.session_data())  # type: ignore[attr-defined]
+    response = _after_launch(recorded)
+    response.delete_cookie(cookie_name, path=url_for("lti_launch.launch"), secure=True, httponly=True,
+                           samesite="None", partitioned=_is_https())
+    return response
+
+
+def _launch_storage_page(id_token: str, state: str, storage_target: str, registration_id: int) -> Response:
+    with _sessions()() as db:
+        registration = get_registration(db, registration_id)
+    origin = origin_of(registration.auth_login_url) if registration else None
+    if registration is None or origin is None:
+        raise unauthorized("unknown_registration", "The registration this login was for has been removed.")
+    config = {
+        "mode": "launch",
+        "platformOrigin": origin,
+        "storageTarget": storage_target,
+        "storageKey": STORAGE_KEY_PREFIX + state,
+        "timeoutMs": STORAGE_TIMEOUT_MS,
+    }
+    response = Response(render_template("lti/launch_storage.html", config=config, id_token=id_token, state=state,
+                                        storage_target=storage_target, launch_url=url_for("lti_launch.launch")))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _after_launch(recorded: RecordedLaunch) -> Response:
+    token = session.token  # type: ignore[attr-defined]
+    if recorded.intent.kind == "deep_linking":
+        return redirect(url_for("deeplink.picker", launch=recorded.id, s=token), 303)
+    if recorded.intent.kind == "navigation":
+        endpoint = "lti_launch.home" if recorded.is_admin else "lti_launch.my_courses"
+        return redirect(url_for(endpoint, s=token), 303)
+    opening = open_course(_sessions(), recorded.id, utcnow(), confirmed=False)
+    return _show_opening(opening)
+
+
+def _player_url(*, seat_id: int, course_id: str, learner_id: int, launch_id: str) -> str:
+    from lti_tool.player.tokens import issue_player_token
+
+    token = issue_player_token(_settings(), seat_id=seat_id, course_id=course_id, learner_id=learner_id,
+                               launch_id=launch_id, origin="lti")
+    return url_for("player.play", t=token)
+
+
+def _show_opening(opening: CourseOpening) -> Response:
+    if opening.outcome == "confirm":
+        return Response(render_template("lti/confirm_seat.html", opening=opening))
+    if opening.outcome == "refused":
+        return Response(render_template("lti/refusal.html", opening=opening, refusal=opening.refusal), status=403)
+    assert opening.seat is not None
+    return redirect(_player_url(seat_id=opening.seat.id, course_id=opening.course_id,
+                                learner_id=opening.learner_id, launch_id=opening.launch_id), 303)
+
+
+@bp.post("/lti/launch/confirm")
+def confirm_seat() -> Response:
+    launch_id = request.form.get("launch", "")
+    if not session.get("is_admin") or not launch_id or session.get("launch_id") != launch_id:
+        raise forbidden("confirmation_mismatch",
+                        "This confirmation does not belong to your current launch.",
+                        "Open the course again from the LMS.")
+    return _show_opening(open_course(_sessions(), launch_id, utcnow(), confirmed=True))
+
+
+# ---------------------------------------------------------------- launch without a course
+
+
+def _require_session() -> tuple[int, int]:
+    account_id, learner_id = session.get("account_id"), session.get("learner_id")
+    if not isinstance(account_id, int) or not isinstance(learner_id, int):
+        raise unauthorized("no_session", "Your session with this tool has ended (or this link is incomplete).",
+                           "Open the tool again from your LMS.")
+    return account_id, learner_id
+
+
+@bp.get("/lti/home")
+def home() -> str:
+    account_id, _learner_id = _require_session()
+    if not session.get("is_admin"):
+        raise forbidden("admins_only", "This page is for your organization's LMS administrators and instructors.")
+    return render_template("lti/home.html", overview=license_overview(_sessions(), account_id, utcnow()))
+
+
+@bp.get("/lti/my-courses")
+def my_courses() -> str:
+    account_id, learner_id = _require_session()
+    launch_id = str(session.get("launch_id", ""))
+    courses = [
+        {"title": c.title, "license_type": c.license_type, "expires_at": c.expires_at,
+         "url": _player_url(seat_id=c.seat_id, course_id=c.course_id, learner_id=learner_id, launch_id=launch_id)}
+        for c in learner_courses(_sessions(), account_id, learner_id, utcnow())
+    ]
+    return render_template("lti/my_courses.html", courses=courses)

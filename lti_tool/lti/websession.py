@@ -1,0 +1,141 @@
+"""Web sessions without cookies: a Flask ``SessionInterface`` backed by the ``web_sessions`` table.
+
+Pages inside an LMS iframe cannot count on cookies (third-party cookies are blocked by Safari,
+Chrome's tracking protection and many managed browsers), so the session token travels with the
+page: the ``s`` query argument, the ``s`` form field or an ``X-Session`` header. On HTTPS the
+token is also set as a ``SameSite=None; Secure; Partitioned`` cookie, used when present.
+
+Only ``sha256(token)`` is stored. Templates keep the token in links and forms with
+``url_for_s(endpoint, **values)`` and ``session_field()``; Flask-WTF's CSRF token lives in the
+session like any other key, so ``{{ csrf_token() }}`` works unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Request, Response, request, session, url_for
+from flask.sessions import SessionInterface, SessionMixin
+from markupsafe import Markup, escape
+from sqlalchemy import select, update
+from werkzeug.datastructures import CallbackDict
+
+from lti_tool.lti.models import WebSession
+from store.base import utcnow
+
+TOKEN_ARG = "s"
+TOKEN_HEADER = "X-Session"
+COOKIE_NAME = "lti_session"
+MAX_TOKEN_CHARS = 100
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DbSession(CallbackDict, SessionMixin):  # type: ignore[type-arg]
+    """Session data plus its token. A new session gets its token at once (so a page can put it in
+    links before the response is saved) but is stored only if it holds data at the end."""
+
+    def __init__(self, data: dict[str, Any] | None = None, token: str | None = None, *, stored: bool = False) -> None:
+        def on_update(_self: Any) -> None:
+            self.modified = True
+
+        super().__init__(data or {}, on_update)
+        self.token = token or secrets.token_urlsafe(32)
+        self.stored = stored
+        self.modified = False
+        self.new = not stored
+
+    def regenerate(self, data: dict[str, Any]) -> None:
+        """Start a fresh session (new token) holding ``data``: used after a launch, so a token
+        someone planted in a URL never gains the launch's identity."""
+        self.token = secrets.token_urlsafe(32)
+        self.stored = False
+        self.new = True
+        self.clear()
+        self.update(data)
+        self.modified = True
+
+
+def session_ttl(app: Flask) -> timedelta:
+    # Pages inside the LMS stay usable as long as a course player link does.
+    return timedelta(seconds=app.extensions["settings"].player_token_ttl_seconds)
+
+
+def _is_https(app: Flask, request: Request) -> bool:
+    return request.is_secure or app.extensions["settings"].public_base_url.startswith("https://")
+
+
+class DbSessionInterface(SessionInterface):
+    def _token_from(self, app: Flask, request: Request) -> str | None:
+        token = request.args.get(TOKEN_ARG) or request.headers.get(TOKEN_HEADER)
+        if not token and request.method == "POST" and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data"
+        ):
+            token = request.form.get(TOKEN_ARG)
+        if not token and _is_https(app, request):
+            token = request.cookies.get(COOKIE_NAME)
+        if not token or len(token) > MAX_TOKEN_CHARS:
+            return None
+        return token
+
+    def open_session(self, app: Flask, request: Request) -> DbSession:
+        token = self._token_from(app, request)
+        if token is None:
+            return DbSession()
+        with app.extensions["sessions"]() as db:
+            data = db.scalars(
+                select(WebSession.data).where(WebSession.id == token_hash(token), WebSession.expires_at > utcnow())
+            ).first()
+        if data is None:
+            return DbSession()  # unknown or expired: a fresh, empty session
+        return DbSession(dict(data), token, stored=True)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:  # type: ignore[override]
+        if not isinstance(session, DbSession) or not session.modified:
+            return
+        if not session.stored and not session:
+            return
+        now = utcnow()
+        with app.extensions["sessions"].begin() as db:
+            if session.stored:
+                db.execute(update(WebSession).where(WebSession.id == token_hash(session.token))
+                           .values(data=dict(session)))
+            else:
+                db.add(WebSession(id=token_hash(session.token), data=dict(session), created_at=now,
+                                  expires_at=now + session_ttl(app)))
+        session.stored = True
+        if _is_https(app, request):
+            response.set_cookie(COOKIE_NAME, session.token, max_age=int(session_ttl(app).total_seconds()),
+                                path="/", secure=True, httponly=True, samesite="None", partitioned=True)
+
+
+# ---------------------------------------------------------------- template helpers
+
+
+def current_token() -> str | None:
+    return session.token if isinstance(session, DbSession) else None
+
+
+def url_for_s(endpoint: str, **values: Any) -> str:
+    """``url_for`` that keeps the session token (``s``) in the link."""
+    if isinstance(session, DbSession) and (session.stored or session):
+        values.setdefault(TOKEN_ARG, session.token)
+    return url_for(endpoint, **values)
+
+
+def session_field() -> Markup:
+    """A hidden ``s`` field carrying the session token, for forms."""
+    token = current_token()
+    if not token:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(TOKEN_ARG, escape(token))
+
+
+def install(app: Flask) -> None:
+    app.session_interface = DbSessionInterface()
+    app.jinja_env.globals.update(url_for_s=url_for_s, session_field=session_field)

@@ -1,0 +1,140 @@
+"""App-wide LTI page plumbing: the frame-ancestors policy and the cookie-less web session."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, render_template_string, session
+from sqlalchemy import select, update
+
+from lti_tool.extensions import csrf
+from lti_tool.lti.models import WebSession
+from lti_tool.lti.testplatform import TestPlatform
+from lti_tool.lti.websession import token_hash
+from store.base import utcnow
+from tests.factories import lti as f
+from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
+
+
+def _policy(response) -> str:  # type: ignore[no-untyped-def]
+    return response.headers.get("Content-Security-Policy", "")
+
+
+def test_html_pages_may_be_framed_by_registered_lms_origins(lti_env) -> None:
+    other = TestPlatform(issuer="https://canvas.instructure.com", client_id="10000000000042",
+                         auth_login_url="https://sso.canvaslms.com/api/lti/authorize_redirect")
+    f.make_registration(lti_env.sessions, lti_env.account_id, other, extra_origins=[
+        "https://*.instructure.com", "https://school.example.edu:8443/", "https://evil.example; script-src *",
+        "javascript:alert(1)",
+    ])
+    client = lti_env.make_app().test_client()
+    pages = [
+        client.get("/lti/login", query_string=lti_env.platform.login_params(f.LAUNCH_URL)),  # 200 page
+        client.get("/lti/login"),  # 400 error page
+        client.get("/lti/home"),  # 401 error page
+    ]
+    for response in pages:
+        assert response.mimetype == "text/html"
+        policy = _policy(response)
+        assert policy.startswith("frame-ancestors 'self' "), policy
+        sources = policy.split()[1:]
+        for origin in ("https://lms.example.edu", "https://canvas.instructure.com", "https://sso.canvaslms.com",
+                       "https://*.instructure.com", "https://school.example.edu:8443"):
+            assert origin in sources, (origin, policy)
+        assert "script-src" not in policy and "javascript" not in policy and ";" not in policy
+        assert "X-Frame-Options" not in response.headers
+        assert response.headers["Referrer-Policy"] == "same-origin"
+    # Non-HTML responses carry no policy.
+    js = client.get("/static/js/lti-storage.js")
+    assert "Content-Security-Policy" not in js.headers
+    js.close()
+
+
+def test_frame_policy_merges_into_a_view_policy_and_drops_x_frame_options(lti_env) -> None:
+    app = lti_env.make_app()
+    extra = Blueprint("csp_probe", __name__)
+
+    @extra.get("/probe/csp")
+    def probe():  # type: ignore[no-untyped-def]
+        return "<p>x</p>", 200, {"Content-Security-Policy": "default-src 'self'", "X-Frame-Options": "DENY"}
+
+    app.register_blueprint(extra)
+    response = app.test_client().get("/probe/csp")
+    assert _policy(response) == "default-src 'self'; frame-ancestors 'self' https://lms.example.edu"
+    assert "X-Frame-Options" not in response.headers
+
+
+def _session_app(lti_env):  # type: ignore[no-untyped-def]
+    app = lti_env.make_app()
+    probe = Blueprint("session_probe", __name__)
+
+    @probe.get("/probe/session")
+    def read():  # type: ignore[no-untyped-def]
+        return {"value": session.get("value"), "token": getattr(session, "token", None)}
+
+    @probe.post("/probe/session")
+    @csrf.exempt
+    def write():  # type: ignore[no-untyped-def]
+        session["value"] = "hello"
+        return render_template_string("{{ url_for_s('session_probe.read') }}|{{ session_field() }}")
+
+    app.register_blueprint(probe)
+    return app
+
+
+def test_web_session_travels_in_query_form_or_header(lti_env) -> None:
+    app = _session_app(lti_env)
+    client = app.test_client()
+    empty = client.get("/probe/session").get_json()
+    assert empty["value"] is None
+    assert f.count(lti_env.sessions, WebSession) == 0  # an empty session is never stored
+
+    written = client.post("/probe/session").get_data(as_text=True)
+    link, field = written.split("|")
+    token = link.split("s=")[1]
+    assert link == f"/probe/session?s={token}"
+    assert field == f'<input type="hidden" name="s" value="{token}">'
+    with lti_env.sessions() as db:
+        stored = db.scalars(select(WebSession)).one()
+    assert stored.id == token_hash(token) and stored.data == {"value": "hello"}
+    ttl = app.extensions["settings"].player_token_ttl_seconds
+    assert abs((stored.expires_at - stored.created_at) - timedelta(seconds=ttl)) < timedelta(seconds=1)
+    assert not client.get_cookie("lti_session")  # no cookie over plain HTTP
+
+    fresh = app.test_client()  # no cookies at all
+    assert fresh.get("/probe/session", query_string={"s": token}).get_json()["value"] == "hello"
+    assert fresh.get("/probe/session", headers={"X-Session": token}).get_json()["value"] == "hello"
+    tampered = ("y" if token.startswith("x") else "x") + token[1:]
+    assert fresh.get("/probe/session", query_string={"s": tampered}).get_json()["value"] is None
+    assert fresh.get("/probe/session", query_string={"s": token * 5}).get_json()["value"] is None
+
+    with lti_env.sessions.begin() as db:
+        db.execute(update(WebSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert fresh.get("/probe/session", query_string={"s": token}).get_json()["value"] is None
+
+
+def test_web_session_form_field_is_read_on_post(lti_env) -> None:
+    app = _session_app(lti_env)
+    client = app.test_client()
+    token = client.post("/probe/session").get_data(as_text=True).split("|")[0].split("s=")[1]
+    probe = Blueprint("session_form_probe", __name__)
+
+    @probe.post("/probe/form")
+    @csrf.exempt
+    def form():  # type: ignore[no-untyped-def]
+        return {"value": session.get("value")}
+
+    other = lti_env.make_app()
+    other.register_blueprint(probe)
+    assert other.test_client().post("/probe/form", data={"s": token}).get_json() == {"value": "hello"}
+
+
+def test_web_session_cookie_on_https(lti_env) -> None:
+    app = _session_app(lti_env)
+    client = app.test_client()
+    response = client.post("/probe/session", base_url="https://tool.test")
+    header = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("lti_session="))
+    for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/"):
+        assert attribute in header
+    # The cookie alone finds the session on HTTPS.
+    assert client.get("/probe/session", base_url="https://tool.test").get_json()["value"] == "hello"
