@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 import lti_tool.lti.models  # noqa: F401  (LTI tables join the shared metadata)
+import scorm_packages.models  # noqa: F401  (dispatch package tables join the shared metadata)
 import store.models  # noqa: F401
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -1,0 +1,209 @@
+"""Build a dispatch package zip (pure: no database, no Flask).
+
+One zip per (account, course, license type, format). It holds:
+
+- ``imsmanifest.xml`` (``scorm_packages.manifest``): one SCO whose launch page is ``index.html``;
+- ``index.html``: the launch page shown in the LMS (a status line and an error area; the script
+  adds the player iframe);
+- ``dispatch.js``: the launch page's script (``scorm_packages/runtime/static/dispatch.js``): finds
+  the LMS API, reads the learner, signs a launch token, loads the product's player in an iframe
+  and relays status back to the LMS;
+- ``config.js``: this package's data: package key and generation, signing secret, the
+  product's public base URL, course id, title and license type, SCORM version.
+
+Nothing of the real course is inside: the product serves it after checking the license.
+
+No XSD files are shipped and the manifest has no ``xsi:schemaLocation``: LMSs identify the
+version from the namespaces and ``schemaversion`` and validate (when they do) with their own
+copies; a ``schemaLocation`` pointing at files that are not in the zip would itself be a defect,
+and the 2004 LOM schema files carry licenses (CC BY-SA, and the ADL sample RTE's CC BY-NC-SA
+question) we should not redistribute to every customer. The manifests validate against the
+official schemas in our tests.
+
+The zip is deterministic: the same inputs give the same bytes (fixed timestamps and order).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from scorm_packages.manifest import (
+    FORMATS,
+    LAUNCH_PAGE,
+    MANIFEST_FILE,
+    ManifestError,
+    ManifestSpec,
+    build_manifest,
+    license_label,
+)
+from scorm_packages.manifest.checks import check_manifest
+from scorm_packages.tokens import TOKEN_TTL_SECONDS
+
+SCRIPT_FILE = "dispatch.js"
+CONFIG_FILE = "config.js"
+PACKAGE_FILES = (LAUNCH_PAGE, SCRIPT_FILE, CONFIG_FILE)
+ASSETS_DIR = Path(__file__).resolve().parent / "runtime" / "static"
+SCORM_VERSIONS = {"scorm12": "1.2", "scorm2004": "2004"}
+LAUNCH_PATH = "/dispatch/launch"
+TIME_PATH = "/dispatch/time"
+SLUG_MAX = 60
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+class PackagingError(ManifestError):
+    """The inputs cannot make a valid package (bad base URL, a failed self-check...)."""
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    manifest: ManifestSpec
+    fmt: str
+    base_url: str
+    generation: int
+    secret: str
+
+    @property
+    def package_key(self) -> str:
+        return self.manifest.package_key
+
+
+@dataclass(frozen=True)
+class BuiltPackage:
+    filename: str
+    data: bytes
+
+
+def slug(text: str) -> str:
+    """Lowercase ASCII words joined by ``-`` (accents folded); "" when nothing Latin is left."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    words = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+    return words[:SLUG_MAX].rstrip("-")
+
+
+def package_filename(title: str, course_id: str, license_type: str, fmt: str) -> str:
+    """``workplace-safety__volume__scorm12.zip``; a title with no Latin letters or digits (e.g.
+    Japanese) falls back to the catalog id."""
+    license_label(license_type)
+    if fmt not in FORMATS:
+        raise PackagingError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    name = slug(title) or slug(course_id) or "course"
+    return f"{name}__{license_type}__{fmt}.zip"
+
+
+def normalize_base_url(base_url: str) -> str:
+    """``https://host[:port][/path]`` without a trailing slash; refuses anything else."""
+    value = (base_url or "").strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or parts.username or parts.password:
+        raise PackagingError(f"the base URL must look like https://courses.example.com, got {base_url!r}")
+    return value
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def config_js(spec: PackageSpec) -> str:
+    base = normalize_base_url(spec.base_url)
+    m = spec.manifest
+    data = {
+        "version": 1,
+        "format": spec.fmt,
+        "scormVersion": SCORM_VERSIONS[spec.fmt],
+        "packageKey": m.package_key,
+        "generation": spec.generation,
+        "secret": spec.secret,
+        "baseUrl": base,
+        "productOrigin": origin_of(base),
+        "launchUrl": base + LAUNCH_PATH,
+        "timeUrl": base + TIME_PATH,
+        "tokenTtlSeconds": TOKEN_TTL_SECONDS,
+        "course": {"id": m.course_id, "title": m.course_title, "licenseType": m.license_type,
+                   "licenseLabel": m.label,
+                   "masteryPercent": None if m.mastery_score is None else round(m.mastery_score * 100, 2)},
+    }
+    # ensure_ascii keeps the file 7-bit: no encoding trouble whatever the LMS serves it as.
+    body = json.dumps(data, ensure_ascii=True, indent=2, sort_keys=True)
+    return ("/* This course package's settings (generated; do not edit: the signature check depends on them). */\n"
+            f"window.DISPATCH_CONFIG = {body};\n")
+
+
+def launch_page(spec: PackageSpec) -> str:
+    title = html.escape(spec.manifest.title, quote=True)
+    lang = html.escape(spec.manifest.lang, quote=True)
+    return f"""<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+  html, body {{ height: 100%; margin: 0; }}
+  body {{ display: flex; flex-direction: column; font-family: system-ui, -apple-system, "Segoe UI", Roboto,
+         "Noto Sans", sans-serif; color: #1d2430; background: #fff; line-height: 1.45; }}
+  #dispatch-status {{ padding: 12px 16px; color: #5b6576; }}
+  #dispatch-errors {{ margin: 8px 12px; padding: 10px 14px; border: 1px solid #d9dee7;
+                      border-left: 5px solid #b3261e; border-radius: 6px; background: #f5f7fa; }}
+  #dispatch-errors p {{ margin: 0.2em 0; }}
+  #dispatch-player {{ flex: 1 1 auto; width: 100%; min-height: 480px; border: 0; }}
+  [hidden] {{ display: none !important; }}
+</style>
+</head>
+<body>
+<p id="dispatch-status" role="status">Opening the course&hellip;</p>
+<div id="dispatch-errors" role="alert" hidden></div>
+<noscript><p>This course needs JavaScript. Turn it on and open the course again.</p></noscript>
+<script src="{CONFIG_FILE}"></script>
+<script src="{SCRIPT_FILE}"></script>
+</body>
+</html>
+"""
+
+
+def dispatch_script() -> str:
+    return (ASSETS_DIR / SCRIPT_FILE).read_text(encoding="utf-8")
+
+
+def build_package(spec: PackageSpec) -> BuiltPackage:
+    """The zip, checked by ``check_manifest`` before it is returned (a broken package is never
+    handed out)."""
+    if spec.fmt not in FORMATS:
+        raise PackagingError(f"format must be one of {', '.join(FORMATS)}, got {spec.fmt!r}")
+    if tuple(spec.manifest.files) != PACKAGE_FILES or spec.manifest.launch_href != LAUNCH_PAGE:
+        raise PackagingError(f"a dispatch manifest lists exactly {', '.join(PACKAGE_FILES)}")
+    if not spec.secret or spec.generation < 1:
+        raise PackagingError("a package needs its signing secret and generation")
+    manifest = build_manifest(spec.manifest, spec.fmt)
+    files = {
+        MANIFEST_FILE: manifest,
+        LAUNCH_PAGE: launch_page(spec).encode("utf-8"),
+        SCRIPT_FILE: dispatch_script().encode("utf-8"),
+        CONFIG_FILE: config_js(spec).encode("ascii"),
+    }
+    problems = check_manifest(manifest, files)
+    if problems:
+        raise PackagingError("the built package failed its own check: " + "; ".join(map(str, problems)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    m = spec.manifest
+    return BuiltPackage(package_filename(m.course_title, m.course_id, m.license_type, spec.fmt), buffer.getvalue())

@@ -1,0 +1,688 @@
+"""Dispatch package use cases. Each owns its transaction; the zip itself is built outside it.
+
+- Packages: ``prepare_package`` checks that the account holds the license and creates the
+  package key (or reuses the existing one for the same account, course, license type and
+  format), ``build_package_zip`` makes the zip from it, ``prepare_export`` does the same for
+  every course an account holds a license for. ``revoke_package`` revokes a key;
+  ``list_packages`` lists an account's packages.
+- Allowed LMS domains (``allow_domain``, ``remove_domain``, ``list_domains``): an account with
+  no domain listed allows any LMS; once one is listed, only launches from those domains (and
+  their subdomains) are accepted.
+- ``dispatch_launch``: the server side of a package launch: verify the package and the signed
+  launch token, the LMS domain and the new-learner rate limit, then claim the seat through the
+  seat engine (``store.licenses.service.claim_seat``) as learner ``package:<key>`` + the LMS
+  learner id.
+
+Rate limit: at most ``new_learners_per_minute`` learners new to a package get a seat through it
+in any 60 seconds (counted from ``dispatch_launches``, so every app server sees the same count;
+learners the package already knows are never limited). Two servers checking at the same moment
+may each let one more in: a brake on a leaked package, not an exact quota.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from scorm_packages.manifest import FORMATS, LICENSE_LABELS, ManifestSpec
+from scorm_packages.models import DispatchAllowedDomain, DispatchLaunch, DispatchPackage
+from scorm_packages.packaging import PACKAGE_FILES, BuiltPackage, PackageSpec, build_package, normalize_base_url
+from scorm_packages.packaging import package_filename as _package_filename
+from scorm_packages.tokens import (
+    LaunchTokenError,
+    SecretUnreadable,
+    decrypt_secret,
+    encrypt_secret,
+    new_public_key,
+    new_secret,
+    peek_launch_token,
+    read_launch_token,
+)
+from store.accounts.models import Account, Learner
+from store.accounts.queries import get_account
+from store.accounts.service import LearnerIdentity
+from store.base import require_aware
+from store.catalog.models import Bundle, Course
+from store.content import MASTERY_SCORE, content_for
+from store.errors import InvalidInput, NotFound, StoreError
+from store.licenses import queries as license_queries
+from store.licenses import rules
+from store.licenses.models import PpuLibraryEntry, VolumeLot
+from store.licenses.service import ClaimRequest, SeatView, claim_seat
+from store.progress.queries import find_course
+
+log = logging.getLogger(__name__)
+
+NEW_LEARNERS_PER_MINUTE = 30
+RATE_WINDOW = timedelta(seconds=60)
+SOURCE_PREFIX = "package:"
+_IN_CHUNK = 500
+
+
+# ---------------------------------------------------------------- errors
+
+
+class PackageError(StoreError):
+    reason = "package_error"
+
+
+class LicenseNotHeld(PackageError):
+    reason = "license_not_held"
+
+
+class BundleExcluded(PackageError):
+    reason = "bundle_excluded"
+
+
+class CourseRetired(PackageError):
+    reason = "course_retired"
+
+
+class PackageNotFound(NotFound):
+    reason = "unknown_package"
+
+
+class InvalidDomain(InvalidInput):
+    reason = "invalid_domain"
+
+
+# ---------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class PackageView:
+    key: str
+    account_id: int
+    account_name: str
+    course_id: str  # catalog id
+    course_title: str
+    license_type: str
+    format: str
+    generation: int
+    created_at: datetime
+    built_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def filename(self) -> str:
+        return _package_filename(self.course_title, self.course_id, self.license_type, self.format)
+
+    @property
+    def license_label(self) -> str:
+        return LICENSE_LABELS[self.license_type]
+
+
+@dataclass(frozen=True)
+class PreparedPackage:
+    """A package key with what its zip needs (secret included: keep it out of logs)."""
+
+    view: PackageView
+    secret: str
+    description: str
+    language: str
+    mastery_score: float | None
+    was_created: bool
+    was_reactivated: bool  # revoked (or its secret lost) before this build: older copies stay refused
+
+    def spec(self, base_url: str) -> PackageSpec:
+        v = self.view
+        manifest = ManifestSpec(
+            package_key=v.key, course_id=v.course_id, course_title=v.course_title, license_type=v.license_type,
+            mastery_score=self.mastery_score, description=self.description, language=self.language,
+            files=PACKAGE_FILES,
+        )
+        return PackageSpec(manifest=manifest, fmt=v.format, base_url=base_url, generation=v.generation,
+                           secret=self.secret)
+
+
+def _view(package: DispatchPackage, account: Account, course: Course) -> PackageView:
+    return PackageView(package.public_key, account.id, account.name, course.catalog_id, course.title,
+                       package.license_type, package.format, package.generation, package.created_at,
+                       package.built_at, package.revoked_at)
+
+
+def _check_kind(license_type: str, fmt: str | None = None) -> None:
+    if license_type not in rules.LICENSE_TYPES:
+        raise InvalidInput(f"license type must be one of {', '.join(rules.LICENSE_TYPES)}, got {license_type!r}",
+                           reason="invalid_license_type")
+    if fmt is not None and fmt not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}", reason="invalid_format")
+
+
+# ---------------------------------------------------------------- licenses held
+
+
+def check_license(session: Session, account: Account, course: Course, facts: rules.CourseFacts,
+                  license_type: str, now: datetime) -> None:
+    """Raise unless the account holds a license of this type that covers the course now:
+    Plus: an active subscription and a Plus course; Volume: a lot for the course not yet
+    expired; PPU: Pay Per Use configured and the course in the library. A course of a
+    subscription-only bundle is never packaged as Volume or PPU; a retired course never."""
+    label = LICENSE_LABELS[license_type]
+    if facts.status == "retired":
+        raise CourseRetired(f"course {course.catalog_id!r} is retired: no new packages are made for it")
+    if license_type in ("volume", "ppu") and facts.is_subscription_only_bundle:
+        bundle = session.get(Bundle, course.bundle_id) if course.bundle_id else None
+        raise BundleExcluded(
+            f"course {course.catalog_id!r} belongs to the subscription-only bundle "
+            f"{bundle.name if bundle else ''!r}: it is delivered only with the Plus subscription, never as {label}")
+    if license_type == "plus":
+        if not facts.is_plus:
+            raise LicenseNotHeld(f"course {course.catalog_id!r} is not in the Plus catalog: it cannot be delivered "
+                                 "with the Plus subscription")
+        subs = license_queries.subscriptions_of(session, account.id)
+        if rules.active_subscription(subs, now) is None:
+            raise LicenseNotHeld(f"account {account.name!r} has no active Plus subscription"
+                                 + (" (it has expired)" if subs else ""))
+    elif license_type == "volume":
+        lots = license_queries.lots_of(session, account.id, course.id)
+        if not lots:
+            raise LicenseNotHeld(f"account {account.name!r} has bought no Volume seats for course "
+                                 f"{course.catalog_id!r}")
+        if not any(now < lot.expires_at for lot in lots):
+            last = max(lot.expires_at for lot in lots)
+            raise LicenseNotHeld(f"account {account.name!r}'s Volume seats for course {course.catalog_id!r} "
+                                 f"expired on {last:%Y-%m-%d}")
+    else:
+        config = license_queries.find_ppu_config(session, account.id)
+        if config is None or not config.is_enabled:
+            raise LicenseNotHeld(f"account {account.name!r} is not configured for Pay Per Use")
+        in_library = session.scalars(select(PpuLibraryEntry.id).where(
+            PpuLibraryEntry.account_id == account.id, PpuLibraryEntry.course_id == course.id)).first()
+        if in_library is None:
+            raise LicenseNotHeld(f"course {course.catalog_id!r} is not in account {account.name!r}'s Pay Per Use "
+                                 "library: add it to the library first")
+
+
+def licensed_course_ids(session: Session, account: Account, license_type: str, now: datetime) -> list[str]:
+    """Catalog ids of the courses the account can get packages for under a license type."""
+    _check_kind(license_type)
+    not_retired = Course.status != "retired"
+    if license_type == "plus":
+        if rules.active_subscription(license_queries.subscriptions_of(session, account.id), now) is None:
+            return []
+        stmt = select(Course.catalog_id).where(Course.is_plus.is_(True), not_retired)
+    else:
+        sub_only = select(Bundle.id).where(Bundle.is_subscription_only.is_(True))
+        not_excluded = (Course.bundle_id.is_(None)) | (Course.bundle_id.not_in(sub_only))
+        if license_type == "volume":
+            held = select(VolumeLot.course_id).where(VolumeLot.account_id == account.id, VolumeLot.expires_at > now)
+        else:
+            config = license_queries.find_ppu_config(session, account.id)
+            if config is None or not config.is_enabled:
+                return []
+            held = select(PpuLibraryEntry.course_id).where(PpuLibraryEntry.account_id == account.id)
+        stmt = select(Course.catalog_id).where(Course.id.in_(held), not_retired, not_excluded)
+    return list(session.scalars(stmt.order_by(Course.catalog_id)))
+
+
+# ---------------------------------------------------------------- package keys
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _mastery(session: Session, catalog_id: str) -> tuple[float | None, str, str]:
+    """The course's mastery score (from its content: demo or imported SCORM), description and
+    language, for the manifest."""
+    found = find_course(session, catalog_id)
+    if found is None:
+        return MASTERY_SCORE, "", "en"
+    course, info = found
+    return content_for(info).mastery_score, course.description or "", course.language or "en"
+
+
+def _ensure(session: Session, settings: Settings, account: Account, course: Course, license_type: str, fmt: str,
+            now: datetime, existing: DispatchPackage | None) -> PreparedPackage:
+    created = reactivated = False
+    if existing is None:
+        inserted = session.execute(
+            _insert(session)(DispatchPackage).values(
+                public_key=new_public_key(), account_id=account.id, course_id=course.id, license_type=license_type,
+                format=fmt, secret_encrypted=encrypt_secret(settings, new_secret()), generation=1,
+                created_at=now, built_at=now, revoked_at=None,
+            ).on_conflict_do_nothing(index_elements=["account_id", "course_id", "license_type", "format"])
+            .returning(DispatchPackage.id)
+        ).scalar_one_or_none()
+        existing = session.scalars(select(DispatchPackage).where(
+            DispatchPackage.account_id == account.id, DispatchPackage.course_id == course.id,
+            DispatchPackage.license_type == license_type, DispatchPackage.format == fmt,
+        ).with_for_update()).one()
+        created = inserted is not None
+    package = existing
+    try:
+        secret = decrypt_secret(settings, package.secret_encrypted)
+    except SecretUnreadable:
+        log.warning("package %s: secret unreadable (server key changed); making a new one", package.public_key)
+        secret = ""
+    if package.revoked_at is not None or not secret:
+        # Same key (learners keep their seats), new secret and generation: copies made before the
+        # revocation stay refused.
+        secret = new_secret()
+        package.secret_encrypted = encrypt_secret(settings, secret)
+        package.generation += 1
+        package.revoked_at = None
+        reactivated = True
+    package.built_at = now
+    session.flush()
+    mastery, description, language = _mastery(session, course.catalog_id)
+    return PreparedPackage(_view(package, account, course), secret, description, language, mastery,
+                           was_created=created, was_reactivated=reactivated)
+
+
+def _find(session: Session, account_id: int, course_id: int, license_type: str, fmt: str) -> DispatchPackage | None:
+    return session.scalars(select(DispatchPackage).where(
+        DispatchPackage.account_id == account_id, DispatchPackage.course_id == course_id,
+        DispatchPackage.license_type == license_type, DispatchPackage.format == fmt,
+    ).with_for_update()).first()
+
+
+def prepare_package(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, course_id: str,
+                    license_type: str, fmt: str, now: datetime) -> PreparedPackage:
+    """Check the license and create or reuse the package key (one transaction)."""
+    _check_kind(license_type, fmt)
+    now = require_aware(now, "now")
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        course, facts = license_queries.get_course_facts(session, course_id)
+        check_license(session, account, course, facts, license_type, now)
+        return _ensure(session, settings, account, course, license_type, fmt, now,
+                       _find(session, account.id, course.id, license_type, fmt))
+
+
+def build_package_zip(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, course_id: str,
+                      license_type: str, fmt: str, now: datetime,
+                      base_url: str | None = None) -> tuple[PreparedPackage, BuiltPackage]:
+    """The labeled zip for a held license (the key is reused when it exists)."""
+    base = normalize_base_url(base_url or settings.public_base_url)
+    prepared = prepare_package(sessions, settings, account_ref, course_id, license_type, fmt, now)
+    return prepared, build_package(prepared.spec(base))
+
+
+def prepare_export(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, fmt: str,
+                   license_types: Sequence[str], now: datetime) -> list[PreparedPackage]:
+    """Keys for every course the account holds a license for, per license type (one transaction).
+    Raises ``LicenseNotHeld`` when there is none."""
+    for license_type in license_types:
+        _check_kind(license_type, fmt)
+    now = require_aware(now, "now")
+    out: list[PreparedPackage] = []
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        for license_type in license_types:
+            ids = licensed_course_ids(session, account, license_type, now)
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start:start + _IN_CHUNK]
+                courses = list(session.scalars(select(Course).where(Course.catalog_id.in_(chunk))))
+                packages = {p.course_id: p for p in session.scalars(select(DispatchPackage).where(
+                    DispatchPackage.account_id == account.id, DispatchPackage.license_type == license_type,
+                    DispatchPackage.format == fmt, DispatchPackage.course_id.in_([c.id for c in courses]),
+                ).with_for_update())}
+                for course in sorted(courses, key=lambda c: c.catalog_id):
+                    out.append(_ensure(session, settings, account, course, license_type, fmt, now,
+                                       packages.get(course.id)))
+        if not out:
+            kinds = " or ".join(LICENSE_LABELS[t] for t in license_types)
+            raise LicenseNotHeld(f"account {account.name!r} holds no {kinds} license for any course")
+    return out
+
+
+def _package_rows(session: Session) -> Select[tuple[DispatchPackage, Account, Course]]:
+    return select(DispatchPackage, Account, Course).join(Account, Account.id == DispatchPackage.account_id) \
+        .join(Course, Course.id == DispatchPackage.course_id)
+
+
+def find_package(session: Session, key: str) -> PackageView | None:
+    row = session.execute(_package_rows(session).where(DispatchPackage.public_key == key)).first()
+    return _view(*row) if row else None
+
+
+def list_packages(sessions: sessionmaker[Session], account_ref: str | int) -> list[PackageView]:
+    with sessions() as session:
+        account = get_account(session, account_ref)
+        rows = session.execute(_package_rows(session).where(DispatchPackage.account_id == account.id)
+                               .order_by(Course.catalog_id, DispatchPackage.license_type, DispatchPackage.format))
+        return [_view(*row) for row in rows]
+
+
+def revoke_package(sessions: sessionmaker[Session], key: str, now: datetime) -> tuple[PackageView, bool]:
+    """Revoke a package key: every copy of it is refused at launch. Returns the package and
+    whether it was revoked now (False: it already was). Building the package again re-activates
+    the key with a new secret (same key: learners keep their seats)."""
+    now = require_aware(now, "now")
+    key = (key or "").strip()
+    with sessions.begin() as session:
+        row = session.execute(_package_rows(session).where(DispatchPackage.public_key == key)
+                              .with_for_update(of=DispatchPackage)).first()
+        if row is None:
+            raise PackageNotFound(f"unknown package key {key!r} (see `lti-tool packages list --account A`)")
+        package, account, course = row
+        changed = package.revoked_at is None
+        if changed:
+            package.revoked_at = now
+            session.flush()
+        return _view(package, account, course), changed
+
+
+# ---------------------------------------------------------------- allowed LMS domains
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalize_domain(raw: str) -> str:
+    """A host name from what an admin typed: ``LMS.Example.edu``, ``https://lms.example.edu/x``,
+    ``*.example.edu`` and ``.example.edu`` all give ``lms.example.edu``/``example.edu``. Non-ASCII
+    names become their IDNA (punycode) form. IP addresses and ``localhost`` are accepted."""
+    value = (raw or "").strip().lower()
+    if "://" in value:
+        value = urlsplit(value).hostname or ""
+    value = value.split("/", 1)[0].split(":", 1)[0] if not value.startswith("[") else value
+    for prefix in ("*.", "."):
+        if value.startswith(prefix):
+            value = value[len(prefix):]
+    value = value.rstrip(".")
+    try:
+        value = value.encode("idna").decode("ascii") if value and not value.isascii() else value
+    except UnicodeError:
+        raise InvalidDomain(f"{raw!r} is not a valid domain name") from None
+    labels = value.split(".")
+    if not value or len(value) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise InvalidDomain(f"{raw!r} is not a domain name like lms.example.edu")
+    return value
+
+
+def is_domain_allowed(host: str | None, allowed: Iterable[str]) -> bool:
+    """An empty allow-list allows every host; otherwise the host must be one of the domains or a
+    subdomain of one."""
+    allowed = list(allowed)
+    if not allowed:
+        return True
+    if not host:
+        return False
+    host = host.lower().rstrip(".")
+    return any(host == domain or host.endswith("." + domain) for domain in allowed)
+
+
+def _domains(session: Session, account_id: int) -> list[str]:
+    return list(session.scalars(select(DispatchAllowedDomain.domain)
+                                .where(DispatchAllowedDomain.account_id == account_id)
+                                .order_by(DispatchAllowedDomain.domain)))
+
+
+def allow_domain(sessions: sessionmaker[Session], account_ref: str | int, raw: str, now: datetime) -> tuple[str, bool]:
+    """Add an allowed LMS domain; returns it and whether it was new."""
+    domain = normalize_domain(raw)
+    now = require_aware(now, "now")
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        added = session.execute(
+            _insert(session)(DispatchAllowedDomain).values(account_id=account.id, domain=domain, created_at=now)
+            .on_conflict_do_nothing(index_elements=["account_id", "domain"]).returning(DispatchAllowedDomain.id)
+        ).scalar_one_or_none()
+        return domain, added is not None
+
+
+def remove_domain(sessions: sessionmaker[Session], account_ref: str | int, raw: str) -> str:
+    domain = normalize_domain(raw)
+    with sessions.begin() as session:
+        account = get_account(session, account_ref)
+        row = session.scalars(select(DispatchAllowedDomain).where(
+            DispatchAllowedDomain.account_id == account.id, DispatchAllowedDomain.domain == domain)).first()
+        if row is None:
+            raise NotFound(f"{domain!r} is not an allowed LMS domain of account {account.name!r}",
+                           reason="unknown_domain")
+        session.delete(row)
+        return domain
+
+
+def list_domains(sessions: sessionmaker[Session], account_ref: str | int) -> list[str]:
+    with sessions() as session:
+        return _domains(session, get_account(session, account_ref).id)
+
+
+# ---------------------------------------------------------------- the dispatch launch
+
+_ORIGIN = re.compile(r"^https?://[^\s/?#]+$")
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    token: str | None
+    origin_header: str | None  # the browser's Origin header of the launch POST
+    referrer_header: str | None = None
+
+
+@dataclass(frozen=True)
+class DispatchOutcome:
+    """``kind``: ``seat`` (play), or why not: ``refused`` (the seat engine's refusal),
+    ``unknown_package``, ``revoked``, ``replaced``, ``unverifiable``, ``invalid_token``,
+    ``domain_not_allowed``, ``rate_limited``, ``busy``."""
+
+    kind: str
+    status: int
+    reason: str
+    title: str = ""
+    message: str = ""
+    ask: str = ""
+    package: PackageView | None = None
+    launch_id: str | None = None
+    learner_id: int | None = None
+    seat: SeatView | None = None
+    is_new_seat: bool = False
+    lms_origin: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "seat"
+
+
+def clean_origin(value: str | None) -> str | None:
+    """``scheme://host[:port]`` in lowercase, or None for anything else ("null", paths...)."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not _ORIGIN.match(value):
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return None
+        value = f"{parts.scheme}://{parts.netloc}"
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return value.lower()[:300]
+
+
+def _host(origin: str | None) -> str | None:
+    return urlsplit(origin).hostname if origin else None
+
+
+_NO_PACKAGE = ("This course package is not recognized",
+               "The server does not know this course package: it was deleted, or it was made for another server.",
+               "Ask your LMS administrator for a new copy of the course package.")
+_REVOKED = ("This course package has been revoked",
+            "This course package has been revoked; ask your LMS administrator for a new one.",
+            "Your LMS administrator can download a new copy of the package and upload it to the LMS.")
+_REPLACED = ("This copy of the course package is no longer valid",
+             "This copy of the course package has been revoked or replaced by a newer copy.",
+             "Ask your LMS administrator to upload the current package to the LMS.")
+_UNVERIFIABLE = ("This course package cannot be verified",
+                 "The server can no longer check this course package's signature (its keys changed).",
+                 "Ask your LMS administrator to download the package again and upload the new copy to the LMS.")
+_TOKEN_PAGES = {
+    "malformed": (400, "This launch could not be read",
+                  "The course package sent a launch request the server cannot read: its files may have been "
+                  "changed.", "Ask your LMS administrator to upload a fresh copy of the course package."),
+    "bad_signature": (401, "This launch could not be verified",
+                      "The course package's launch request is not signed correctly: its files were changed, or it "
+                      "was made for another server.",
+                      "Ask your LMS administrator to upload a fresh copy of the course package."),
+    "expired": (401, "This launch has expired",
+                "The launch request expired before it reached the server, or this computer's clock is wrong.",
+                "Close the course and open it again from your LMS."),
+    "bad_learner": (400, "The LMS did not say who you are",
+                    "The LMS gave the course no learner id, so no seat can be assigned to you.",
+                    "Open the course from your LMS while signed in; if this persists, ask your LMS administrator."),
+}
+
+
+def _outcome(kind: str, status: int, reason: str, page: tuple[str, str, str], **extra: object) -> DispatchOutcome:
+    title, message, ask = page
+    return DispatchOutcome(kind, status, reason, title, message, ask, **extra)  # type: ignore[arg-type]
+
+
+def _record(sessions: sessionmaker[Session], package_id: int, outcome: str, now: datetime, *,
+            reason: str | None = None, learner_id: int | None = None, seat_id: int | None = None,
+            is_new_seat: bool = False, lms_origin: str | None = None, referrer_origin: str | None = None) -> str:
+    launch_id = secrets.token_hex(16)
+    with sessions.begin() as session:
+        session.add(DispatchLaunch(id=launch_id, package_id=package_id, learner_id=learner_id, seat_id=seat_id,
+                                   outcome=outcome, reason=reason, is_new_seat=is_new_seat, lms_origin=lms_origin,
+                                   referrer_origin=referrer_origin, created_at=now))
+    return launch_id
+
+
+def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request: LaunchRequest, now: datetime, *,
+                    new_learners_per_minute: int = NEW_LEARNERS_PER_MINUTE) -> DispatchOutcome:
+    """Verify a package launch and claim the learner's seat (or say why not).
+
+    Nothing is written for a request that fails before its signature is verified (unknown,
+    revoked or replaced package, bad token). A verified launch is recorded in
+    ``dispatch_launches`` with its outcome; the seat engine records its own refusals."""
+    now = require_aware(now, "now")
+    try:
+        peek = peek_launch_token(request.token)
+    except LaunchTokenError as exc:
+        return _outcome("invalid_token", *_token_page(exc))
+    with sessions() as session:
+        row = session.execute(_package_rows(session).where(DispatchPackage.public_key == peek.package_key)).first()
+        if row is None:
+            return _outcome("unknown_package", 404, "unknown_package", _NO_PACKAGE)
+        package_row, account, course = row
+        package = _view(package_row, account, course)
+        package_id, ciphertext = package_row.id, package_row.secret_encrypted
+        domains = _domains(session, account.id)
+    if package.is_revoked:
+        return _outcome("revoked", 403, "package_revoked", _REVOKED, package=package)
+    if peek.generation is not None and peek.generation < package.generation:
+        return _outcome("replaced", 403, "package_replaced", _REPLACED, package=package)
+    try:
+        secret = decrypt_secret(settings, ciphertext)
+    except SecretUnreadable:
+        return _outcome("unverifiable", 409, "package_secret_unreadable", _UNVERIFIABLE, package=package)
+    try:
+        claims = read_launch_token(request.token or "", package_key=package.key, secret=secret, now=now,
+                                   leeway_seconds=settings.lti_clock_leeway_seconds)
+    except LaunchTokenError as exc:
+        return _outcome("invalid_token", *_token_page(exc), package=package)
+    if claims.generation != package.generation:
+        return _outcome("replaced", 403, "package_replaced", _REPLACED, package=package)
+
+    # The browser's Origin header cannot be set by page scripts; the page's own claim is the
+    # fallback when the browser sends none (or "null").
+    lms_origin = clean_origin(request.origin_header) or clean_origin(claims.page_origin)
+    referrer = clean_origin(claims.referrer_origin) or clean_origin(request.referrer_header)
+    if not is_domain_allowed(_host(lms_origin), domains):
+        _record(sessions, package_id, "domain_not_allowed", now, reason="domain_not_allowed",
+                lms_origin=lms_origin, referrer_origin=referrer)
+        host = _host(lms_origin) or "this LMS"
+        log.warning("dispatch launch of %s refused: domain %s not allowed", package.key, host)
+        return _outcome(
+            "domain_not_allowed", 403, "domain_not_allowed",
+            ("This course package cannot be used here",
+             f"This course package may not be used from {host}: its organization allows it only on its own "
+             "LMS domains.",
+             f"If {host} is your organization's LMS, ask your LMS administrator to add it to the allowed LMS "
+             "domains."),
+            package=package, lms_origin=lms_origin)
+
+    identity = LearnerIdentity(source=SOURCE_PREFIX + package.key, external_id=claims.learner_id,
+                               name=claims.learner_name)
+    with sessions() as session:
+        known = session.scalars(select(Learner.id).where(
+            Learner.account_id == package.account_id, Learner.identity_source == identity.source,
+            Learner.external_id == identity.external_id)).first()
+        recent = 0 if known is not None else session.scalar(
+            select(func.count()).select_from(DispatchLaunch).where(
+                DispatchLaunch.package_id == package_id, DispatchLaunch.is_new_seat.is_(True),
+                DispatchLaunch.created_at > now - RATE_WINDOW))
+    if recent is not None and recent >= new_learners_per_minute:
+        _record(sessions, package_id, "rate_limited", now, reason="rate_limited", lms_origin=lms_origin,
+                referrer_origin=referrer)
+        log.warning("dispatch launch of %s refused: %d new learners in the last minute", package.key, recent)
+        return _outcome(
+            "rate_limited", 429, "rate_limited",
+            ("Too many new learners right now",
+             "Too many new learners opened this course package in the last minute.",
+             "Wait a minute and open the course again; if this keeps happening, ask your LMS administrator."),
+            package=package, lms_origin=lms_origin)
+
+    try:
+        result = claim_seat(sessions, ClaimRequest(package.account_id, package.license_type, package.course_id,
+                                                   identity), now)
+    except StoreError as exc:
+        return _outcome("busy", 503, exc.reason, ("Try again", f"The seat could not be given right now: {exc.message}",
+                                                  "Open the course again in a moment."), package=package)
+    if not result.ok:
+        refusal = result.refusal
+        launch_id = _record(sessions, package_id, "refused", now, reason=result.reason, learner_id=result.learner_id,
+                            lms_origin=lms_origin, referrer_origin=referrer)
+        return _outcome("refused", 403, result.reason or "refused",
+                        ("This course cannot be opened", refusal.message if refusal else "No seat is available.",
+                         refusal.ask if refusal else "Ask your LMS administrator."),
+                        package=package, launch_id=launch_id, learner_id=result.learner_id, lms_origin=lms_origin)
+    assert result.seat is not None and result.learner_id is not None
+    launch_id = _record(sessions, package_id, "seat", now, learner_id=result.learner_id, seat_id=result.seat.id,
+                        is_new_seat=result.is_new_seat, lms_origin=lms_origin, referrer_origin=referrer)
+    log.info("dispatch launch %s of %s: seat %s (%s)", launch_id, package.key, result.seat.id,
+             "new" if result.is_new_seat else "existing")
+    return DispatchOutcome("seat", 303, "seat", package=package, launch_id=launch_id, learner_id=result.learner_id,
+                           seat=result.seat, is_new_seat=result.is_new_seat, lms_origin=lms_origin)
+
+
+def _token_page(exc: LaunchTokenError) -> tuple[int, str, tuple[str, str, str]]:
+    status, title, message, ask = _TOKEN_PAGES.get(exc.reason, _TOKEN_PAGES["malformed"])
+    return status, exc.reason, (title, message, ask)
+
+
+def frame_ancestors_for_launch(sessions: sessionmaker[Session], launch_id: str | None) -> tuple[str, ...]:
+    """Who may frame the course player of a dispatch launch: the account's allowed LMS domains
+    (and their subdomains), or any origin (``*``) when the account allows every domain."""
+    if not launch_id:
+        return ("*",)
+    with sessions() as session:
+        account_id = session.scalar(
+            select(DispatchPackage.account_id).join(DispatchLaunch, DispatchLaunch.package_id == DispatchPackage.id)
+            .where(DispatchLaunch.id == launch_id))
+        domains = _domains(session, account_id) if account_id is not None else []
+    if not domains:
+        return ("*",)
+    return tuple(source for domain in domains for source in (domain, f"*.{domain}"))
+
+
+def lms_origin_for_launch(sessions: sessionmaker[Session], launch_id: str | None) -> str | None:
+    """The origin of the package's launch page for a dispatch launch (from the browser's Origin
+    header at launch): the course player may check ``event.origin`` of the launch page's
+    ``dispatch.init`` message against it, and post its status to exactly this origin."""
+    if not launch_id:
+        return None
+    with sessions() as session:
+        return session.scalar(select(DispatchLaunch.lms_origin).where(DispatchLaunch.id == launch_id))

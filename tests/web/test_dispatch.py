@@ -1,0 +1,258 @@
+"""The dispatch runtime over HTTP: the package launch endpoint (seat, refusals, no cookies), the
+server clock, the course player's framing for dispatch launches, and the admin download."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lti_tool.player.tokens import verify_player_token
+from scorm_packages import service
+from scorm_packages.manifest.checks import check_package
+from scorm_packages.models import DispatchLaunch
+from scorm_packages.tokens import make_launch_token
+from store.licenses import service as licenses
+from store.licenses.models import Seat
+from tests.factories.catalog import make_bundle, make_course
+from tests.factories.licenses import make_account
+
+Sessions = sessionmaker[Session]
+LMS = "https://lms.example.edu"
+
+
+@dataclass(frozen=True)
+class Setup:
+    account_id: int
+    package: service.PreparedPackage
+
+
+@pytest.fixture
+def setup(app: Flask, committing_sessions: Sessions) -> Setup:
+    now = datetime.now(UTC)
+    account_id = make_account(committing_sessions, "Acme Learning", now).id
+    with committing_sessions.begin() as s:
+        make_course(s, "VOL-1", title='Fire & "Safety" <Evac>', is_plus=False)
+        make_course(s, "PLUS-1", title="Workplace Safety", is_plus=True)
+        make_course(s, "TED-1", title="Ideas", is_plus=True, bundle=make_bundle(s, "TED@Work"))
+    licenses.grant_volume(committing_sessions, account_id, "VOL-1", 2, now)
+    prepared = service.prepare_package(committing_sessions, app.extensions["settings"], account_id, "VOL-1",
+                                       "volume", "scorm12", now)
+    return Setup(account_id, prepared)
+
+
+def token_for(package: service.PreparedPackage, learner: str = "lms-7", **kw: object) -> str:
+    values: dict[str, object] = {"package_key": package.view.key, "generation": package.view.generation,
+                                 "secret": package.secret, "learner_id": learner, "learner_name": "Doe, Jane",
+                                 "page_origin": LMS, "referrer_origin": LMS, "now": datetime.now(UTC)}
+    values.update(kw)
+    return make_launch_token(**values)  # type: ignore[arg-type]
+
+
+def post_launch(client: FlaskClient, token: str | None, origin: str | None = LMS):  # type: ignore[no-untyped-def]
+    headers = {"Origin": origin} if origin else {}
+    return client.post("/dispatch/launch", data={} if token is None else {"token": token}, headers=headers)
+
+
+def seats(sessions: Sessions) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(Seat)) or 0)
+
+
+def assert_message_page(response, status: int, *words: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    html = response.get_data(as_text=True)
+    for word in words:
+        assert word in html, (word, html)
+    assert "Traceback" not in html and "Set-Cookie" not in response.headers
+    assert "frame-ancestors *" in response.headers["Content-Security-Policy"]  # shown in any LMS
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+# ---------------------------------------------------------------- the launch
+
+
+def test_first_launch_takes_a_seat_and_opens_the_player(app: Flask, client: FlaskClient, setup: Setup,
+                                                        committing_sessions: Sessions) -> None:
+    response = post_launch(client, token_for(setup.package))
+    assert response.status_code == 303 and "Set-Cookie" not in response.headers
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/play"
+    player_token = parse_qs(location.query)["t"][0]
+    grant = verify_player_token(app.extensions["settings"], player_token)
+    assert grant.origin == "dispatch" and grant.course_id == "VOL-1"
+    with committing_sessions() as s:
+        launch = s.get(DispatchLaunch, grant.launch_id)
+        assert launch is not None and launch.seat_id == grant.seat_id and launch.lms_origin == LMS
+    assert service.lms_origin_for_launch(committing_sessions, grant.launch_id) == LMS
+    assert seats(committing_sessions) == 1
+
+    player = client.get(f"/play?t={player_token}")
+    assert player.status_code == 200
+    assert "Fire &amp; &#34;Safety&#34; &lt;Evac&gt;" in player.get_data(as_text=True)
+    assert re.search(r"frame-ancestors \*(;|$)", player.headers["Content-Security-Policy"])
+
+    again = post_launch(client, token_for(setup.package))
+    assert again.status_code == 303 and seats(committing_sessions) == 1
+    assert post_launch(client, token_for(setup.package, "lms-8")).status_code == 303
+    assert seats(committing_sessions) == 2
+
+
+def test_the_player_may_be_framed_only_by_allowed_domains(app: Flask, client: FlaskClient, setup: Setup,
+                                                          committing_sessions: Sessions) -> None:
+    service.allow_domain(committing_sessions, setup.account_id, "example.edu", datetime.now(UTC))
+    response = post_launch(client, token_for(setup.package))
+    assert response.status_code == 303
+    player = client.get(response.headers["Location"])
+    assert "frame-ancestors example.edu *.example.edu" in player.headers["Content-Security-Policy"]
+
+
+def test_the_frame_hook_keeps_the_hook_registered_before_it(app: Flask) -> None:
+    from lti_tool.player.tokens import PlayerGrant
+    from scorm_packages.runtime.views import install_player_frame_hook
+
+    now = datetime.now(UTC)
+
+    def grant(origin: str, launch_id: str | None) -> PlayerGrant:
+        return PlayerGrant(1, "C-1", 1, launch_id, origin, now, now + timedelta(hours=1))
+
+    assert app.extensions["player_frame_ancestors"](grant("lti", "x")) is None  # the player's default
+    app.extensions["player_frame_ancestors"] = lambda g: ["https://lms.example.edu"]
+    install_player_frame_hook(app)
+    hook = app.extensions["player_frame_ancestors"]
+    assert hook(grant("lti", "x")) == ["https://lms.example.edu"]
+    assert tuple(hook(grant("dispatch", None))) == ("*",)
+
+
+def test_revoked_package_shows_the_revocation_page_and_takes_no_seat(client: FlaskClient, setup: Setup,
+                                                                     committing_sessions: Sessions) -> None:
+    service.revoke_package(committing_sessions, setup.package.view.key, datetime.now(UTC))
+    response = post_launch(client, token_for(setup.package))
+    assert_message_page(response, 403, "This course package has been revoked; ask your LMS administrator for a new "
+                                       "one.", setup.package.view.key)
+    assert seats(committing_sessions) == 0
+
+
+def test_unknown_domain_shows_a_page_and_takes_no_seat(client: FlaskClient, setup: Setup,
+                                                       committing_sessions: Sessions) -> None:
+    service.allow_domain(committing_sessions, setup.account_id, "example.edu", datetime.now(UTC))
+    response = post_launch(client, token_for(setup.package), origin="https://lms.other.org")
+    assert_message_page(response, 403, "may not be used from lms.other.org", "allowed LMS domains")
+    assert seats(committing_sessions) == 0
+    assert post_launch(client, token_for(setup.package), origin="https://moodle.example.edu").status_code == 303
+
+
+def test_new_learners_are_rate_limited(app: Flask, client: FlaskClient, setup: Setup,
+                                       committing_sessions: Sessions) -> None:
+    app.config["DISPATCH_NEW_LEARNERS_PER_MINUTE"] = 1
+    assert post_launch(client, token_for(setup.package, "a")).status_code == 303
+    assert_message_page(post_launch(client, token_for(setup.package, "b")), 429, "Too many new learners")
+    assert post_launch(client, token_for(setup.package, "a")).status_code == 303
+    assert seats(committing_sessions) == 1
+
+
+def test_the_seat_engines_refusal_is_shown(client: FlaskClient, setup: Setup, committing_sessions: Sessions) -> None:
+    for learner in ("a", "b"):
+        assert post_launch(client, token_for(setup.package, learner)).status_code == 303
+    response = post_launch(client, token_for(setup.package, "c"))
+    assert_message_page(response, 403, "All seats for this course are taken.", "buy more seats", "no_seats")
+    assert seats(committing_sessions) == 2
+
+
+@pytest.mark.parametrize("token, status, words", [
+    (None, 400, "cannot read"),
+    ("", 400, "cannot read"),
+    ("garbage", 400, "cannot read"),
+    ("a.b.c", 400, "cannot read"),
+])
+def test_malformed_launches_get_a_page(client: FlaskClient, setup: Setup, committing_sessions: Sessions,
+                                       token: str | None, status: int, words: str) -> None:
+    assert_message_page(post_launch(client, token), status, words)
+    assert seats(committing_sessions) == 0
+
+
+def test_forged_and_expired_launches_get_a_page(client: FlaskClient, setup: Setup,
+                                                committing_sessions: Sessions) -> None:
+    forged = token_for(setup.package, secret="f" * 43)
+    assert_message_page(post_launch(client, forged), 401, "not signed correctly")
+    old = token_for(setup.package, now=datetime.now(UTC) - timedelta(minutes=20))
+    assert_message_page(post_launch(client, old), 401, "expired")
+    no_learner = token_for(setup.package, learner=" ")
+    assert_message_page(post_launch(client, no_learner), 400, "no learner id")
+    unknown = token_for(setup.package, package_key="dpk_unknown")
+    assert_message_page(post_launch(client, unknown), 404, "not recognized")
+    huge = client.post("/dispatch/launch", data={"token": "x" * 70_000})
+    assert huge.status_code == 413
+    assert seats(committing_sessions) == 0
+
+
+def test_get_on_the_launch_address_explains_itself(client: FlaskClient) -> None:
+    assert_message_page(client.get("/dispatch/launch"), 400, "Open the course from your LMS")
+
+
+def test_server_time_is_public_and_cookie_less(client: FlaskClient) -> None:
+    response = client.get("/dispatch/time")
+    assert response.status_code == 200 and response.headers["Access-Control-Allow-Origin"] == "*"
+    assert abs(response.get_json()["now"] - datetime.now(UTC).timestamp()) < 5
+    assert "Set-Cookie" not in response.headers
+
+
+# ---------------------------------------------------------------- the admin download
+
+
+def session_token(client: FlaskClient, **data: object) -> str:
+    with client.session_transaction() as sess:
+        sess.update(data)
+        token = getattr(sess, "token", "")
+    return token
+
+
+def download(client: FlaskClient, token: str, **params: str):  # type: ignore[no-untyped-def]
+    query = {"course_id": "PLUS-1", "license_type": "plus", "format": "scorm2004", **params}
+    if token:
+        query["s"] = token
+    return client.get("/packages/download", query_string=query)
+
+
+def test_admins_download_the_package_zip(app: Flask, client: FlaskClient, setup: Setup,
+                                         committing_sessions: Sessions) -> None:
+    licenses.grant_plus(committing_sessions, setup.account_id, 3, "annual", datetime.now(UTC))
+    token = session_token(client, account_id=setup.account_id, is_admin=True)
+    response = download(client, token)
+    assert response.status_code == 200, response.get_data(as_text=True)[:400]
+    assert response.mimetype == "application/zip"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="workplace-safety__plus__scorm2004.zip"'
+    assert response.headers["Cache-Control"] == "no-store"
+    assert check_package(io.BytesIO(response.data)) == []
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        assert "http://tool.test/dispatch/launch" in archive.read("config.js").decode()
+    again = download(client, token)
+    assert again.data == response.data  # same key, same file
+
+
+def test_download_refusals(client: FlaskClient, setup: Setup, committing_sessions: Sessions) -> None:
+    assert download(client, "").status_code == 401
+    learner = session_token(client, account_id=setup.account_id, is_admin=False)
+    refused = download(client, learner)
+    assert refused.status_code == 403 and "Only your organization" in refused.get_data(as_text=True)
+    admin = session_token(client, account_id=setup.account_id, is_admin=True)
+    no_license = download(client, admin)
+    assert no_license.status_code == 403 and "no active Plus subscription" in no_license.get_data(as_text=True)
+    bundle = download(client, admin, course_id="TED-1", license_type="volume")
+    assert bundle.status_code == 403 and "subscription-only bundle" in bundle.get_data(as_text=True)
+    assert download(client, admin, course_id="NOPE").status_code == 404
+    bad = download(client, admin, license_type="gold", format="scorm3")
+    assert bad.status_code == 400 and "license_type must be one of" in bad.get_data(as_text=True)
+    with committing_sessions() as s:
+        from scorm_packages.models import DispatchPackage
+
+        assert s.scalar(select(func.count()).select_from(DispatchPackage)) == 1  # only the fixture's
