@@ -36,6 +36,16 @@ DEFAULTS: dict[str, str] = {
     "PLAYER_TOKEN_TTL_SECONDS": "28800",
     # Grade passback: attempts before a score post is marked failed.
     "AGS_MAX_ATTEMPTS": "6",
+    # SCORM dispatch: at most this many learners new to one package get a seat per minute.
+    "DISPATCH_NEW_LEARNERS_PER_MINUTE": "30",
     # The demo LMS at /demo: on in development, never in production.
     "DEMO_PLATFORM": "",
+    # --- Imported publisher courses (lti-tool content import)
+    # Where imported SCORM content is extracted: outside the web root; on a shared filesystem
+    # when several hosts serve the app.
+    "CONTENT_DIR": "var/content",
+    # Zip bomb limits for an imported package: total uncompressed bytes, bytes of one file, files.
+    "CONTENT_MAX_BYTES": "524288000",
+    "CONTENT_MAX_FILE_BYTES": "262144000",
+    "CONTENT_MAX_FILES": "10000",
 }

@@ -41,6 +41,11 @@ class Settings:
     player_token_ttl_seconds: int = 28800
     ags_max_attempts: int = 6
     demo_platform: bool = False
+    dispatch_new_learners_per_minute: int = 30
+    content_dir: str = "var/content"
+    content_max_bytes: int = 524_288_000
+    content_max_file_bytes: int = 262_144_000
+    content_max_files: int = 10_000
 
     @property
     def is_production(self) -> bool:
@@ -142,5 +147,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         tool_key_overlap_days=_int(environ, "TOOL_KEY_OVERLAP_DAYS"),
         player_token_ttl_seconds=_int(environ, "PLAYER_TOKEN_TTL_SECONDS", minimum=60),
         ags_max_attempts=_int(environ, "AGS_MAX_ATTEMPTS", minimum=1),
+        dispatch_new_learners_per_minute=_int(environ, "DISPATCH_NEW_LEARNERS_PER_MINUTE", minimum=1),
         demo_platform=_bool(environ, "DEMO_PLATFORM", env == "development") and env != "production",
+        content_dir=_lookup(environ, "CONTENT_DIR"),
+        content_max_bytes=_int(environ, "CONTENT_MAX_BYTES", minimum=1),
+        content_max_file_bytes=_int(environ, "CONTENT_MAX_FILE_BYTES", minimum=1),
+        content_max_files=_int(environ, "CONTENT_MAX_FILES", minimum=1),
     )
