@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
@@ -60,6 +59,7 @@ from store.licenses import rules
 from store.licenses.models import PpuLibraryEntry, VolumeLot
 from store.licenses.service import ClaimRequest, SeatView, claim_seat
 from store.progress.queries import find_course
+from store.database import upsert_insert
 
 log = logging.getLogger(__name__)
 
@@ -233,10 +233,6 @@ def licensed_course_ids(session: Session, account: Account, license_type: str, n
 # ---------------------------------------------------------------- package keys
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def _mastery(session: Session, catalog_id: str) -> tuple[float | None, str, str]:
     """The course's mastery score (from its content: demo or imported SCORM), description and
     language, for the manifest."""
@@ -252,7 +248,7 @@ def _ensure(session: Session, settings: Settings, account: Account, course: Cour
     created = reactivated = False
     if existing is None:
         inserted = session.execute(
-            _insert(session)(DispatchPackage).values(
+            upsert_insert(session)(DispatchPackage).values(
                 public_key=new_public_key(), account_id=account.id, course_id=course.id, license_type=license_type,
                 format=fmt, secret_encrypted=encrypt_secret(settings, new_secret()), generation=1,
                 created_at=now, built_at=now, revoked_at=None,
@@ -431,7 +427,7 @@ def allow_domain(sessions: sessionmaker[Session], account_ref: str | int, raw: s
     with sessions.begin() as session:
         account = get_account(session, account_ref)
         added = session.execute(
-            _insert(session)(DispatchAllowedDomain).values(account_id=account.id, domain=domain, created_at=now)
+            upsert_insert(session)(DispatchAllowedDomain).values(account_id=account.id, domain=domain, created_at=now)
             .on_conflict_do_nothing(index_elements=["account_id", "domain"]).returning(DispatchAllowedDomain.id)
         ).scalar_one_or_none()
         return domain, added is not None

@@ -64,3 +64,11 @@ def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions for read-only work (search, reports, pages): on SQLite they don't take the
     write lock, so they never wait behind an import. Never commit writes through them."""
     return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's ``insert`` (PostgreSQL or SQLite), which offers ``on_conflict_do_*``:
+    race-safe upserts in one statement instead of lookup-then-create."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -34,7 +34,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
@@ -42,6 +41,7 @@ from lti_tool.lti import keys
 from lti_tool.lti.models import LtiLaunch, LtiRegistration, LtiScorePost, LtiServiceToken
 from store.base import require_aware, utcnow
 from store.catalog.models import Course
+from store.database import upsert_insert
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ def get_access_token(sessions: sessionmaker[Session], settings: Settings, platfo
 def _store_token(sessions: sessionmaker[Session], settings: Settings, cache_key: str, token: str,
                  expires_at: datetime) -> None:
     with sessions.begin() as session:
-        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        insert = upsert_insert(session)
         stmt = insert(LtiServiceToken).values(cache_key=cache_key, access_token=keys.encrypt_secret(settings, token),
                                               expires_at=expires_at)
         session.execute(stmt.on_conflict_do_update(

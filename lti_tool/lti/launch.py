@@ -15,7 +15,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +34,7 @@ from lti_tool.lti.security import (
 from lti_tool.lti.tool_conf import RegistrationView, get_registration
 from store.accounts.service import LearnerIdentity, upsert_learner
 from store.licenses.rules import LICENSE_TYPES
+from store.database import upsert_insert
 
 
 # Paths of the tool a navigation placement (course menu, account menu) points at: a resource
@@ -291,8 +291,7 @@ def launch_lifetime(settings: Settings) -> timedelta:
 
 def _ensure_deployment(session: Session, registration_id: int, deployment_id: str, auto_accept: bool,
                        now: datetime) -> str:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     session.execute(
         insert(LtiDeployment)
         .values(registration_id=registration_id, deployment_id=deployment_id,

@@ -16,11 +16,11 @@ from typing import Any
 
 import requests
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.lti.errors import unauthorized
 from lti_tool.lti.models import LtiPlatformKeySet
+from store.database import upsert_insert
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,7 @@ def _load(sessions: sessionmaker[Session], url: str) -> tuple[dict[str, Any], da
 
 def _store(sessions: sessionmaker[Session], url: str, jwks: dict[str, Any], now: datetime) -> None:
     with sessions.begin() as session:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(session)
         stmt = insert(LtiPlatformKeySet).values(key_set_url=url, jwks=jwks, fetched_at=now)
         session.execute(stmt.on_conflict_do_update(
             index_elements=["key_set_url"], set_={"jwks": stmt.excluded.jwks, "fetched_at": stmt.excluded.fetched_at}

@@ -50,10 +50,7 @@ def _sessions() -> Any:
 
 
 def _rate_limit() -> int:
-    configured = getattr(_settings(), "dispatch_new_learners_per_minute", None)
-    if configured is None:
-        configured = current_app.config.get("DISPATCH_NEW_LEARNERS_PER_MINUTE", service.NEW_LEARNERS_PER_MINUTE)
-    return int(configured)
+    return _settings().dispatch_new_learners_per_minute
 
 
 @bp.record_once

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.models import ACCOUNT_KINDS, Account, Learner
 from store.errors import InvalidInput
+from store.database import upsert_insert
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,7 @@ def upsert_learner(session: Session, account_id: int, identity: LearnerIdentity,
     external_id = identity.external_id.strip()
     if not external_id:
         raise InvalidInput("learner id must not be empty", reason="invalid_learner")
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     stmt = insert(Learner).values(
         account_id=account_id,
         identity_source=identity.source,

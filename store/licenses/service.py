@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +23,7 @@ from store.accounts.queries import get_account
 from store.accounts.service import LearnerIdentity, upsert_learner
 from store.base import require_aware
 from store.clock import add_months
+from store.database import upsert_insert
 from store.errors import InvalidInput, StoreError
 from store.licenses import queries, rules
 from store.licenses.models import (
@@ -241,8 +241,7 @@ def _insert_seat(session: Session, seat: Seat) -> Seat:
 
 
 def _record_launch(session: Session, seat_id: int, course_id: int, now: datetime) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     stmt = insert(CourseLaunch).values(
         seat_id=seat_id, course_id=course_id, first_launched_at=now, last_launched_at=now, launch_count=1
     )
@@ -447,8 +446,7 @@ def add_to_ppu_library(sessions: sessionmaker[Session], account_ref: str | int, 
                                reason="bundle_excluded")
         if facts.status == "retired":
             raise InvalidInput(f"course {course_id!r} is retired", reason="course_retired")
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(session)
         added = session.execute(
             insert(PpuLibraryEntry).values(account_id=account.id, course_id=course.id, added_at=now)
             .on_conflict_do_nothing(index_elements=["account_id", "course_id"])

@@ -153,7 +153,7 @@ def test_unknown_domain_shows_a_page_and_takes_no_seat(client: FlaskClient, setu
 
 def test_new_learners_are_rate_limited(app: Flask, client: FlaskClient, setup: Setup,
                                        committing_sessions: Sessions) -> None:
-    app.config["DISPATCH_NEW_LEARNERS_PER_MINUTE"] = 1
+    app.extensions["settings"] = app.extensions["settings"].with_overrides(dispatch_new_learners_per_minute=1)
     assert post_launch(client, token_for(setup.package, "a")).status_code == 303
     assert_message_page(post_launch(client, token_for(setup.package, "b")), 429, "Too many new learners")
     assert post_launch(client, token_for(setup.package, "a")).status_code == 303
