@@ -6,6 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 
 CHROMIUM := /usr/bin/chromium
 
+# Browser assets from npm (scorm-again, the SCORM runtime of the course player), pinned in
+# lti_tool/static/vendor/package.json + package-lock.json; node_modules is not committed.
+NPM ?= npm
+VENDOR := lti_tool/static/vendor
+NODE_STAMP := $(VENDOR)/node_modules/.installed-stamp
+
 .PHONY: install browser run test test-sqlite test-postgres bench clean
 
 $(STAMP): pyproject.toml
@@ -14,8 +20,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-## install: create .venv (if missing) and install the project with its test tools
-install: $(STAMP)
+$(NODE_STAMP): $(VENDOR)/package.json $(VENDOR)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "the course player's SCORM runtime needs Node.js (>= 20.19) and npm: install them (apt-get install nodejs npm)"; exit 1; }
+	$(NPM) ci --prefix $(VENDOR) --no-audit --no-fund --ignore-scripts
+	@touch $(NODE_STAMP)
+
+## install: create .venv (if missing), install the project with its test tools, and the npm assets
+install: $(STAMP) $(NODE_STAMP)
 
 ## browser: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; no downloaded browsers)
 browser: $(CHROMIUM)
@@ -47,4 +58,4 @@ bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .hypothesis $(VENDOR)/node_modules

@@ -1,10 +1,14 @@
 """Demo data: a synthetic catalog plus a demo organization holding every license type, so every
-rule can be tried at once (``lti-tool demo seed``)."""
+rule can be tried at once (``lti-tool demo seed``). With a content store, two demo courses also
+get small generated SCORM packages (one 1.2, one 2004), imported like a publisher's zip, so the
+player's SCORM path runs end to end."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +17,7 @@ from store.accounts.models import Account
 from store.accounts.service import LearnerIdentity, create_account
 from store.catalog.models import Bundle, Course
 from store.clock import add_months
+from store.content.service import ContentStore
 from store.licenses import service as licenses
 
 DEMO_ACCOUNT = "Demo Organization"
@@ -49,8 +54,32 @@ def _pick_courses(session: Session) -> tuple[list[str], list[str]]:
     return plus, other
 
 
-def seed_demo(sessions: sessionmaker[Session], now: datetime, courses: int = 300, seed: int = 7) -> DemoReport:
-    """Import the demo catalog (delta: never retires real courses) and set up the demo accounts."""
+def seed_demo_content(sessions: sessionmaker[Session], content: ContentStore, now: datetime,
+                      scorm12_course: str, scorm2004_course: str) -> list[str]:
+    """Generated SCORM packages imported as the content of two courses (idempotent: the same
+    package again changes nothing)."""
+    from store.content.scorm_fixture import build_package
+    from store.content.service import import_content
+
+    lines = []
+    with sessions() as session:
+        titles = dict(session.execute(select(Course.catalog_id, Course.title)
+                                      .where(Course.catalog_id.in_([scorm12_course, scorm2004_course]))).all())
+    with tempfile.TemporaryDirectory(prefix="demo-scorm-") as folder:
+        for version, course_id in (("scorm12", scorm12_course), ("scorm2004", scorm2004_course)):
+            path = Path(folder) / f"{course_id}-{version}.zip"
+            path.write_bytes(build_package(version, title=titles.get(course_id, course_id),
+                                           identifier=f"DEMO-{course_id}-{version}".replace(" ", "-")))
+            result = import_content(sessions, content, course_id, path, now, original_filename=path.name)
+            state = f"imported as version {result.version}" if result.is_new_version else "already imported"
+            lines.append(f"SCORM content: {course_id} plays a generated {version} package ({state})")
+    return lines
+
+
+def seed_demo(sessions: sessionmaker[Session], now: datetime, courses: int = 300, seed: int = 7,
+              content: ContentStore | None = None) -> DemoReport:
+    """Import the demo catalog (delta: never retires real courses) and set up the demo accounts;
+    with ``content``, give two demo courses generated SCORM packages."""
     from store.catalog.demo import import_demo_catalog
 
     report = DemoReport()
@@ -58,6 +87,9 @@ def seed_demo(sessions: sessionmaker[Session], now: datetime, courses: int = 300
     with sessions() as session:
         existing = session.scalars(select(Account).where(Account.name == DEMO_ACCOUNT)).first()
         plus_courses, other_courses = _pick_courses(session)
+    if content is not None and plus_courses and other_courses:
+        # A Plus course the demo learners launch plays SCORM 1.2; the Volume course, SCORM 2004.
+        report.lines += seed_demo_content(sessions, content, now, plus_courses[0], other_courses[0])
     if existing is not None:
         report.account_id = existing.id
         report.lines.append(f"demo account {existing.id} already exists: licenses left as they are")

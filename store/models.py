@@ -3,6 +3,7 @@
 from store.accounts.models import Account, Learner
 from store.base import Base
 from store.catalog.models import Bundle, Course, Publisher
+from store.content.models import CourseContentVersion
 from store.progress.models import CourseProgress
 from store.licenses.models import (
     CourseLaunch,
@@ -20,6 +21,7 @@ __all__ = [
     "Base",
     "Bundle",
     "Course",
+    "CourseContentVersion",
     "CourseLaunch",
     "CourseProgress",
     "DepositEntry",

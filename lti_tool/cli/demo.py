@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lti_tool.cli.base import CliContext, cli, pass_ctx, store_errors
+from lti_tool.player.content import content_store
 from store.base import utcnow
 from store.demo import is_empty, seed_demo
 
@@ -26,7 +27,7 @@ def demo_seed(ctx: CliContext, courses: int, seed: int, if_empty: bool) -> None:
     if if_empty and not is_empty(ctx.sessions):
         click.echo("database already has data: demo seed skipped")
         return
-    report = seed_demo(ctx.sessions, utcnow(), courses=courses, seed=seed)
+    report = seed_demo(ctx.sessions, utcnow(), courses=courses, seed=seed, content=content_store(ctx.settings))
     if report.catalog is not None:
         click.echo(f"catalog: {report.catalog}")
     for line in report.lines:

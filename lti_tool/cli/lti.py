@@ -153,11 +153,14 @@ deployment_option = click.option("--deployment-id", required=True)
 @platform_deployments.command("add")
 @registration_option
 @deployment_option
+@click.option("--account", default=None,
+              help="The account this deployment belongs to, when it is not the registration's "
+                   "(Blackboard: one issuer and client id for every institution).")
 @pass_ctx
 @store_errors
-def deployments_add(ctx: CliContext, registration_id: int, deployment_id: str) -> None:
+def deployments_add(ctx: CliContext, registration_id: int, deployment_id: str, account: str | None) -> None:
     """Add an active deployment to a registration."""
-    view = registrations.add_deployment(ctx.sessions, registration_id, deployment_id, utcnow())
+    view = registrations.add_deployment(ctx.sessions, registration_id, deployment_id, utcnow(), account_ref=account)
     click.echo(f"registration {registration_id}: deployment {view.deployment_id} [{view.status}]")
 
 

@@ -290,18 +290,26 @@ def launch_lifetime(settings: Settings) -> timedelta:
 
 
 def _ensure_deployment(session: Session, registration_id: int, deployment_id: str, auto_accept: bool,
-                       now: datetime) -> str:
+                       now: datetime) -> tuple[str, int | None]:
+    """The deployment's status and its own account (None: the registration's), recording an
+    unknown deployment as active (auto-accept) or pending. A registration whose deployments
+    belong to several accounts (Blackboard) never auto-accepts."""
+    shared = session.scalars(
+        select(LtiDeployment.id).where(LtiDeployment.registration_id == registration_id,
+                                       LtiDeployment.account_id.is_not(None)).limit(1)
+    ).first() is not None
     insert = upsert_insert(session)
     session.execute(
         insert(LtiDeployment)
         .values(registration_id=registration_id, deployment_id=deployment_id,
-                status="active" if auto_accept else "pending", created_at=now)
+                status="active" if auto_accept and not shared else "pending", created_at=now)
         .on_conflict_do_nothing(index_elements=["registration_id", "deployment_id"])
     )
-    return session.scalars(
-        select(LtiDeployment.status).where(LtiDeployment.registration_id == registration_id,
-                                           LtiDeployment.deployment_id == deployment_id)
+    row = session.execute(
+        select(LtiDeployment.status, LtiDeployment.account_id).where(
+            LtiDeployment.registration_id == registration_id, LtiDeployment.deployment_id == deployment_id)
     ).one()
+    return row.status, row.account_id
 
 
 def _used_nonce_expiry(token: VerifiedToken, leeway: int, now: datetime) -> datetime:
@@ -321,7 +329,9 @@ def record_launch(sessions: sessionmaker[Session], settings: Settings, verified:
     token = verified.token
     deployment_id = token.deployment_id
     with sessions.begin() as session:
-        status = _ensure_deployment(session, reg.id, deployment_id, settings.lti_auto_accept_deployments, now)
+        status, deployment_account_id = _ensure_deployment(session, reg.id, deployment_id,
+                                                           settings.lti_auto_accept_deployments, now)
+        account_id = deployment_account_id or reg.account_id
         if status == "active":
             consumed = session.execute(
                 delete(LtiLoginState).where(LtiLoginState.state == login.state, LtiLoginState.nonce == login.nonce,
@@ -336,15 +346,15 @@ def record_launch(sessions: sessionmaker[Session], settings: Settings, verified:
                 session.flush()
             except IntegrityError as exc:
                 raise unauthorized("replay", "This launch was already used (replay).") from exc
-            learner_id = upsert_learner(session, reg.account_id, verified.identity, now)
+            learner_id = upsert_learner(session, account_id, verified.identity, now)
             launch = LtiLaunch(
                 id=secrets.token_urlsafe(32), registration_id=reg.id, deployment_id=deployment_id,
-                account_id=reg.account_id, learner_id=learner_id, message_type=token.message_type,
+                account_id=account_id, learner_id=learner_id, message_type=token.message_type,
                 claims=token.body, created_at=now,
                 expires_at=now + launch_lifetime(settings),
             )
             session.add(launch)
-            return RecordedLaunch(launch.id, reg.id, reg.account_id, learner_id, verified.is_admin, verified.intent,
+            return RecordedLaunch(launch.id, reg.id, account_id, learner_id, verified.is_admin, verified.intent,
                                   token.message_type, launch.expires_at)
     # Committed: at most the pending deployment row. The launch itself is refused.
     if status == "pending":

@@ -57,7 +57,8 @@ class LtiRegistration(Base):
 class LtiDeployment(Base):
     """A deployment of a registration. Canvas sends its deployment id only with the first
     launch: an unknown deployment of a known registration becomes ``pending`` (or is accepted,
-    by setting) instead of a crash."""
+    by setting) instead of a crash. A registration shared by several accounts (Blackboard) never
+    auto-accepts: nobody could tell whose seats an unknown deployment would use."""
 
     __tablename__ = "lti_deployments"
     __table_args__ = (
@@ -69,6 +70,9 @@ class LtiDeployment(Base):
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"))
     deployment_id: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="active")
+    # Blackboard serves every institution from one issuer and one client id: the deployment tells
+    # institutions apart, so a deployment may belong to another account than its registration.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -220,7 +220,8 @@ def _duplicate_error(session: Session, issuer: str, client_id: str) -> InvalidIn
         where = f" (registration {view.id}, account {view.account_name!r})"
     return InvalidInput(
         f"issuer {issuer} with client id {client_id} is already registered{where}; add deployments to it with "
-        f"`lti-tool platform deployments add`, or remove it first", reason="duplicate_registration")
+        f"`lti-tool platform deployments add` (with --account A for another account's institution, as on "
+        f"Blackboard), or remove it first", reason="duplicate_registration")
 
 
 # ---------------------------------------------------------------- registration codes
@@ -393,20 +394,27 @@ def remove_registration(sessions: sessionmaker[Session], registration_id: int | 
 
 
 def add_deployment(sessions: sessionmaker[Session], registration_id: int, deployment_id: str, now: datetime,
-                   status: str = "active") -> DeploymentView:
+                   status: str = "active", account_ref: str | int | None = None) -> DeploymentView:
+    """Add a deployment. With ``account_ref`` the deployment belongs to that account instead of the
+    registration's: Blackboard serves every institution from one issuer and client id, and the
+    deployment id tells them apart."""
     if status not in DEPLOYMENT_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(DEPLOYMENT_STATUSES)}", reason="invalid_input")
     deployment_id = _text(deployment_id, "deployment id", _DEPLOYMENT_MAX)
     try:
         with sessions.begin() as session:
             reg = _get(session, registration_id, None, None)
+            account_id = None
+            if account_ref is not None:
+                account = account_queries.get_account(session, account_ref)
+                account_id = None if account.id == reg.account_id else account.id
             exists = session.scalars(select(LtiDeployment.id).where(
                 LtiDeployment.registration_id == reg.id, LtiDeployment.deployment_id == deployment_id)).first()
             if exists is not None:
                 raise InvalidInput(f"deployment {deployment_id} of registration {reg.id} already exists",
                                    reason="duplicate_deployment")
             row = LtiDeployment(registration_id=reg.id, deployment_id=deployment_id, status=status,
-                                created_at=require_aware(now))
+                                account_id=account_id, created_at=require_aware(now))
             session.add(row)
             session.flush()
             return DeploymentView(row.deployment_id, row.status, row.created_at)
@@ -448,7 +456,7 @@ def list_deployments(sessions: sessionmaker[Session], status: str | None = None)
         query = (
             select(LtiDeployment, LtiRegistration.issuer, LtiRegistration.client_id, Account.name)
             .join(LtiRegistration, LtiRegistration.id == LtiDeployment.registration_id)
-            .join(Account, Account.id == LtiRegistration.account_id)
+            .join(Account, Account.id == func.coalesce(LtiDeployment.account_id, LtiRegistration.account_id))
             .order_by(LtiDeployment.registration_id, LtiDeployment.id)
         )
         if status is not None:

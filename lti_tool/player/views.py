@@ -13,6 +13,13 @@ registers one); a listener that raises is logged and the learner's commit still 
 A deployment may register ``app.extensions["player_frame_ancestors"]``: a callable taking the
 ``PlayerGrant`` and returning the origins allowed to frame the page (the LMS of the launch);
 without it the page sets no ``frame-ancestors`` (it is useless without a valid token anyway).
+
+A course with imported SCORM content (``lti-tool content import``) plays in the same page: the
+page loads the scorm-again runtime (``static/vendor``, installed by ``make install``) and
+``js/scorm-player.js``, which starts the session (``/play/api/session`` then also returns the
+runtime's starting CMI and the content URL), provides ``window.API`` / ``window.API_1484_11``
+and loads the course in an iframe from ``/play/content/<content token>/...`` (see
+``lti_tool.player.content``). The course's commits go to ``POST /play/api/cmi``.
 """
 
 from __future__ import annotations
@@ -21,18 +28,21 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_from_directory, url_for
+from werkzeug.exceptions import NotFound as HTTPNotFound
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from lti_tool.extensions import csrf
+from lti_tool.player import content as content_files
 from lti_tool.player.tokens import PlayerGrant, PlayerTokenError, verify_player_token
 from store.base import utcnow
-from store.content import QUIZ_LOCATION, visited_locations
+from store.content import QUIZ_LOCATION, ContentPackage, CourseContent, visited_locations
 from store.errors import InvalidInput, NotFound, StoreError
-from store.progress import service
+from store.progress import scorm, service
 from store.progress.queries import ProgressView
 from store.progress.rules import ProgressUpdate
 from store.progress.service import CourseNotCovered, ProgressEvent, SeatGone, SeatNotYours
@@ -47,6 +57,12 @@ COMMIT_FIELDS = frozenset({
     "score_raw", "score_min", "score_max", "cmi",
 })
 QUIZ_FIELDS = frozenset({"answers", "session_time_seconds", "location", "suspend_data"})
+CMI_FIELDS = frozenset({"scorm_version", "session", "seq", "cmi", "final", "player_seconds"})
+MAX_CMI_BODY_BYTES = 2_600_000  # a SCORM runtime's whole state (see rules.MAX_SCORM_CMI_*)
+RUNTIME_SCRIPTS = {  # scorm-again's browser builds (globals Scorm12API / Scorm2004API)
+    "scorm12": "vendor/node_modules/scorm-again/dist/scorm12.min.js",
+    "scorm2004": "vendor/node_modules/scorm-again/dist/scorm2004.min.js",
+}
 
 
 class ApiError(Exception):
@@ -73,9 +89,12 @@ def _read_sessions() -> sessionmaker[Session]:
     return current_app.extensions.get("read_sessions") or current_app.extensions["sessions"]
 
 
-def _secure_headers(response: Response, frame_ancestors: Iterable[str] | None = None) -> Response:
+def _secure_headers(response: Response, frame_ancestors: Iterable[str] | None = None, *,
+                    frames_content: bool = False) -> Response:
     csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
            "connect-src 'self'; form-action 'none'; base-uri 'none'")
+    if frames_content:  # the imported course's frame (same origin, /play/content/...)
+        csp += "; frame-src 'self'"
     if frame_ancestors is not None:
         csp += "; frame-ancestors " + (" ".join(frame_ancestors) or "'none'")
     response.headers["Content-Security-Policy"] = csp
@@ -144,12 +163,12 @@ def _grant(token: Any) -> PlayerGrant:
         raise ApiError(401, f"token_{exc.reason}", exc.message) from None
 
 
-def _json_body() -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    raw = request.stream.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"the request body is larger than {MAX_BODY_BYTES} bytes")
+def _json_body(limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "body_too_large", f"the request body is larger than {limit} bytes")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, "body_too_large", f"the request body is larger than {limit} bytes")
     if not raw.strip():
         return {}
     try:
@@ -239,6 +258,8 @@ def play() -> Response:
     except StoreError as exc:
         return _store_error_page(exc)
     content, progress = player.content, player.progress
+    if content.package is not None:
+        return _scorm_page(grant, content, progress)
     location = progress.location if content.is_location(progress.location) and progress.location else (
         content.locations[0])
     visited = set(visited_locations(progress.suspend_data, content)) | {location}
@@ -268,6 +289,47 @@ def play() -> Response:
     return _secure_headers(Response(html, 200), _frame_ancestors(grant))
 
 
+def _runtime_installed(version: str) -> bool:
+    return (Path(current_app.static_folder or "") / RUNTIME_SCRIPTS[version]).is_file()
+
+
+def _scorm_page(grant: PlayerGrant, content: CourseContent, progress: ProgressView) -> Response:
+    package = content.package
+    assert package is not None
+    if not _runtime_installed(package.scorm_version):
+        log.error("scorm-again is not installed under static/%s: run `make install`",
+                  RUNTIME_SCRIPTS[package.scorm_version])
+        return _error_page(503, "Course player not installed",
+                           "This server cannot play imported SCORM courses yet: its SCORM runtime is missing.",
+                           "Ask the server's operator to run `make install` (it installs scorm-again from npm).")
+    config = {
+        "token": request.args["t"],
+        "origin": grant.origin,
+        "courseId": grant.course_id,
+        "scormVersion": package.scorm_version,
+        "api": {
+            "session": url_for("player.api_session"),
+            "state": url_for("player.api_state"),
+            "cmi": url_for("player.api_cmi"),
+        },
+        "limits": scorm.LIMITS[package.scorm_version],
+        "errors": {"commit": scorm.COMMIT_ERROR[package.scorm_version],
+                   "setValue": scorm.SET_VALUE_ERROR[package.scorm_version]},
+        "state": _state_json(progress),
+    }
+    html = render_template("player/scorm.html", content=content, progress=progress, config=config,
+                           runtime_script=RUNTIME_SCRIPTS[package.scorm_version])
+    return _secure_headers(Response(html, 200), _frame_ancestors(grant), frames_content=True)
+
+
+def _launch_url(grant: PlayerGrant, package: ContentPackage) -> str:
+    ancestors = _frame_ancestors(grant)
+    token = content_files.issue_content_token(_settings(), grant, content_id=package.id,
+                                              storage_key=package.storage_key,
+                                              frame_ancestors=None if ancestors is None else list(ancestors))
+    return url_for("player.content_root", token=token) + package.launch_href
+
+
 # ---------------------------------------------------------------- the API
 
 
@@ -281,7 +343,16 @@ def api_session() -> Response:
         resume = service.start_session(_sessions(), grant.seat_id, grant.course_id, now,
                                        learner_id=grant.learner_id)
         _notify(resume.progress, grant, now)
-        return {"state": _state_json(resume.progress), "entry": resume.entry}
+        result: dict[str, Any] = {"state": _state_json(resume.progress), "entry": resume.entry}
+        package = resume.content.package if resume.content is not None else None
+        if package is not None:
+            result["scorm"] = {
+                "version": package.scorm_version,
+                "session": resume.progress.session_count,
+                "launch_url": _launch_url(grant, package),
+                "cmi": resume.cmi or {},
+            }
+        return result
 
     return _api(run)
 
@@ -367,5 +438,91 @@ def api_quiz() -> Response:
     return _api(run)
 
 
-for _view in (api_session, api_state, api_commit, api_beacon, api_quiz):
+@bp.post("/play/api/cmi")
+def api_cmi() -> Response:
+    """Store an imported SCORM course's commit: ``{"scorm_version", "session", "seq", "cmi":
+    {flattened cmi.* values}, "final", "player_seconds"}`` with the bearer token, or with
+    ``"token"`` in the body (``navigator.sendBeacon`` on pagehide). ``seq`` numbers the page's
+    commits: one that arrives after a later one of the same session is ignored (beacons sent
+    together may arrive in any order); a commit of an earlier session is refused
+    (``stale_session``: the course was opened again elsewhere). Answers ``{"result": "true",
+    "errorCode": 0, "state"}``; a refused commit answers 4xx with ``result "false"`` and the SCORM error code
+    the course then gets from GetLastError, plus the reason."""
+    version = "scorm12"
+
+    def run() -> dict[str, Any]:
+        nonlocal version
+        body = _json_body(MAX_CMI_BODY_BYTES)
+        token = body.pop("token", None)
+        grant = _bearer_grant() if request.headers.get("Authorization") else _grant(token)
+        _only(body, CMI_FIELDS)
+        if body.get("scorm_version") in scorm.VERSIONS:
+            version = body["scorm_version"]
+        session_number, seq = body.get("session"), body.get("seq")
+        for name, value in (("session", session_number), ("seq", seq)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ApiError(400, f"invalid_{name}", f"{name} must be a whole number (see /play/api/session)")
+        commit = scorm.CmiCommit(scorm_version=body.get("scorm_version"), values=body.get("cmi") or {},
+                                 session=session_number, player_seconds=body.get("player_seconds"), seq=seq)
+        now = utcnow()
+        view = service.record_cmi(_sessions(), grant.seat_id, grant.course_id, commit, now,
+                                  learner_id=grant.learner_id)
+        _notify(view, grant, now)
+        return {"result": "true", "errorCode": 0, "state": _state_json(view)}
+
+    response = _api(run)
+    if response.status_code >= 400:
+        data = response.get_json(silent=True) or {}
+        data.update(result="false", errorCode=scorm.COMMIT_ERROR[version])
+        response.set_data(json.dumps(data))
+    return response
+
+
+# ---------------------------------------------------------------- the course's files
+
+
+def _content_response(response: Response, frame_ancestors: list[str] | None = None) -> Response:
+    response.headers["Content-Security-Policy"] = content_files.content_csp(frame_ancestors)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the URL carries a token
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+def _content_error(status: int, message: str) -> Response:
+    response = Response(message + "\n", status, mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-store"
+    return _content_response(response, [])
+
+
+@bp.get("/play/content/<token>/")
+def content_root(token: str) -> Response:
+    """The prefix of a package's files; the folder itself is not listed."""
+    return _content_error(404, "Not found.")
+
+
+@bp.get("/play/content/<token>/<path:file>")
+def content_file(token: str, file: str) -> Response:
+    """One file of the imported package the content token names (see lti_tool.player.content)."""
+    try:
+        grant = content_files.verify_content_token(_settings(), token)
+    except content_files.ContentTokenError as exc:
+        return _content_error(401, "This course link has expired; open the course again from your LMS."
+                              if str(exc) == "expired" else "This course link is not valid.")
+    folder = content_files.content_store(_settings()).folder(grant.storage_key)
+    try:
+        response = send_from_directory(folder, file, mimetype=content_files.mime_type(file), max_age=3600,
+                                       conditional=True)
+    except HTTPNotFound:
+        return _content_error(404, "Not found.")
+    except OSError:  # unreadable on disk (permissions, a shared volume gone): not the learner's fault
+        log.exception("content file %s of %s cannot be read", file[:200], grant.storage_key)
+        return _content_error(503, "This course file cannot be read right now; try again in a moment.")
+    # Only the file decides its encoding (an HTML file's <meta charset>): no charset added here.
+    response.headers["Content-Type"] = content_files.mime_type(file)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return _content_response(response, grant.frame_ancestors)
+
+
+for _view in (api_session, api_state, api_commit, api_beacon, api_quiz, api_cmi):
     csrf.exempt(_view)

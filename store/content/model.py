@@ -1,9 +1,10 @@
 """What the course player plays: a course's lessons and quiz (pure, no Flask, no SQLAlchemy).
 
-``CourseContent`` is the small interface between the catalog and the player. Today every course
-gets generated demo content (``store.content.demo``); publisher SCORM packages imported later
-become another kind of content behind the same ``content_for`` call, and decide for themselves
-which progress fields a client may write (``accepts_client_scores``).
+``CourseContent`` is the small interface between the catalog and the player. A course gets
+generated demo content (``store.content.demo``) unless a publisher's SCORM package was imported
+for it (``lti-tool content import``): then ``CourseInfo.package`` names the imported version and
+the content is of kind ``"scorm"``, played by the SCORM runtime, which reports its own score and
+status (``accepts_client_scores``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 QUIZ_LOCATION = "quiz"
+
+
+SCORM_VERSIONS = ("scorm12", "scorm2004")
+
+
+@dataclass(frozen=True)
+class ContentPackage:
+    """One imported version of a publisher's SCORM package (a ``course_contents`` row)."""
+
+    id: int
+    version: int  # 1, 2, ... per course
+    scorm_version: str  # "scorm12" or "scorm2004"
+    storage_key: str  # the folder under CONTENT_DIR/packages (the zip's SHA-256)
+    launch_href: str  # relative URL of the SCO inside the package (parameters included)
+    title: str
+    mastery_score: float | None = None  # scaled 0..1 (1.2 masteryscore / 100; 2004 minNormalizedMeasure)
+    launch_data: str | None = None  # adlcp:datafromlms / adlcp:dataFromLMS
+    completion_threshold: float | None = None  # 2004 adlcp:completionThreshold
 
 
 @dataclass(frozen=True)
@@ -26,6 +45,8 @@ class CourseInfo:
     language: str
     duration_minutes: int
     topics: tuple[str, ...]
+    # The course's current imported SCORM package, if any (then it plays that, not demo lessons).
+    package: ContentPackage | None = None
 
 
 @dataclass(frozen=True)
@@ -79,15 +100,19 @@ class InvalidAnswers(ValueError):
 
 @dataclass(frozen=True)
 class CourseContent:
-    kind: str  # "demo" (generated); later "scorm" for imported publisher packages
+    kind: str  # "demo" (generated) or "scorm" (an imported publisher package)
     catalog_id: str
     title: str
     lessons: tuple[Lesson, ...]
     questions: tuple[Question, ...]
-    mastery_score: float  # scaled 0..1: a quiz score at or above it passes
+    # Scaled 0..1: a score at or above it passes. None: the content decides pass/fail itself
+    # (a SCORM package without a mastery score).
+    mastery_score: float | None
     # Whether a client may report its own score/status (real SCORM content does; demo content is
     # graded on the server from the answers).
     accepts_client_scores: bool = False
+    # The imported package this content plays (kind "scorm").
+    package: ContentPackage | None = None
 
     @property
     def locations(self) -> tuple[str, ...]:
@@ -121,7 +146,7 @@ class CourseContent:
             score_raw=raw,
             score_max=100.0,
             score_scaled=raw / 100.0,
-            is_passed=raw / 100.0 >= self.mastery_score,
+            is_passed=raw / 100.0 >= (1.0 if self.mastery_score is None else self.mastery_score),
             questions=results,
         )
 
@@ -138,3 +163,11 @@ def visited_locations(suspend_data: str, content: CourseContent) -> tuple[str, .
         return ()
     known = set(content.locations)
     return tuple(loc for loc in dict.fromkeys(v for v in visited if isinstance(v, str)) if loc in known)
+
+
+def scorm_content(info: CourseInfo, package: ContentPackage) -> CourseContent:
+    """What a course with an imported SCORM package plays: the package's SCO, no demo lessons."""
+    return CourseContent(
+        kind="scorm", catalog_id=info.catalog_id, title=info.title, lessons=(), questions=(),
+        mastery_score=package.mastery_score, accepts_client_scores=True, package=package,
+    )

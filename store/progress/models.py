@@ -21,6 +21,7 @@ class CourseProgress(Base):
         ),
         CheckConstraint("success_status IN ('unknown', 'passed', 'failed')", name="success_status_known"),
         CheckConstraint("total_time_seconds >= 0", name="time_not_negative"),
+        CheckConstraint("session_seconds_reported >= 0", name="session_seconds_not_negative"),
         CheckConstraint("score_scaled IS NULL OR (score_scaled >= -1 AND score_scaled <= 1)", name="scaled_in_range"),
         Index("ix_course_progress_course", "course_id"),
     )
@@ -40,6 +41,14 @@ class CourseProgress(Base):
     suspend_data: Mapped[str] = mapped_column(Text, default="")
     # Everything else a SCORM course writes (cmi.* keys), for real publisher content.
     cmi: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Imported SCORM content: the version this attempt plays (pinned at its first session, so a
+    # re-import does not change the course under the learner), how much of the current
+    # session's time (session number = session_count) was already added to total_time_seconds,
+    # so repeated commits of one session's cumulative session_time count once, and the number
+    # of the session's last applied commit (a commit that arrives after a later one is ignored).
+    content_id: Mapped[int | None] = mapped_column(ForeignKey("course_contents.id"))
+    session_seconds_reported: Mapped[int] = mapped_column(Integer, default=0)
+    commit_seq: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()

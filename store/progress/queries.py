@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from store.accounts.models import Learner
 from store.catalog.models import Course, Publisher
-from store.content import CourseInfo
+from store.content import ContentPackage, CourseInfo
+from store.content.queries import current_package
 from store.licenses.models import CourseLaunch, Seat
 from store.progress.models import CourseProgress
 from store.progress.rules import ProgressState
@@ -85,10 +86,11 @@ def find_course(session: Session, catalog_id: str) -> tuple[Course, CourseInfo] 
         return None
     course, publisher = row
     topics: list[Any] = course.topics if isinstance(course.topics, list) else []
+    package: ContentPackage | None = current_package(session, course.id)
     return course, CourseInfo(
         catalog_id=course.catalog_id, title=course.title, description=course.description or "",
         publisher=publisher, language=course.language or "", duration_minutes=course.duration_minutes or 0,
-        topics=tuple(str(t) for t in topics),
+        topics=tuple(str(t) for t in topics), package=package,
     )
 
 

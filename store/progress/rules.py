@@ -14,7 +14,11 @@ stable reason and nothing changes. Over-limit input is rejected, never truncated
   rejected.
 - Location at most 1000 characters, suspend data at most 64000 (the SCORM 2004 limits; the
   dispatch runtime sends at most 4096 characters of it to a SCORM 1.2 LMS).
-- ``cmi`` keeps every other ``cmi.*``/``adl.*`` value a SCORM course writes, merged key by key.
+- ``cmi`` keeps every other ``cmi.*``/``adl.*`` value a SCORM course writes, merged key by key;
+  an imported SCORM course's runtime sends its whole state on each commit, which then replaces
+  the stored one (``replace_cmi``; larger limits, see MAX_SCORM_CMI_*).
+- A SCORM 2004 course may report ``score.scaled`` (−1..1) on its own: it is kept as reported;
+  without a raw score a non-negative scaled score also fills raw/min/max as a percentage.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ MAX_CMI_KEYS = 500
 MAX_CMI_KEY_CHARS = 255
 MAX_CMI_VALUE_CHARS = 64000
 MAX_CMI_TOTAL_CHARS = 256_000
+# A SCORM runtime's full state (interactions, objectives, ...) replacing the stored one.
+MAX_SCORM_CMI_KEYS = 5000
+MAX_SCORM_CMI_TOTAL_CHARS = 600_000
 CMI_PREFIXES = ("cmi.", "adl.")
 # Values with their own column: a SCORM runtime maps them to ProgressUpdate fields instead.
 CMI_KEYS_WITH_FIELDS = frozenset({
@@ -70,6 +77,11 @@ class ProgressState:
     suspend_data: str = ""
     cmi: Mapping[str, str] = field(default_factory=dict)
     completed_at: datetime | None = None
+    # Imported SCORM content: the version this attempt plays, and the part of the current
+    # session's time already counted (see store.progress.scorm).
+    content_id: int | None = None
+    session_seconds_reported: int = 0
+    commit_seq: int = 0  # the current session's last applied commit number
 
 
 @dataclass(frozen=True)
@@ -85,11 +97,15 @@ class ProgressUpdate:
     score_max: float | None = None
     session_time_seconds: float = 0
     cmi: Mapping[str, str] | None = None
+    # A score scaled to −1..1 as SCORM 2004's cmi.score.scaled reports it (recorded as is).
+    score_scaled: float | None = None
+    # ``cmi`` is the whole state (a SCORM runtime's full commit): replace, don't merge.
+    replace_cmi: bool = False
 
     @property
     def has_score_or_status(self) -> bool:
         return any(v is not None for v in (self.completion_status, self.success_status, self.score_raw,
-                                            self.score_min, self.score_max))
+                                            self.score_min, self.score_max, self.score_scaled))
 
 
 def _aware(now: datetime) -> datetime:
@@ -142,7 +158,8 @@ def check_score(raw: Any, minimum: Any = None, maximum: Any = None) -> tuple[flo
     return raw_f, min_f, max_f, scaled
 
 
-def merge_cmi(current: Mapping[str, str], incoming: Mapping[str, Any]) -> dict[str, str]:
+def merge_cmi(current: Mapping[str, str], incoming: Mapping[str, Any], *, max_keys: int = MAX_CMI_KEYS,
+              max_total_chars: int = MAX_CMI_TOTAL_CHARS) -> dict[str, str]:
     """Current cmi values updated key by key with the incoming ones, or ProgressRejected."""
     merged = dict(current)
     for key, value in incoming.items():
@@ -157,12 +174,20 @@ def merge_cmi(current: Mapping[str, str], incoming: Mapping[str, Any]) -> dict[s
             raise _reject("cmi_value_too_long", f"cmi value of {key} has {len(value)} characters, "
                                                 f"more than {MAX_CMI_VALUE_CHARS}")
         merged[key] = value
-    if len(merged) > MAX_CMI_KEYS:
-        raise _reject("cmi_too_large", f"cmi would hold {len(merged)} keys, more than {MAX_CMI_KEYS}")
+    if len(merged) > max_keys:
+        raise _reject("cmi_too_large", f"cmi would hold {len(merged)} keys, more than {max_keys}")
     total = sum(len(k) + len(v) for k, v in merged.items())
-    if total > MAX_CMI_TOTAL_CHARS:
-        raise _reject("cmi_too_large", f"cmi would hold {total} characters, more than {MAX_CMI_TOTAL_CHARS}")
+    if total > max_total_chars:
+        raise _reject("cmi_too_large", f"cmi would hold {total} characters, more than {max_total_chars}")
     return merged
+
+
+def check_scaled(value: Any) -> float:
+    """A SCORM 2004 scaled score: a finite number from −1 to 1, or ProgressRejected."""
+    scaled = _number(value, "score_scaled")
+    if not -1.0 <= scaled <= 1.0:
+        raise _reject("score_out_of_range", f"scaled score {scaled:g} is outside [-1, 1]")
+    return scaled
 
 
 def check_update(update: ProgressUpdate) -> None:
@@ -190,6 +215,8 @@ def check_update(update: ProgressUpdate) -> None:
         raise _reject("invalid_score", "score_min/score_max need a score_raw")
     if update.score_raw is not None:
         check_score(update.score_raw, update.score_min, update.score_max)
+    if update.score_scaled is not None:
+        check_scaled(update.score_scaled)
     session_seconds(update.session_time_seconds)
     if update.cmi is not None and not isinstance(update.cmi, Mapping):
         raise _reject("invalid_cmi", "cmi must be an object of cmi.* keys")
@@ -214,16 +241,28 @@ def apply_update(state: ProgressState, update: ProgressUpdate, now: datetime, *,
     learner's best attempt, so a retake never lowers the grade sent to the LMS)."""
     now = _aware(now)
     check_update(update)
-    cmi = merge_cmi(state.cmi, update.cmi) if update.cmi else dict(state.cmi)
+    if update.replace_cmi:
+        cmi = merge_cmi({}, update.cmi or {}, max_keys=MAX_SCORM_CMI_KEYS,
+                        max_total_chars=MAX_SCORM_CMI_TOTAL_CHARS)
+    else:
+        cmi = merge_cmi(state.cmi, update.cmi) if update.cmi else dict(state.cmi)
 
     raw, s_min, s_max, scaled = state.score_raw, state.score_min, state.score_max, state.score_scaled
+    new: tuple[float | None, float | None, float | None, float] | None = None
     if update.score_raw is not None:
         new = check_score(update.score_raw, update.score_min, update.score_max)
-        if not (keep_best_score and scaled is not None and new[3] < scaled):
-            raw, s_min, s_max, scaled = new
+        if update.score_scaled is not None:
+            new = (new[0], new[1], new[2], check_scaled(update.score_scaled))
+    elif update.score_scaled is not None:
+        reported = check_scaled(update.score_scaled)
+        new = ((round(reported * 100, 4), 0.0, 100.0, reported) if reported >= 0
+               else (None, None, None, reported))
+    if new is not None and not (keep_best_score and scaled is not None and new[3] < scaled):
+        raw, s_min, s_max, scaled = new
 
     success = state.success_status
-    if scaled is not None and mastery_score is not None and (update.score_raw is not None or
+    reported_score = update.score_raw is not None or update.score_scaled is not None
+    if scaled is not None and mastery_score is not None and (reported_score or
                                                              update.success_status is not None):
         success = success_from_score(scaled, mastery_score)
     elif update.success_status is not None:
@@ -254,7 +293,7 @@ def apply_update(state: ProgressState, update: ProgressUpdate, now: datetime, *,
 
 def start_session(state: ProgressState) -> ProgressState:
     """A new player session: one more session, and the course counts as started."""
-    return replace(state, session_count=state.session_count + 1,
+    return replace(state, session_count=state.session_count + 1, session_seconds_reported=0, commit_seq=0,
                    completion_status=later_completion(state.completion_status, "incomplete"))
 
 

@@ -10,14 +10,19 @@ seat end in one row whose time is the sum of theirs.
 
 Demo content is graded here, on the server: a client reports location, suspend data and time;
 ``submit_quiz`` computes the score from the chosen answers. Only content that accepts client
-scores (imported SCORM courses, later) lets a commit carry a score or status.
+scores (imported SCORM courses) lets a commit carry a score or status.
+
+Imported SCORM content: a progress row plays the version it started on. Its first session pins
+the course's current version (``content_id``); later sessions, commits and the page use that
+version even after a re-import (``lti-tool content import``), until the seat's next attempt.
+``record_cmi`` stores a SCORM runtime's commit (store.progress.scorm maps it).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,12 +31,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.accounts.models import Learner
 from store.base import require_aware
 from store.catalog.models import Course
 from store.content import CourseContent, CourseInfo, InvalidAnswers, QuizResult, content_for
+from store.content.queries import find_package
 from store.errors import InvalidInput, NotFound, StoreError
 from store.licenses.models import Seat
-from store.progress import queries, rules
+from store.progress import queries, rules, scorm
 from store.progress.models import CourseProgress
 from store.progress.queries import ProgressView
 from store.progress.rules import ProgressRejected, ProgressState, ProgressUpdate
@@ -76,7 +83,11 @@ class ResumeState:
     """Where a new player session starts."""
 
     progress: ProgressView
-    entry: str  # "ab-initio" or "resume" (SCORM cmi.entry)
+    entry: str  # "ab-initio" or "resume" (SCORM cmi.entry; "" for a SCORM course exited normally)
+    # The content this session plays (the pinned version for imported SCORM content).
+    content: CourseContent | None = None
+    # Imported SCORM content: the CMI the runtime starts with (flattened cmi.* → value).
+    cmi: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,15 @@ def _admit(session: Session, seat_id: int, course_catalog_id: str, learner_id: i
     return seat, course, info
 
 
+def _content(session: Session, course_pk: int, info: CourseInfo, content_id: int | None) -> CourseContent:
+    """What a progress row plays: its pinned SCORM version, else the course's current content."""
+    if content_id is not None and (info.package is None or info.package.id != content_id):
+        pinned = find_package(session, content_id, course_pk)
+        if pinned is not None:
+            return content_for(replace(info, package=pinned))
+    return content_for(info)
+
+
 def open_player(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, *,
                 learner_id: int | None = None) -> PlayerCourse:
     """The course, content and saved progress for the player page (reads only)."""
@@ -160,7 +180,8 @@ def open_player(sessions: sessionmaker[Session], seat_id: int, course_catalog_id
         row = queries.find_progress(session, seat.id, course.id)
         progress = (queries.view_of(row, course.catalog_id, seat.learner_id) if row is not None
                     else ProgressView(seat.id, course.catalog_id, seat.learner_id))
-        return PlayerCourse(seat.id, seat.learner_id, seat.license_type, info, content_for(info), progress)
+        content = _content(session, course.id, info, row.content_id if row is not None else None)
+        return PlayerCourse(seat.id, seat.learner_id, seat.license_type, info, content, progress)
 
 
 # ---------------------------------------------------------------- writing
@@ -177,7 +198,7 @@ def _locked_row(session: Session, seat_id: int, course_pk: int, now: datetime) -
         insert(CourseProgress)
         .values(seat_id=seat_id, course_id=course_pk, location="", completion_status="not attempted",
                 success_status="unknown", total_time_seconds=0, session_count=0, suspend_data="", cmi={},
-                started_at=now, updated_at=now)
+                content_id=None, session_seconds_reported=0, commit_seq=0, started_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["seat_id", "course_id"])
     )
     return session.scalars(
@@ -194,6 +215,8 @@ def _state_of(row: CourseProgress) -> ProgressState:
         score_raw=row.score_raw, score_min=row.score_min, score_max=row.score_max, score_scaled=row.score_scaled,
         total_time_seconds=row.total_time_seconds, session_count=row.session_count,
         suspend_data=row.suspend_data, cmi=dict(row.cmi or {}), completed_at=row.completed_at,
+        content_id=row.content_id, session_seconds_reported=row.session_seconds_reported or 0,
+        commit_seq=row.commit_seq or 0,
     )
 
 
@@ -214,14 +237,27 @@ def _write(row: CourseProgress, state: ProgressState, now: datetime) -> None:
     row.suspend_data = state.suspend_data
     row.cmi = dict(state.cmi)
     row.completed_at = state.completed_at
+    row.content_id = state.content_id
+    row.session_seconds_reported = state.session_seconds_reported
+    row.commit_seq = state.commit_seq
     row.updated_at = now
 
 
+@dataclass(frozen=True)
+class _Changed:
+    view: ProgressView
+    before: ProgressState
+    after: ProgressState
+    content: CourseContent
+    learner: Learner | None
+
+
 def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, learner_id: int | None,
-            now: datetime, step: Callable[[ProgressState, CourseContent], ProgressState]) -> tuple[ProgressView, ProgressState, ProgressState]:
-    """One transaction: admit, lock the row, apply ``step``, write. Retries when the seat's row
-    set changed under it (IntegrityError, e.g. the seat deleted meanwhile: the retry then
-    reports SeatGone)."""
+            now: datetime, step: Callable[[ProgressState, CourseContent], ProgressState], *,
+            with_learner: bool = False) -> _Changed:
+    """One transaction: admit, lock the row, apply ``step`` (with the content the row plays),
+    write. Retries when the seat's row set changed under it (IntegrityError, e.g. the seat
+    deleted meanwhile: the retry then reports SeatGone)."""
     now = require_aware(now, "now")
     for attempt in range(MAX_WRITE_RETRIES):
         try:
@@ -229,12 +265,16 @@ def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: st
                 seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
                 row = _locked_row(session, seat.id, course.id, now)
                 before = _state_of(row)
-                after = step(before, content_for(info))
+                content = _content(session, course.id, info, before.content_id)
+                after = step(before, content)
                 _write(row, after, now)
                 session.flush()
                 view = queries.view_of(row, course.catalog_id, seat.learner_id,
                                        status_changed=_status_key(before) != _status_key(after))
-                return view, before, after
+                learner = session.get(Learner, seat.learner_id) if with_learner else None
+                if after.content_id is not None and after.content_id != before.content_id:
+                    content = _content(session, course.id, info, after.content_id)
+                return _Changed(view, before, after, content, learner)
         except IntegrityError as exc:
             log.info("progress write collided (try %d): %s", attempt + 1, exc.orig)
     raise StoreError("progress could not be saved because the seat kept changing; try again", reason="busy")
@@ -242,10 +282,66 @@ def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: st
 
 def start_session(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, now: datetime, *,
                   learner_id: int | None = None) -> ResumeState:
-    """A new player session: counts it, marks the course started, returns where to resume."""
-    view, before, _after = _change(sessions, seat_id, course_catalog_id, learner_id, now,
-                                   lambda state, _content: rules.start_session(state))
-    return ResumeState(view, rules.entry_mode(before))
+    """A new player session: counts it, marks the course started, returns where to resume.
+
+    Imported SCORM content: the first session pins the course's current version to this
+    attempt (a place or data saved for the demo lessons before the import does not carry over),
+    and the result carries the CMI the runtime starts with."""
+    first_on_content: list[bool] = []
+
+    def step(state: ProgressState, content: CourseContent) -> ProgressState:
+        first_on_content.clear()
+        if content.package is not None and state.content_id is None:
+            first_on_content.append(True)
+            state = replace(state, content_id=content.package.id, location="", suspend_data="", cmi={})
+        return rules.start_session(state)
+
+    changed = _change(sessions, seat_id, course_catalog_id, learner_id, now, step, with_learner=True)
+    package = changed.content.package
+    if package is None:
+        return ResumeState(changed.view, rules.entry_mode(changed.before), changed.content)
+    entry = scorm.entry_for(changed.before, is_first_session=bool(first_on_content))
+    learner = changed.learner
+    cmi = scorm.preload_cmi(
+        package.scorm_version, changed.after,
+        learner_id=scorm.learner_ref(package.scorm_version, learner.external_id if learner else None,
+                                     changed.view.learner_id),
+        learner_name=(learner.name or "") if learner else "", entry=entry,
+        mastery_score=package.mastery_score, launch_data=package.launch_data,
+        completion_threshold=package.completion_threshold,
+    )
+    return ResumeState(changed.view, entry, changed.content, cmi)
+
+
+def record_cmi(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, commit: scorm.CmiCommit,
+               now: datetime, *, learner_id: int | None = None) -> ProgressView:
+    """Store a SCORM runtime's commit for an imported course: the whole CMI state, mapped onto
+    the progress fields (store.progress.scorm). A commit numbered (``seq``) at or below the
+    session's last applied one is older than what is stored and changes nothing. Raises
+    ProgressRejected (a SCORM limit or a malformed value: nothing changes; ``not_scorm_content``,
+    ``no_session``, ``version_mismatch``, ``stale_session``: a commit of an earlier session,
+    its window replaced by a newer one), SeatGone, SeatNotYours, CourseNotCovered."""
+
+    def step(state: ProgressState, content: CourseContent) -> ProgressState:
+        package = content.package
+        if package is None:
+            raise ProgressRejected("this course plays no imported SCORM package", reason="not_scorm_content")
+        if state.content_id is None:
+            raise ProgressRejected("no player session was started for this course", reason="no_session")
+        if commit.scorm_version != package.scorm_version:
+            raise ProgressRejected(f"this course is {package.scorm_version}, the commit is "
+                                   f"{str(commit.scorm_version)[:20]}", reason="version_mismatch")
+        if commit.session is not None and commit.session != state.session_count:
+            raise ProgressRejected("the course was opened again in another window or tab: progress from this "
+                                   "one is no longer saved", reason="stale_session")
+        if commit.seq is not None and commit.seq <= state.commit_seq:
+            return state  # a later commit of this session is already stored
+        update, counted = scorm.update_from_cmi(commit, state)
+        after = rules.apply_update(state, update, now, mastery_score=content.mastery_score)
+        return replace(after, session_seconds_reported=counted,
+                       commit_seq=state.commit_seq if commit.seq is None else commit.seq)
+
+    return _change(sessions, seat_id, course_catalog_id, learner_id, now, step).view
 
 
 def record_progress(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str,
@@ -265,7 +361,7 @@ def record_progress(sessions: sessionmaker[Session], seat_id: int, course_catalo
                                        reason="unknown_location")
         return rules.apply_update(state, update, now, mastery_score=content.mastery_score)
 
-    return _change(sessions, seat_id, course_catalog_id, learner_id, now, step)[0]
+    return _change(sessions, seat_id, course_catalog_id, learner_id, now, step).view
 
 
 def submit_quiz(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str,
@@ -296,6 +392,6 @@ def submit_quiz(sessions: sessionmaker[Session], seat_id: int, course_catalog_id
         )
         return rules.apply_update(state, update, now, mastery_score=content.mastery_score, keep_best_score=True)
 
-    view, _before, after = _change(sessions, seat_id, course_catalog_id, learner_id, now, step)
+    changed = _change(sessions, seat_id, course_catalog_id, learner_id, now, step)
     result = graded[-1]
-    return QuizOutcome(view, result, is_best_score=after.score_scaled == result.score_scaled)
+    return QuizOutcome(changed.view, result, is_best_score=changed.after.score_scaled == result.score_scaled)

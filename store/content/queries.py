@@ -1,0 +1,84 @@
+"""Read functions for imported content. They take a Session and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.catalog.models import Course
+from store.content.model import ContentPackage
+from store.content.models import CourseContentVersion
+
+
+def package_of(row: CourseContentVersion) -> ContentPackage:
+    return ContentPackage(
+        id=row.id, version=row.version, scorm_version=row.scorm_version, storage_key=row.storage_key,
+        launch_href=row.launch_href, title=row.title, mastery_score=row.mastery_score,
+        launch_data=row.launch_data, completion_threshold=row.completion_threshold,
+    )
+
+
+def current_package(session: Session, course_pk: int) -> ContentPackage | None:
+    """The course's current imported package, or None (the course plays demo lessons)."""
+    row = session.scalars(
+        select(CourseContentVersion)
+        .where(CourseContentVersion.course_id == course_pk, CourseContentVersion.is_current.is_(True))
+    ).first()
+    return None if row is None else package_of(row)
+
+
+def find_package(session: Session, content_id: int, course_pk: int | None = None) -> ContentPackage | None:
+    """One imported version by id (of that course, when ``course_pk`` is given)."""
+    row = session.get(CourseContentVersion, content_id)
+    if row is None or (course_pk is not None and row.course_id != course_pk):
+        return None
+    return package_of(row)
+
+
+@dataclass(frozen=True)
+class ContentVersionRow:
+    """One imported version, for ``lti-tool content list``."""
+
+    id: int
+    course_id: str  # catalog id
+    version: int
+    scorm_version: str
+    title: str
+    launch_href: str
+    storage_key: str
+    size_bytes: int
+    file_count: int
+    mastery_score: float | None
+    original_filename: str
+    imported_at: datetime
+    is_current: bool
+    pinned_attempts: int  # progress rows (seat attempts) that play this version
+
+
+def list_versions(session: Session, course_catalog_id: str | None = None) -> list[ContentVersionRow]:
+    from store.progress.models import CourseProgress
+
+    pinned = (select(CourseProgress.content_id, func.count().label("n"))
+              .where(CourseProgress.content_id.is_not(None))
+              .group_by(CourseProgress.content_id).subquery())
+    stmt = (
+        select(CourseContentVersion, Course.catalog_id, func.coalesce(pinned.c.n, 0))
+        .join(Course, Course.id == CourseContentVersion.course_id)
+        .outerjoin(pinned, pinned.c.content_id == CourseContentVersion.id)
+        .order_by(Course.catalog_id, CourseContentVersion.version)
+    )
+    if course_catalog_id is not None:
+        stmt = stmt.where(Course.catalog_id == course_catalog_id)
+    return [
+        ContentVersionRow(
+            id=row.id, course_id=catalog_id, version=row.version, scorm_version=row.scorm_version,
+            title=row.title, launch_href=row.launch_href, storage_key=row.storage_key,
+            size_bytes=row.size_bytes, file_count=row.file_count, mastery_score=row.mastery_score,
+            original_filename=row.original_filename, imported_at=row.imported_at, is_current=row.is_current,
+            pinned_attempts=int(count),
+        )
+        for row, catalog_id, count in session.execute(stmt)
+    ]

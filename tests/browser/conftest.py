@@ -1,0 +1,119 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, against the app served for real.
+
+- ``chromium``: one headless Chromium per test module (``/usr/bin/chromium``, no downloaded
+  browsers; ``make browser`` installs it). Tests are skipped when it is missing.
+- ``browser_app``: the app on the test database (tables emptied before and after, as in
+  tests/web) with its own ``CONTENT_DIR`` under the test's tmp folder.
+- ``live_server``: that app served by werkzeug on 127.0.0.1 (a free port) in a thread; gives
+  ``.url`` (the base URL, no trailing slash) and ``.app``. Override ``browser_settings`` in a
+  test module to serve with other settings. Its teardown waits for requests still running, so
+  close pages (``page.context.close()``) inside the test, before it ends.
+- ``browser_context`` / ``page``: a fresh incognito context per test (no state shared between
+  tests), closed afterwards. ``new_page(chromium, **context_options)`` makes more.
+
+Third-party cookie behaviour (an LMS frame of another site) needs a persistent profile with its
+own preferences: add that fixture here, next to ``chromium``, built with
+``playwright.chromium.launch_persistent_context(user_data_dir, executable_path=CHROMIUM,
+args=CHROMIUM_ARGS + [...])`` (it is a context, not a browser), and keep ``chromium`` as is.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from config import Settings
+from lti_tool import create_app
+from tests.web.conftest import settings_for
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+DEFAULT_TIMEOUT_MS = 10_000
+
+
+# Module scope: the Playwright sync API runs one driver per thread at a time, so a module's
+# browser is stopped before another module (or a test elsewhere) starts its own.
+@pytest.fixture(scope="module")
+def playwright_driver() -> Iterator[Any]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    driver = sync_playwright().start()
+    try:
+        yield driver
+    finally:
+        driver.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright_driver: Any) -> Iterator[Any]:
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def new_page(browser: Any, **context_options: Any) -> Any:
+    """A page in a new incognito context (close it with ``page.context.close()``)."""
+    context = browser.new_context(**context_options)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    return context.new_page()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    p = new_page(chromium)
+    try:
+        yield p
+    finally:
+        p.context.close()
+
+
+@pytest.fixture
+def browser_settings(engine: Engine, tmp_path: Path) -> Settings:
+    return settings_for(engine, content_dir=str(tmp_path / "content"))
+
+
+@pytest.fixture
+def browser_app(browser_settings: Settings, committing_sessions: sessionmaker[Session]) -> Iterator[Flask]:
+    application = create_app(browser_settings)
+    try:
+        yield application
+    finally:
+        application.extensions["engine"].dispose()
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str  # e.g. http://127.0.0.1:40123
+    app: Flask
+
+
+@pytest.fixture
+def live_server(browser_app: Flask) -> Iterator[LiveServer]:
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, browser_app, threaded=True)
+    # Wait for requests still running (a page's last beacon) before the tables are emptied.
+    server.daemon_threads = False  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", browser_app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
