@@ -6,6 +6,7 @@ import click
 
 from lti_tool.cli.base import CliContext, cli, pass_ctx
 from lti_tool.db import current_revision, head_revision, upgrade_database
+from lti_tool.lti.keys import ensure_tool_key
 
 
 @cli.group()
@@ -17,9 +18,12 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 @pass_ctx
 def db_upgrade(ctx: CliContext, revision: str) -> None:
-    """Apply migrations up to REVISION."""
+    """Apply migrations up to REVISION, then make sure the tool has a signing key."""
     upgrade_database(ctx.engine, revision)
     click.echo(f"database at revision {current_revision(ctx.engine)} (head {head_revision()})")
+    if revision == "head":
+        kid = ensure_tool_key(ctx.sessions, ctx.settings)
+        click.echo(f"tool signing key: {kid}")
 
 
 @cli.command()
@@ -31,6 +35,8 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     from lti_tool.app import create_app
 
     settings = ctx.settings
+    # First start: the tool's signing key exists before the first LMS asks for the JWKS.
+    ensure_tool_key(ctx.sessions, settings)
     host = host or settings.host
     port = port or settings.port
     if settings.is_development:
