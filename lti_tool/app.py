@@ -52,4 +52,5 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.lti import install as lti_install; app.register_blueprint(lti_install.bp)  # noqa: E702
     from lti_tool.lti import views as lti_launch; app.register_blueprint(lti_launch.bp)  # noqa: E702
     from scorm_packages.runtime import views as dispatch; app.register_blueprint(dispatch.bp)  # noqa: E702
+    from lti_tool import demo; demo.register(app)  # noqa: E702 - only when DEMO_PLATFORM, never in production
     from lti_tool.lti import deeplink; app.register_blueprint(deeplink.bp)  # noqa: E702

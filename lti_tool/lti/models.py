@@ -190,3 +190,16 @@ class WebSession(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class AppSecret(Base):
+    """A named secret the app generates once and every process shares (encrypted at rest with
+    ``lti_tool.lti.keys.encrypt_secret``), e.g. the demo LMS's signing key."""
+
+    __tablename__ = "app_secrets"
+    __table_args__ = (UniqueConstraint("name", name="uq_app_secrets_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    value_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

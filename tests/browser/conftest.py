@@ -11,17 +11,22 @@
 - ``browser_context`` / ``page``: a fresh incognito context per test (no state shared between
   tests), closed afterwards. ``new_page(chromium, **context_options)`` makes more.
 
-Third-party cookie behaviour (an LMS frame of another site) needs a persistent profile with its
-own preferences: add that fixture here, next to ``chromium``, built with
-``playwright.chromium.launch_persistent_context(user_data_dir, executable_path=CHROMIUM,
-args=CHROMIUM_ARGS + [...])`` (it is a context, not a browser), and keep ``chromium`` as is.
+- ``persistent_profile``: a factory of Chromium *persistent* contexts, each on a fresh
+  user-data-dir whose ``Default/Preferences`` set the third-party cookie control
+  (``profile.cookie_controls_mode``: 0 allows third-party cookies, 1 blocks them; incognito
+  contexts from ``chromium`` block them, as Chromium does by default). Closed after the test.
+- ``serve_app(build)``: serve an app that must know its own address (``PUBLIC_BASE_URL``): binds
+  127.0.0.1 on a free port first, then calls ``build(base_url)`` for the app; a context manager
+  giving a ``LiveServer``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,3 +122,49 @@ def live_server(browser_app: Flask) -> Iterator[LiveServer]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@contextmanager
+def serve_app(build: Callable[[str], Flask]) -> Iterator[LiveServer]:
+    """Serve ``build(base_url)`` on 127.0.0.1 (a free port), for apps whose settings name their
+    own public address. Close pages before leaving the block: shutting down waits for requests."""
+    holder: dict[str, Flask] = {}
+
+    def wsgi(environ: Any, start_response: Any) -> Any:
+        return holder["app"](environ, start_response)
+
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    server.daemon_threads = False  # type: ignore[attr-defined]
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    holder["app"] = build(base_url)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(base_url, holder["app"])
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture
+def persistent_profile(playwright_driver: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``make(third_party_cookies: bool)`` -> a persistent Chromium context on a fresh profile."""
+    contexts: list[Any] = []
+
+    def make(*, third_party_cookies: bool) -> Any:
+        user_data_dir = tmp_path / f"chromium-profile-{len(contexts)}"
+        (user_data_dir / "Default").mkdir(parents=True)
+        preferences = {"profile": {"cookie_controls_mode": 0 if third_party_cookies else 1}}
+        (user_data_dir / "Default" / "Preferences").write_text(json.dumps(preferences))
+        context = playwright_driver.chromium.launch_persistent_context(
+            str(user_data_dir), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    try:
+        yield make
+    finally:
+        for context in contexts:
+            context.close()
