@@ -152,6 +152,24 @@ def test_with_third_party_cookies_allowed_the_state_cookie_is_used(
         page.close()
 
 
+def test_a_persistent_profile_that_blocks_third_party_cookies_uses_platform_storage(
+        persistent_profile: Any, demo: LiveServer, committing_sessions: Sessions) -> None:
+    context = persistent_profile(third_party_cookies=False)  # cookie_controls_mode 1
+    page = context.new_page()
+    try:
+        posts = LaunchPosts(page)
+        open_demo(page, demo)
+        launch(page, person="amara-okafor")
+        wait_for_player(page, demo)
+        # The state cookie was blocked in the frame: the launch page posted the stored value instead.
+        assert len(posts.requests) == 2
+        assert "lti1p3-state-" not in posts.cookie_header(0) + posts.cookie_header(1)
+        assert len(posts.form(1)["lti_storage_state"]) == 64
+        assert len(seat_ids(committing_sessions, "amara-okafor")) == 1
+    finally:
+        page.close()
+
+
 def test_an_admin_is_warned_before_taking_a_seat(chromium: Any, demo: LiveServer,
                                                   committing_sessions: Sessions) -> None:
     page = new_page(chromium)
