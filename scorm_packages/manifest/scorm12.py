@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml import etree
 
-from scorm_packages.manifest import SCHEMA, SCHEMA_VERSIONS, ManifestSpec
+from scorm_packages.manifest import SCHEMA_VERSIONS, ManifestSpec
+from scorm_packages.manifest.skeleton import Flavour, build_single_sco
 
 IMSCP = "http://www.imsproject.org/xsd/imscp_rootv1p1p2"
 ADLCP = "http://www.adlnet.org/xsd/adlcp_rootv1p2"
 IMSMD = "http://www.imsglobal.org/xsd/imsmd_rootv1p2p1"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 NSMAP = {None: IMSCP, "adlcp": ADLCP, "imsmd": IMSMD}
-
-
-def _cp(tag: str) -> str:
-    return f"{{{IMSCP}}}{tag}"
 
 
 def _md(tag: str) -> str:
@@ -53,37 +52,17 @@ def _lom(parent: etree._Element, spec: ManifestSpec) -> None:
     etree.SubElement(technical, _md("format")).text = "text/html"
 
 
+def _decorate_item(spec: ManifestSpec) -> Callable[[etree._Element], None]:
+    def decorate(item: etree._Element) -> None:
+        if spec.mastery_score is not None:
+            etree.SubElement(item, f"{{{ADLCP}}}masteryscore").text = mastery_score_percent(spec.mastery_score)
+
+    return decorate
+
+
+FLAVOUR = Flavour(imscp=IMSCP, adlcp=ADLCP, nsmap=NSMAP, schemaversion=SCHEMA_VERSIONS["scorm12"],
+                  manifest_version="1.0", scorm_type_attribute="scormtype", add_metadata=_lom)
+
+
 def build_scorm12(spec: ManifestSpec) -> bytes:
-    org_id, item_id, res_id = spec.identifier("ORG"), spec.identifier("ITEM"), spec.identifier("RES")
-    manifest = etree.Element(_cp("manifest"), nsmap=NSMAP)
-    manifest.set("identifier", spec.identifier("MANIFEST"))
-    manifest.set("version", "1.0")
-
-    metadata = etree.SubElement(manifest, _cp("metadata"))
-    etree.SubElement(metadata, _cp("schema")).text = SCHEMA
-    etree.SubElement(metadata, _cp("schemaversion")).text = SCHEMA_VERSIONS["scorm12"]
-    _lom(metadata, spec)
-
-    organizations = etree.SubElement(manifest, _cp("organizations"))
-    organizations.set("default", org_id)
-    organization = etree.SubElement(organizations, _cp("organization"))
-    organization.set("identifier", org_id)
-    etree.SubElement(organization, _cp("title")).text = spec.title
-    item = etree.SubElement(organization, _cp("item"))
-    item.set("identifier", item_id)
-    item.set("identifierref", res_id)
-    item.set("isvisible", "true")
-    etree.SubElement(item, _cp("title")).text = spec.title
-    if spec.mastery_score is not None:
-        etree.SubElement(item, f"{{{ADLCP}}}masteryscore").text = mastery_score_percent(spec.mastery_score)
-
-    resources = etree.SubElement(manifest, _cp("resources"))
-    resource = etree.SubElement(resources, _cp("resource"))
-    resource.set("identifier", res_id)
-    resource.set("type", "webcontent")
-    resource.set(f"{{{ADLCP}}}scormtype", "sco")
-    resource.set("href", spec.launch_href)
-    for name in spec.files:
-        etree.SubElement(resource, _cp("file")).set("href", name)
-
-    return etree.tostring(manifest, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return build_single_sco(spec, FLAVOUR, _decorate_item(spec))

@@ -11,9 +11,12 @@ completion and success, so the LMS does not mark the activity complete just for 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml import etree
 
-from scorm_packages.manifest import SCHEMA, SCHEMA_VERSIONS, ManifestSpec
+from scorm_packages.manifest import SCHEMA_VERSIONS, ManifestSpec
+from scorm_packages.manifest.skeleton import Flavour, build_single_sco
 
 IMSCP = "http://www.imsglobal.org/xsd/imscp_v1p1"
 ADLCP = "http://www.adlnet.org/xsd/adlcp_v1p3"
@@ -21,10 +24,6 @@ IMSSS = "http://www.imsglobal.org/xsd/imsss"
 LOM = "http://ltsc.ieee.org/xsd/LOM"
 NSMAP = {None: IMSCP, "adlcp": ADLCP, "imsss": IMSSS, "lom": LOM}
 PRIMARY_OBJECTIVE = "PRIMARYOBJ"
-
-
-def _cp(tag: str) -> str:
-    return f"{{{IMSCP}}}{tag}"
 
 
 def _lom_tag(tag: str) -> str:
@@ -66,45 +65,25 @@ def _lom(parent: etree._Element, spec: ManifestSpec) -> None:
     etree.SubElement(technical, _lom_tag("format")).text = "text/html"
 
 
+def _decorate_item(spec: ManifestSpec) -> Callable[[etree._Element], None]:
+    def decorate(item: etree._Element) -> None:
+        sequencing = etree.SubElement(item, _ss("sequencing"))
+        if spec.mastery_score is not None:
+            objectives = etree.SubElement(sequencing, _ss("objectives"))
+            primary = etree.SubElement(objectives, _ss("primaryObjective"))
+            primary.set("objectiveID", PRIMARY_OBJECTIVE)
+            primary.set("satisfiedByMeasure", "true")
+            etree.SubElement(primary, _ss("minNormalizedMeasure")).text = measure(spec.mastery_score)
+        controls = etree.SubElement(sequencing, _ss("deliveryControls"))
+        controls.set("completionSetByContent", "true")
+        controls.set("objectiveSetByContent", "true")
+
+    return decorate
+
+
+FLAVOUR = Flavour(imscp=IMSCP, adlcp=ADLCP, nsmap=NSMAP, schemaversion=SCHEMA_VERSIONS["scorm2004"],
+                  manifest_version="1", scorm_type_attribute="scormType", add_metadata=_lom)
+
+
 def build_scorm2004(spec: ManifestSpec) -> bytes:
-    org_id, item_id, res_id = spec.identifier("ORG"), spec.identifier("ITEM"), spec.identifier("RES")
-    manifest = etree.Element(_cp("manifest"), nsmap=NSMAP)
-    manifest.set("identifier", spec.identifier("MANIFEST"))
-    manifest.set("version", "1")
-
-    metadata = etree.SubElement(manifest, _cp("metadata"))
-    etree.SubElement(metadata, _cp("schema")).text = SCHEMA
-    etree.SubElement(metadata, _cp("schemaversion")).text = SCHEMA_VERSIONS["scorm2004"]
-    _lom(metadata, spec)
-
-    organizations = etree.SubElement(manifest, _cp("organizations"))
-    organizations.set("default", org_id)
-    organization = etree.SubElement(organizations, _cp("organization"))
-    organization.set("identifier", org_id)
-    etree.SubElement(organization, _cp("title")).text = spec.title
-    item = etree.SubElement(organization, _cp("item"))
-    item.set("identifier", item_id)
-    item.set("identifierref", res_id)
-    item.set("isvisible", "true")
-    etree.SubElement(item, _cp("title")).text = spec.title
-    sequencing = etree.SubElement(item, _ss("sequencing"))
-    if spec.mastery_score is not None:
-        objectives = etree.SubElement(sequencing, _ss("objectives"))
-        primary = etree.SubElement(objectives, _ss("primaryObjective"))
-        primary.set("objectiveID", PRIMARY_OBJECTIVE)
-        primary.set("satisfiedByMeasure", "true")
-        etree.SubElement(primary, _ss("minNormalizedMeasure")).text = measure(spec.mastery_score)
-    controls = etree.SubElement(sequencing, _ss("deliveryControls"))
-    controls.set("completionSetByContent", "true")
-    controls.set("objectiveSetByContent", "true")
-
-    resources = etree.SubElement(manifest, _cp("resources"))
-    resource = etree.SubElement(resources, _cp("resource"))
-    resource.set("identifier", res_id)
-    resource.set("type", "webcontent")
-    resource.set(f"{{{ADLCP}}}scormType", "sco")
-    resource.set("href", spec.launch_href)
-    for name in spec.files:
-        etree.SubElement(resource, _cp("file")).set("href", name)
-
-    return etree.tostring(manifest, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return build_single_sco(spec, FLAVOUR, _decorate_item(spec))
