@@ -16,7 +16,6 @@ means browse, in title order.
 
 from __future__ import annotations
 
-import math
 import re
 import sqlite3
 import unicodedata
@@ -41,6 +40,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from store.catalog.models import Bundle, Course, Publisher
 from store.errors import InvalidInput, NotFound
+from store.paging import Paged
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -105,24 +105,12 @@ class CourseSummary:
 
 
 @dataclass(frozen=True)
-class SearchPage:
+class SearchPage(Paged):
     query: str
     courses: tuple[CourseSummary, ...]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from store.base import require_aware
 from store.catalog import queries as catalog_queries
 from store.catalog.models import Bundle, Course, Publisher
+from store.paging import Paged
 from store.errors import InvalidInput
 from store.licenses.models import PlusSubscription, PpuConfig, PpuLibraryEntry, VolumeLot
 from store.licenses.rules import LICENSE_TYPES
@@ -97,7 +98,7 @@ class CourseOffer:
 
 
 @dataclass(frozen=True)
-class OfferPage:
+class OfferPage(Paged):
     query: str
     license_type: str | None
     offers: tuple[CourseOffer, ...]
@@ -105,18 +106,6 @@ class OfferPage:
     page: int
     per_page: int
     held_types: tuple[str, ...]  # the license types the account holds at all now
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
 
 
 def _valid_lots(account_id: int, now: datetime) -> Select[tuple[int]]:
