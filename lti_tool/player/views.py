@@ -20,6 +20,11 @@ page loads the scorm-again runtime (``static/vendor``, installed by ``make insta
 runtime's starting CMI and the content URL), provides ``window.API`` / ``window.API_1484_11``
 and loads the course in an iframe from ``/play/content/<content token>/...`` (see
 ``lti_tool.player.content``). The course's commits go to ``POST /play/api/cmi``.
+
+A SCORM dispatch launch (grant origin ``dispatch``) plays in the same pages; they also load
+``js/dispatch-bridge.js`` and their config carries ``dispatch: {lmsOrigin}``, the origin of the
+package's launch page recorded at launch (``scorm_packages.service.lms_origin_for_launch``), to
+which the bridge relays the player's status by postMessage. LTI pages have neither.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from config import Settings
 from lti_tool.extensions import csrf
 from lti_tool.player import content as content_files
 from lti_tool.player.tokens import PlayerGrant, PlayerTokenError, verify_player_token
+from scorm_packages.service import lms_origin_for_launch
 from store.base import utcnow
 from store.content import QUIZ_LOCATION, ContentPackage, CourseContent, visited_locations
 from store.errors import InvalidInput, NotFound, StoreError
@@ -146,6 +152,15 @@ def _frame_ancestors(grant: PlayerGrant) -> Iterable[str] | None:
     hook: Callable[[PlayerGrant], Iterable[str] | None] | None = current_app.extensions.get(
         "player_frame_ancestors")
     return hook(grant) if hook is not None else None
+
+
+def _with_dispatch(config: dict[str, Any], grant: PlayerGrant) -> dict[str, Any]:
+    """A dispatch launch's page also gets the origin of the package's launch page (recorded at
+    launch; None if none was): static/js/dispatch-bridge.js accepts the launch page's messages
+    only from it and posts the player's status only to it. LTI pages get no ``dispatch`` key."""
+    if grant.origin == "dispatch":
+        config["dispatch"] = {"lmsOrigin": lms_origin_for_launch(_read_sessions(), grant.launch_id)}
+    return config
 
 
 def _bearer_grant() -> PlayerGrant:
@@ -281,6 +296,7 @@ def play() -> Response:
         "state": _state_json(progress),
         "masteryPercent": round(content.mastery_score * 100),
     }
+    _with_dispatch(config, grant)
     html = render_template(
         "player/play.html", content=content, progress=progress, location=location, config=config,
         visited=visited, mastery_percent=round(content.mastery_score * 100), quiz_location=QUIZ_LOCATION,
@@ -317,6 +333,7 @@ def _scorm_page(grant: PlayerGrant, content: CourseContent, progress: ProgressVi
                    "setValue": scorm.SET_VALUE_ERROR[package.scorm_version]},
         "state": _state_json(progress),
     }
+    _with_dispatch(config, grant)
     html = render_template("player/scorm.html", content=content, progress=progress, config=config,
                            runtime_script=RUNTIME_SCRIPTS[package.scorm_version])
     return _secure_headers(Response(html, 200), _frame_ancestors(grant), frames_content=True)

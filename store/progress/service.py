@@ -191,8 +191,15 @@ def _dialect_insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+class _RowVanished(Exception):
+    """The progress row was deleted between its upsert and its lock (PostgreSQL, READ COMMITTED:
+    the seat was deleted, cascading to its progress, by a transaction that committed meanwhile)."""
+
+
 def _locked_row(session: Session, seat_id: int, course_pk: int, now: datetime) -> CourseProgress:
-    """The (seat, course) progress row, created if missing, locked for this transaction."""
+    """The (seat, course) progress row, created if missing, locked for this transaction. Raises
+    ``_RowVanished`` when another transaction deleted it after the upsert: ``_change`` retries,
+    and the retry reports ``SeatGone`` when the seat went with it."""
     insert = _dialect_insert(session)
     session.execute(
         insert(CourseProgress)
@@ -201,12 +208,15 @@ def _locked_row(session: Session, seat_id: int, course_pk: int, now: datetime) -
                 content_id=None, session_seconds_reported=0, commit_seq=0, started_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["seat_id", "course_id"])
     )
-    return session.scalars(
+    row = session.scalars(
         select(CourseProgress)
         .where(CourseProgress.seat_id == seat_id, CourseProgress.course_id == course_pk)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).one()
+    ).one_or_none()
+    if row is None:
+        raise _RowVanished(f"the progress row of seat {seat_id} was deleted while it was being saved")
+    return row
 
 
 def _state_of(row: CourseProgress) -> ProgressState:
@@ -256,8 +266,9 @@ def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: st
             now: datetime, step: Callable[[ProgressState, CourseContent], ProgressState], *,
             with_learner: bool = False) -> _Changed:
     """One transaction: admit, lock the row, apply ``step`` (with the content the row plays),
-    write. Retries when the seat's row set changed under it (IntegrityError, e.g. the seat
-    deleted meanwhile: the retry then reports SeatGone)."""
+    write. Retries when the seat's row set changed under it (IntegrityError, or the progress row
+    deleted between its upsert and its lock, e.g. the seat deleted meanwhile: the retry then
+    reports SeatGone)."""
     now = require_aware(now, "now")
     for attempt in range(MAX_WRITE_RETRIES):
         try:
@@ -277,6 +288,8 @@ def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: st
                 return _Changed(view, before, after, content, learner)
         except IntegrityError as exc:
             log.info("progress write collided (try %d): %s", attempt + 1, exc.orig)
+        except _RowVanished as exc:
+            log.info("progress write collided (try %d): %s", attempt + 1, exc)
     raise StoreError("progress could not be saved because the seat kept changing; try again", reason="busy")
 
 
