@@ -164,11 +164,13 @@ def cmi_values(fmt: str, state: Mapping[str, Any], elapsed_seconds: float) -> li
         if fmt == "scorm2004":
             scaled = math.floor(percent * 100 + 0.5) / 10000
             out.append((names["score_scaled"], str(int(scaled)) if scaled.is_integer() else repr(scaled)))
+    # An empty location or suspend data is not written: an LMS may refuse "" (scorm-again's 2004
+    # runtime answers 406) and there is nothing to keep.
     location = state.get("location")
-    if isinstance(location, str):
+    if isinstance(location, str) and location:
         out.append((names["location"], limit(fmt, "location", location)))
     suspend = state.get("suspend_data")
-    if isinstance(suspend, str):
+    if isinstance(suspend, str) and suspend:
         out.append((names["suspend_data"], limit(fmt, "suspend_data", suspend)))
     out.append((names["session_time"], session_time(fmt, elapsed_seconds)))
     return out

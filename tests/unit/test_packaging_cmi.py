@@ -115,3 +115,13 @@ def test_decimal_text() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError):
         cmi.cmi_values("aicc", {}, 0)
+
+
+def test_an_empty_location_or_suspend_data_is_not_written() -> None:
+    for fmt in ("scorm12", "scorm2004"):
+        written = dict(cmi.cmi_values(fmt, {"completion_status": "incomplete", "location": "",
+                                            "suspend_data": ""}, 1))
+        assert not [name for name in written if "location" in name or "suspend_data" in name]
+        kept = dict(cmi.cmi_values(fmt, {"completion_status": "incomplete", "location": "p2",
+                                         "suspend_data": "x"}, 1))
+        assert "p2" in kept.values() and "x" in kept.values()

@@ -144,8 +144,11 @@
       out.push([names.score_min, "0"], [names.score_max, "100"], [names.score_raw, decimalText(percent)]);
       if (fmt === "scorm2004") { out.push([names.score_scaled, String(Math.floor(percent * 100 + 0.5) / 10000)]); }
     }
-    if (typeof state.location === "string") { out.push([names.location, limit(fmt, "location", state.location)]); }
-    if (typeof state.suspend_data === "string") {
+    // An empty location or suspend data is not written: an LMS may refuse "" and there is nothing to keep.
+    if (typeof state.location === "string" && state.location) {
+      out.push([names.location, limit(fmt, "location", state.location)]);
+    }
+    if (typeof state.suspend_data === "string" && state.suspend_data) {
       out.push([names.suspend_data, limit(fmt, "suspend_data", state.suspend_data)]);
     }
     out.push([names.session_time, sessionTime(fmt, elapsedSeconds)]);
