@@ -15,9 +15,9 @@
  *   {kind: "session" | "commit" | "quiz", courseId, origin, state: {location, suspend_data,
  *    completion_status, success_status, score_raw, score_max, score_percent,
  *    total_time_seconds, session_count}, sessionSeconds}
- * When config.origin is "dispatch", the dispatch runtime will subscribe here and relay each
- * change to the SCORM launch page with parent.postMessage(message, <the launch page's exact
- * origin>) — never "*". Nothing is posted to other windows today.
+ * (created by player-bridge.js). When the grant's origin is "dispatch", dispatch-bridge.js
+ * subscribes and relays each change to the SCORM launch page with parent.postMessage(message,
+ * <the launch page's exact origin>) — never "*".
  */
 (function () {
   "use strict";
@@ -43,28 +43,7 @@
 
   // ------------------------------------------------------------ PlayerBridge (dispatch hook)
 
-  var PlayerBridge = {
-    origin: config.origin,
-    courseId: config.courseId,
-    subscribers: [],
-    /** Receive every confirmed state change; returns a function that unsubscribes. */
-    subscribe: function (fn) {
-      PlayerBridge.subscribers.push(fn);
-      return function () {
-        PlayerBridge.subscribers = PlayerBridge.subscribers.filter(function (f) { return f !== fn; });
-      };
-    },
-    publish: function (kind, newState, sessionSeconds) {
-      var message = { kind: kind, courseId: config.courseId, origin: config.origin,
-                      state: newState, sessionSeconds: sessionSeconds || 0 };
-      PlayerBridge.subscribers.slice().forEach(function (fn) {
-        try { fn(message); } catch (err) { if (window.console) { console.error(err); } }
-      });
-    },
-    /** The latest state the server confirmed. */
-    state: function () { return state; }
-  };
-  window.PlayerBridge = PlayerBridge;
+  var PlayerBridge = window.createPlayerBridge(config, function () { return state; });
 
   // ------------------------------------------------------------ time
 

@@ -45,26 +45,7 @@
 
   // ------------------------------------------------------------ PlayerBridge (dispatch hook)
 
-  var PlayerBridge = {
-    origin: config.origin,
-    courseId: config.courseId,
-    subscribers: [],
-    subscribe: function (fn) {
-      PlayerBridge.subscribers.push(fn);
-      return function () {
-        PlayerBridge.subscribers = PlayerBridge.subscribers.filter(function (f) { return f !== fn; });
-      };
-    },
-    publish: function (kind, newState, sessionSeconds) {
-      var message = { kind: kind, courseId: config.courseId, origin: config.origin,
-                      state: newState, sessionSeconds: sessionSeconds || 0 };
-      PlayerBridge.subscribers.slice().forEach(function (fn) {
-        try { fn(message); } catch (err) { if (window.console) { console.error(err); } }
-      });
-    },
-    state: function () { return state; }
-  };
-  window.PlayerBridge = PlayerBridge;
+  var PlayerBridge = window.createPlayerBridge(config, function () { return state; });
 
   // ------------------------------------------------------------ page
 

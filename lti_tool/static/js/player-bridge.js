@@ -1,0 +1,38 @@
+/* PlayerBridge: the hook both course players (demo lessons: player.js; SCORM content:
+ * scorm-player.js) publish every state change the server confirmed to. SCORM dispatch
+ * (dispatch-bridge.js) subscribes and relays to the package page in the LMS window.
+ *
+ *   var bridge = createPlayerBridge(config, function () { return latestState; });
+ *   bridge.subscribe(fn)  -> unsubscribe function; fn gets {kind, courseId, origin, state, sessionSeconds}
+ *   bridge.publish(kind, state, sessionSeconds)
+ *   bridge.state()        -> the latest confirmed state
+ */
+(function () {
+  "use strict";
+
+  window.createPlayerBridge = function (config, currentState) {
+    var bridge = {
+      origin: config.origin,
+      courseId: config.courseId,
+      subscribers: [],
+      /** Receive every confirmed state change; returns a function that unsubscribes. */
+      subscribe: function (fn) {
+        bridge.subscribers.push(fn);
+        return function () {
+          bridge.subscribers = bridge.subscribers.filter(function (f) { return f !== fn; });
+        };
+      },
+      publish: function (kind, newState, sessionSeconds) {
+        var message = { kind: kind, courseId: config.courseId, origin: config.origin,
+                        state: newState, sessionSeconds: sessionSeconds || 0 };
+        bridge.subscribers.slice().forEach(function (fn) {
+          try { fn(message); } catch (err) { if (window.console) { console.error(err); } }
+        });
+      },
+      /** The latest state the server confirmed. */
+      state: currentState
+    };
+    window.PlayerBridge = bridge;
+    return bridge;
+  };
+}());
