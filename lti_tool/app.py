@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from config import Settings, load_settings
 from lti_tool.extensions import csrf
+from lti_tool.player.tokens import issue_player_token
 from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
 
 
@@ -29,6 +30,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["read_sessions"] = make_read_sessionmaker(engine)  # pages that only read
     # Callables run after a course player progress commit (e.g. grade passback).
     app.extensions["progress_listeners"] = []
+    # The course player's link issuer, for launch paths outside lti_tool (SCORM dispatch).
+    app.extensions["issue_player_token"] = issue_player_token
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the (server-side) session's lifetime instead
     csrf.init_app(app)
 

@@ -103,8 +103,9 @@ def launch() -> Response:
         utcnow(), new_learners_per_minute=_rate_limit(),
     )
     if outcome.ok:
-        from lti_tool.player.tokens import issue_player_token  # the one course player, shared with LTI
-
+        # The one course player, shared with LTI launches; the app provides its token issuer
+        # (imports point one way: lti_tool → scorm_packages → store).
+        issue_player_token = current_app.extensions["issue_player_token"]
         assert outcome.seat is not None and outcome.learner_id is not None and outcome.package is not None
         token = issue_player_token(_settings(), seat_id=outcome.seat.id, course_id=outcome.package.course_id,
                                    learner_id=outcome.learner_id, launch_id=outcome.launch_id, origin="dispatch")
