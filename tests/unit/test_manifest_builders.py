@@ -1,12 +1,11 @@
 """Dispatch manifests of both SCORM versions validate against the official schemas (through
-the wrappers in ../shared/scorm-schemas), carry the license label, escape titles correctly and
+the wrappers vendored in tests/schemas), carry the license label, escape titles correctly and
 pass the extra checks."""
 
 from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -24,8 +23,8 @@ from scorm_packages.manifest import (
 from scorm_packages.manifest.checks import check_manifest
 from scorm_packages.manifest.scorm12 import mastery_score_percent
 from scorm_packages.manifest.scorm2004 import measure
+from tests.schemas import schema, schema_file
 
-SCHEMAS = Path(__file__).resolve().parents[2] / ".." / "shared" / "scorm-schemas"
 FILES = ("index.html", "dispatch.js", "config.js")
 TITLES = [
     "Workplace Safety",
@@ -42,17 +41,11 @@ NS2004 = {"cp": "http://www.imsglobal.org/xsd/imscp_v1p1", "adlcp": "http://www.
           "ss": "http://www.imsglobal.org/xsd/imsss", "lom": "http://ltsc.ieee.org/xsd/LOM"}
 
 
-def _schema(path: Path) -> etree.XMLSchema:
-    if not path.is_file():
-        pytest.fail(f"SCORM schemas not found at {path}: the repository expects ../shared/scorm-schemas beside it")
-    return etree.XMLSchema(etree.parse(str(path)))
-
-
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, etree.XMLSchema]:
     return {
-        "scorm12": _schema(SCHEMAS / "scorm12" / "scorm12_wrapper.xsd"),
-        "scorm2004": _schema(SCHEMAS / "scorm2004-4th" / "scorm2004_4th_wrapper.xsd"),
+        "scorm12": schema("scorm12"),
+        "scorm2004": schema("scorm2004"),
     }
 
 
@@ -62,11 +55,11 @@ def lom12_schema(tmp_path_factory: pytest.TempPathFactory) -> etree.XMLSchema:
     libxml2 refuse to compile it, see the schemas' README): a strict check of our inline 1.2
     metadata, which the wrapper's stand-in lets through unchecked. Made in a temp dir per run."""
     folder = tmp_path_factory.mktemp("imsmd")
-    official = (SCHEMAS / "scorm12" / "imsmd_rootv1p2p1.xsd").read_text(encoding="utf-8")
+    official = schema_file("scorm12", "imsmd_rootv1p2p1.xsd").read_text(encoding="utf-8")
     stripped = re.sub(r'\s*<xsd:group ref="grp\.any"\s*/>', "", official)
     assert stripped != official
     (folder / "imsmd.xsd").write_text(stripped, encoding="utf-8")
-    shutil.copy(SCHEMAS / "scorm12" / "ims_xml.xsd", folder / "ims_xml.xsd")
+    shutil.copy(schema_file("scorm12", "ims_xml.xsd"), folder / "ims_xml.xsd")
     return etree.XMLSchema(etree.parse(str(folder / "imsmd.xsd")))
 
 

@@ -23,8 +23,8 @@ from scorm_packages.packaging import (
     package_filename,
     slug,
 )
+from tests.schemas import schema
 
-SCHEMAS = Path(__file__).resolve().parents[2] / ".." / "shared" / "scorm-schemas"
 
 
 def pspec(title: str = "Workplace Safety", fmt: str = "scorm12", license_type: str = "volume",
@@ -67,13 +67,10 @@ def test_zip_holds_the_manifest_launch_page_script_and_config(fmt: str) -> None:
 
 
 def test_manifest_in_the_zip_validates(tmp_path: Path) -> None:
-    for fmt, wrapper in (("scorm12", "scorm12/scorm12_wrapper.xsd"),
-                         ("scorm2004", "scorm2004-4th/scorm2004_4th_wrapper.xsd")):
-        if not (SCHEMAS / wrapper).is_file():
-            pytest.fail(f"SCORM schemas not found at {SCHEMAS}")
-        schema = etree.XMLSchema(etree.parse(str(SCHEMAS / wrapper)))
+    for fmt in ("scorm12", "scorm2004"):
+        xsd = schema(fmt)
         manifest = unzip(build_package(pspec('Fire & "Safety" <b>', fmt=fmt)).data)["imsmanifest.xml"]
-        assert schema.validate(etree.fromstring(manifest)), [e.message for e in schema.error_log]
+        assert xsd.validate(etree.fromstring(manifest)), [e.message for e in xsd.error_log]
 
 
 def test_launch_page_escapes_the_title_and_loads_config_before_script() -> None:
