@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PURE = [
     "store/pricing.py",
     "store/clock.py",
+    "store/text.py",
     "store/licenses/rules.py",
     "store/progress/rules.py",
     "scorm_packages/manifest/__init__.py",
