@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 
 from config import Settings, load_settings
+from lti_tool import request_text
 from lti_tool.extensions import csrf
 from lti_tool.player.tokens import issue_player_token
 from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["issue_player_token"] = issue_player_token
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the (server-side) session's lifetime instead
     csrf.init_app(app)
+    request_text.install(app)  # the input rule for every request, before CSRF and every view
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]

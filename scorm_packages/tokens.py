@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from config import Settings
 from store.errors import StoreError
+from store.text import find_invalid_text
 
 KEY_PREFIX = "dpk_"
 ALGORITHM = "HS256"
@@ -58,7 +59,7 @@ class SecretUnreadable(StoreError):
 
 class LaunchTokenError(StoreError):
     """A launch token that cannot be accepted; ``reason`` is one of ``malformed``,
-    ``bad_signature``, ``expired``, ``bad_learner``."""
+    ``bad_signature``, ``expired``, ``bad_learner``, ``invalid_text``."""
 
     reason = "malformed"
 
@@ -151,6 +152,12 @@ def peek_launch_token(token: str | None) -> UnverifiedLaunch:
         body = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise LaunchTokenError("the launch token is malformed", reason="malformed") from None
+    # The input rule (store.text): no NUL or surrogate in the learner's id or name, nor anywhere
+    # else in the token, before any of it is used (even to look the package up).
+    problem = find_invalid_text(header, "header") or find_invalid_text(body)
+    if problem is not None:
+        raise LaunchTokenError(f"the launch token holds text the server cannot accept: {problem}",
+                               reason="invalid_text")
     key = header.get("kid")
     if not isinstance(key, str) or not key or len(key) > 40:
         raise LaunchTokenError("the launch token names no package key", reason="malformed")

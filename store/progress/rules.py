@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from store.errors import InvalidInput
+from store.text import check_text
 
 COMPLETION_STATUSES = ("not attempted", "incomplete", "completed")  # in the order they may move
 SUCCESS_STATUSES = ("unknown", "passed", "failed")
@@ -166,10 +167,12 @@ def merge_cmi(current: Mapping[str, str], incoming: Mapping[str, Any], *, max_ke
         if not isinstance(key, str) or not key.startswith(CMI_PREFIXES) or len(key) > MAX_CMI_KEY_CHARS:
             raise _reject("invalid_cmi_key", f"cmi key {str(key)[:80]!r} must start with cmi. or adl. "
                                              f"and have at most {MAX_CMI_KEY_CHARS} characters")
+        check_text(key, "a cmi key", max_chars=None)
         if key in CMI_KEYS_WITH_FIELDS:
             raise _reject("cmi_key_has_field", f"{key} is reported in its own field, not in cmi")
         if not isinstance(value, str):
             raise _reject("invalid_cmi_value", f"cmi value of {key} must be a string (as SCORM SetValue takes)")
+        check_text(value, f"cmi value of {key}", max_chars=None, allow_newlines=True)
         if len(value) > MAX_CMI_VALUE_CHARS:
             raise _reject("cmi_value_too_long", f"cmi value of {key} has {len(value)} characters, "
                                                 f"more than {MAX_CMI_VALUE_CHARS}")
@@ -195,12 +198,14 @@ def check_update(update: ProgressUpdate) -> None:
     if update.location is not None:
         if not isinstance(update.location, str):
             raise _reject("invalid_location", "location must be text")
+        check_text(update.location, "location", max_chars=None, allow_newlines=True)
         if len(update.location) > MAX_LOCATION_CHARS:
             raise _reject("location_too_long", f"location has {len(update.location)} characters, "
                                                f"more than {MAX_LOCATION_CHARS}")
     if update.suspend_data is not None:
         if not isinstance(update.suspend_data, str):
             raise _reject("invalid_suspend_data", "suspend data must be text")
+        check_text(update.suspend_data, "suspend data", max_chars=None, allow_newlines=True)
         if len(update.suspend_data) > MAX_SUSPEND_DATA_CHARS:
             raise _reject("suspend_data_too_long", f"suspend data has {len(update.suspend_data)} characters, "
                                                    f"more than {MAX_SUSPEND_DATA_CHARS}")

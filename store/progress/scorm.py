@@ -41,6 +41,7 @@ from store.progress.rules import (
     ProgressUpdate,
     check_score,
 )
+from store.text import check_document
 
 SCORM12 = "scorm12"
 SCORM2004 = "scorm2004"
@@ -270,7 +271,7 @@ def update_from_cmi(commit: CmiCommit, state: ProgressState) -> tuple[ProgressUp
     version = check_version(commit.scorm_version)
     if not isinstance(commit.values, Mapping):
         raise _reject("invalid_cmi", "cmi must be an object of cmi.* keys")
-    values = commit.values
+    values = check_document(commit.values, "cmi")  # NUL or surrogates anywhere: refused before any use
     check_limits(version, values)
     names = ELEMENTS[version]
     completion, success = _statuses(version, values)
