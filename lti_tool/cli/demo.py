@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.cli.base import CliContext, cli, pass_ctx, store_errors
+from lti_tool.cli.base import CliContext, cli, echo, pass_ctx, store_errors
 from lti_tool.player.content import content_store
 from store.base import utcnow
 from store.demo import is_empty, seed_demo
@@ -25,11 +25,11 @@ def demo() -> None:
 def demo_seed(ctx: CliContext, courses: int, seed: int, if_empty: bool) -> None:
     """Import a synthetic catalog and create the demo accounts."""
     if if_empty and not is_empty(ctx.sessions):
-        click.echo("database already has data: demo seed skipped")
+        echo("database already has data: demo seed skipped")
         return
     report = seed_demo(ctx.sessions, utcnow(), courses=courses, seed=seed, content=content_store(ctx.settings))
     if report.catalog is not None:
-        click.echo(f"catalog: {report.catalog}")
+        echo(f"catalog: {report.catalog}")
     for line in report.lines:
-        click.echo(line)
-    click.echo(f"demo account id: {report.account_id}  (try: lti-tool seats list --account {report.account_id})")
+        echo(line)
+    echo(f"demo account id: {report.account_id}  (try: lti-tool seats list --account {report.account_id})")

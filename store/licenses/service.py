@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.models import Account
 from store.accounts.queries import get_account
-from store.accounts.service import LearnerIdentity, upsert_learner
+from store.accounts.service import LearnerIdentity, check_identity, upsert_learner
 from store.base import require_aware
 from store.clock import add_months
 from store.database import upsert_insert
 from store.errors import InvalidInput, StoreError
+from store.text import check_text
 from store.licenses import queries, rules
 from store.licenses.models import (
     CourseLaunch,
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_CLAIM_RETRIES = 5
 MAX_DEPOSIT_CENTS = 10**11  # one billion in currency units: a typo guard
+CONTRACT_REF_MAX = 200  # ppu_configs.contract_ref
 
 
 # ---------------------------------------------------------------- results
@@ -98,6 +100,7 @@ def claim_seat(sessions: sessionmaker[Session], request: ClaimRequest, now: date
     One transaction; a refusal is recorded for the admin dashboard in that same transaction.
     """
     now = require_aware(now, "now")
+    check_identity(request.learner)  # before the transaction: a refusal changes nothing
     if request.license_type not in rules.LICENSE_TYPES:
         raise InvalidInput(
             f"license type must be one of {', '.join(rules.LICENSE_TYPES)}, got {request.license_type!r}",
@@ -394,7 +397,7 @@ def configure_ppu(sessions: sessionmaker[Session], account_ref: str | int, contr
                   deposit_cents: int, now: datetime) -> PpuView:
     """Configure Pay Per Use after a contract (or update its contract reference) and credit the
     initial deposit."""
-    contract_ref = contract_ref.strip()
+    contract_ref = check_text(contract_ref.strip(), "contract reference", max_chars=CONTRACT_REF_MAX)
     if not contract_ref:
         raise InvalidInput("contract reference must not be empty", reason="invalid_contract")
     _check_cents(deposit_cents, allow_zero=True)
