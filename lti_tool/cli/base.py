@@ -116,10 +116,13 @@ def parse_start(value: str | None) -> datetime | None:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"--start must be a date like 2026-01-31 or an ISO timestamp, got {value!r}")
+        fail(f"--start must be a date like 2026-01-31 or an ISO timestamp, got {value!r} [invalid_start]")
     if parsed.tzinfo is None:
-        fail(f"--start timestamp needs a UTC offset (e.g. 2026-01-31T09:00:00+00:00), got {value!r}")
-    return parsed.astimezone(UTC)
+        fail(f"--start timestamp needs a UTC offset (e.g. 2026-01-31T09:00:00+00:00), got {value!r} [invalid_start]")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable moment in UTC
+        fail(f"--start {value!r} is out of range [invalid_start]")
 
 
 @contextmanager
