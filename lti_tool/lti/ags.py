@@ -42,6 +42,7 @@ from lti_tool.lti.models import LtiLaunch, LtiRegistration, LtiScorePost, LtiSer
 from store.base import require_aware, utcnow
 from store.catalog.models import Course
 from store.database import upsert_insert
+from store.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def _retry_after(response: requests.Response, now: datetime) -> float | None:
 
 
 def _error_from(response: requests.Response, what: str, now: datetime) -> ServiceError:
-    body = (response.text or "")[:300].replace("\n", " ")
+    body = printable((response.text or "")[:300])  # LMS text: stored in last_error, logged, printed by the CLI
     return ServiceError(f"{what}: HTTP {response.status_code} {body}".strip(),
                         retryable=_retryable_status(response.status_code), status=response.status_code,
                         retry_after=_retry_after(response, now))
