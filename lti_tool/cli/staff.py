@@ -16,6 +16,7 @@ from store.licenses import queries as license_queries
 from store.licenses import rules
 from store.licenses import service as licenses
 from store.licenses.models import PlusSubscription, PpuConfig, VolumeLot
+from store.text import printable
 
 REFUSED_EXIT_CODE = 3
 
@@ -218,7 +219,7 @@ def seats_list(ctx: CliContext, account: str, course: str | None, limit: int | N
     for r in rows:
         expires = f"{r.expires_at:%Y-%m-%d}" if r.expires_at else "with term"
         echo(f"{r.id:>6}  {r.license_type:6}  {(r.course_id or '(all Plus)')[:14]:14}  "
-                   f"{r.learner_external_id[:24]:24}  {r.attempt:>3}  {r.occupied_at:%Y-%m-%d}  {expires:10}  "
+                   f"{printable(r.learner_external_id)[:24]:24}  {r.attempt:>3}  {r.occupied_at:%Y-%m-%d}  {expires:10}  "
                    f"{'valid' if r.is_valid else 'expired'}")
 
 

@@ -178,5 +178,7 @@ def test_printed_data_has_control_characters_escaped(run: Run, tmp_path: Path) -
 
     run("staff", "grant-plus", "--account", "Acme", "--seats", "5", "--term", "annual")
     assert run(*CLAIM, "--learner", "lms\x1b]0;pwned\x07").exit_code == 0
+    assert run(*CLAIM, "--learner", "two\nrows").exit_code == 0  # an opaque LMS id may hold a line break
     listed = run("seats", "list", "--account", "Acme").stdout
     assert "\x1b" not in listed and "lms\\x1b]0;pwned" in listed
+    assert "two\\x0arows" in listed and len(listed.splitlines()) == 3  # header and one line per seat
