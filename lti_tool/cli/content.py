@@ -12,6 +12,7 @@ from lti_tool.player.content import content_store
 from store.base import utcnow
 from store.content.queries import list_versions
 from store.content.service import import_content, prune_content
+from store.progress.queries import attempts_per_content_version, content_versions_in_use
 
 
 def _size(size: int) -> str:
@@ -68,7 +69,7 @@ def content_import(ctx: CliContext, course_id: str, file: Path, as_json: bool) -
 def content_list(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
     """Imported content versions: which is current, how many learner attempts play each."""
     with ctx.read_sessions() as session:
-        rows = list_versions(session, course_id)
+        rows = list_versions(session, attempts_per_content_version(), course_id)
     if as_json:
         emit_json([asdict(r) for r in rows])
         return
@@ -89,7 +90,8 @@ def content_list(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
 @store_errors
 def content_prune(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
     """Delete old content versions no learner attempt plays, and their files."""
-    result = prune_content(ctx.sessions, content_store(ctx.settings), course_catalog_id=course_id)
+    result = prune_content(ctx.sessions, content_store(ctx.settings), content_versions_in_use(),
+                           course_catalog_id=course_id)
     if as_json:
         emit_json(asdict(result))
         return

@@ -13,7 +13,8 @@ import click
 
 from lti_tool.cli.base import CliContext, cli, emit_json, fail, json_option, pass_ctx, store_errors
 from scorm_packages import service
-from scorm_packages.manifest import FORMATS, LICENSE_LABELS
+from scorm_packages.manifest import FORMATS
+from store.licenses.labels import LICENSE_LABELS
 from scorm_packages.packaging import PackagingError, build_package, normalize_base_url, slug
 from store.base import utcnow
 

@@ -12,6 +12,7 @@ from lti_tool.cli.base import CliContext, cli, emit_json, json_option, parse_sta
 from store.accounts import queries as account_queries
 from store.accounts.service import LearnerIdentity, create_account
 from store.base import utcnow
+from store.money import format_money
 from store.licenses import queries as license_queries
 from store.licenses import rules
 from store.licenses import service as licenses
@@ -20,10 +21,6 @@ from store.licenses.models import PlusSubscription, PpuConfig, VolumeLot
 REFUSED_EXIT_CODE = 3
 
 account_option = click.option("--account", "account", required=True, help="Account id or exact name.")
-
-
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
 
 
 # ---------------------------------------------------------------- accounts
@@ -85,7 +82,7 @@ def accounts_list(ctx: CliContext, as_json: bool) -> None:
     click.echo(f"{'ID':>4}  {'NAME':30}  {'KIND':12}  {'PLUS SEATS':>11}  {'LOTS':>4}  {'PPU DEPOSIT':>12}  RETAKE")
     for r in rows:
         plus = f"{r['plus_seats_used']}/{r['plus_seats_total']}" if r["plus_seats_total"] else "-"
-        ppu = _money(r["ppu_balance_cents"]) if r["ppu_balance_cents"] is not None else "-"
+        ppu = format_money(r["ppu_balance_cents"], ctx.settings.currency) if r["ppu_balance_cents"] is not None else "-"
         click.echo(f"{r['id']:>4}  {r['name'][:30]:30}  {r['kind']:12}  {plus:>11}  {r['valid_volume_lots']:>4}  "
                    f"{ppu:>12}  {'on' if r['annual_retake'] else 'off'}")
 
@@ -134,12 +131,12 @@ def grant_volume(ctx: CliContext, account: str, course: str, seats: int, start: 
                    f"{view.purchased_at:%Y-%m-%d} to {view.expires_at:%Y-%m-%d}")
 
 
-def _echo_ppu(view: licenses.PpuView, as_json: bool) -> None:
+def _echo_ppu(ctx: CliContext, view: licenses.PpuView, as_json: bool) -> None:
     if as_json:
         emit_json(asdict(view))
     else:
-        click.echo(f"pay per use: contract {view.contract_ref}, deposit balance {_money(view.balance_cents)} "
-                   f"({view.balance_cents} cents)")
+        balance = format_money(view.balance_cents, ctx.settings.currency)
+        click.echo(f"pay per use: contract {view.contract_ref}, deposit balance {balance} ({view.balance_cents} cents)")
 
 
 @staff.command("ppu-configure")
@@ -151,7 +148,7 @@ def _echo_ppu(view: licenses.PpuView, as_json: bool) -> None:
 @store_errors
 def ppu_configure(ctx: CliContext, account: str, contract: str, deposit: int, as_json: bool) -> None:
     """Configure Pay Per Use for an account after a contract; credits the deposit."""
-    _echo_ppu(licenses.configure_ppu(ctx.sessions, account, contract, deposit, utcnow()), as_json)
+    _echo_ppu(ctx, licenses.configure_ppu(ctx.sessions, account, contract, deposit, utcnow()), as_json)
 
 
 @staff.command("deposit")
@@ -162,7 +159,7 @@ def ppu_configure(ctx: CliContext, account: str, contract: str, deposit: int, as
 @store_errors
 def deposit(ctx: CliContext, account: str, add: int, as_json: bool) -> None:
     """Add to an account's Pay Per Use deposit."""
-    _echo_ppu(licenses.add_deposit(ctx.sessions, account, add, utcnow()), as_json)
+    _echo_ppu(ctx, licenses.add_deposit(ctx.sessions, account, add, utcnow()), as_json)
 
 
 @staff.command("ppu-library-add")

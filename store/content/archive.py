@@ -22,20 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from store.errors import InvalidInput
+from store.content.errors import ContentRejected  # noqa: F401 - raised here, importable from here
 
 CHUNK = 1 << 16
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
-
-
-class ContentRejected(InvalidInput):
-    """A package that cannot be imported; ``reason`` names why (not_zip, unsafe_path, symlink,
-    encrypted, too_many_files, file_too_big, too_big, duplicate_entry, no_manifest,
-    manifest_invalid, launch_missing, file_missing, unknown_version, ...)."""
-
-    reason = "content_rejected"
 
 
 @dataclass(frozen=True)
