@@ -127,7 +127,11 @@ def index() -> Response | tuple[str, int] | str:
         seats=demo_seats(services().read_sessions, account.id, platform.issuer, now),
         port_mismatch=tool_port != request_port, config=config, storage_frame=dp.STORAGE_FRAME,
     )
-    return _no_store(Response(page))
+    response = _no_store(Response(page))
+    # The demo page frames the tool, which runs on another origin (the app adds the rest of the
+    # page policy).
+    response.headers["Content-Security-Policy"] = f"frame-src 'self' {origins.tool}"
+    return response
 
 
 @bp.get("/demo/seats.json")

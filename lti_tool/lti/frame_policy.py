@@ -1,4 +1,10 @@
-"""``Content-Security-Policy: frame-ancestors`` per launch.
+"""The security headers of every response, and ``Content-Security-Policy: frame-ancestors`` per
+launch.
+
+Every response gets ``X-Content-Type-Options: nosniff``. Every HTML page gets a content security
+policy: ``BASE_POLICY`` (scripts, styles, images, fetches only from the tool itself; no plugins, no
+``<base>``), merged with whatever directives the view set (a view's own directive wins, e.g. the
+demo LMS's ``frame-src``), plus ``frame-ancestors`` as follows.
 
 An HTML page of the tool may be framed by the tool itself and by the LMS of the launch it
 belongs to: the origins of that registration's issuer, login URL and ``extra_origins``. Which
@@ -29,6 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool.lti.login import origin_of
 from lti_tool.lti.models import LtiLaunch, LtiRegistration
 
+BASE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "object-src 'none'; base-uri 'none'")
 CACHE_SECONDS = 30.0
 CACHE_MAX_ENTRIES = 10_000
 _G_KEY = "frame_registration_id"
@@ -86,16 +94,18 @@ class FramePolicy:
         return self.origins_for_registration(registration_id) if registration_id is not None else ()
 
     def apply(self, response: Response) -> Response:
-        """After each request: set frame-ancestors on HTML responses (merged into a CSP the view
-        set, unless it already names its frame ancestors)."""
+        """After each request: ``nosniff`` everywhere; on HTML responses the base policy merged
+        with the view's own directives, and frame-ancestors unless the view named its own."""
         response.headers.pop("X-Frame-Options", None)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if response.mimetype != "text/html":
             return response
-        policy = response.headers.get("Content-Security-Policy")
-        if policy and "frame-ancestors" in policy:
-            return response
-        directive = " ".join(("frame-ancestors", *self._sources(response.status_code)))
-        response.headers["Content-Security-Policy"] = f"{policy.rstrip('; ')}; {directive}" if policy else directive
+        directives = parse_policy(BASE_POLICY)
+        directives.update(parse_policy(response.headers.get("Content-Security-Policy", "")))
+        if "frame-ancestors" not in directives:
+            directives["frame-ancestors"] = " ".join(self._sources(response.status_code))
+        response.headers["Content-Security-Policy"] = "; ".join(f"{name} {value}".strip()
+                                                                for name, value in directives.items())
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
@@ -106,6 +116,16 @@ class FramePolicy:
         if isinstance(registration_id, int):
             return ("'self'", *self.origins_for_registration(registration_id))
         return ("*",) if status >= 400 else ("'self'",)
+
+
+def parse_policy(policy: str) -> dict[str, str]:
+    """``"a x; b y"`` → ``{"a": "x", "b": "y"}`` in order (directive names lowercased)."""
+    out: dict[str, str] = {}
+    for part in policy.split(";"):
+        name, _, value = part.strip().partition(" ")
+        if name:
+            out[name.lower()] = value.strip()
+    return out
 
 
 def note_registration(registration_id: int) -> None:
