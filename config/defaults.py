@@ -15,6 +15,8 @@ DEFAULTS: dict[str, str] = {
     "LOG_LEVEL": "INFO",
     # Seat engine: how long a Pay Per Use seat and a Volume lot last, in months.
     "SEAT_TERM_MONTHS": "12",
+    # ISO 4217 code of the currency every price is in (prices are whole cents of it).
+    "CURRENCY": "USD",
     # Price of one Plus seat per term, in cents.
     "PLUS_ANNUAL_SEAT_CENTS": "39900",
     "PLUS_MONTHLY_SEAT_CENTS": "3900",

@@ -32,6 +32,7 @@ class Settings:
     seat_term_months: int
     plus_annual_seat_cents: int
     plus_monthly_seat_cents: int
+    currency: str = "USD"
     lti_clock_leeway_seconds: int = 60
     lti_login_state_ttl_seconds: int = 600
     lti_auto_accept_deployments: bool = True
@@ -89,6 +90,13 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"setting {name} must be true or false, got {raw!r}")
 
 
+def _currency(environ: Mapping[str, str]) -> str:
+    raw = _lookup(environ, "CURRENCY").strip().upper()
+    if len(raw) != 3 or not raw.isascii() or not raw.isalpha():
+        raise ConfigError(f"setting CURRENCY must be a three-letter ISO 4217 code such as USD, got {raw!r}")
+    return raw
+
+
 def _dev_secret_key() -> str:
     """Development: a random key kept in var/dev_secret_key so encrypted tool keys and signed
     links survive restarts. Tests: a fresh random key per process."""
@@ -139,6 +147,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         seat_term_months=_int(environ, "SEAT_TERM_MONTHS", minimum=1),
         plus_annual_seat_cents=_int(environ, "PLUS_ANNUAL_SEAT_CENTS"),
         plus_monthly_seat_cents=_int(environ, "PLUS_MONTHLY_SEAT_CENTS"),
+        currency=_currency(environ),
         lti_clock_leeway_seconds=_int(environ, "LTI_CLOCK_LEEWAY_SECONDS"),
         lti_login_state_ttl_seconds=_int(environ, "LTI_LOGIN_STATE_TTL_SECONDS", minimum=1),
         lti_auto_accept_deployments=_bool(environ, "LTI_AUTO_ACCEPT_DEPLOYMENTS", True),

@@ -1,17 +1,30 @@
-"""Flask application factory."""
+"""Flask application factory: everything the app is made of, wired here in the order it runs.
+
+Read top to bottom: the services object (settings, database, frame policy, player hooks), then
+app-wide request plumbing (CSRF, cookie-less web sessions, security headers, error pages,
+template helpers), then how each launch path plugs into the course player, then the blueprints.
+Registering a blueprint does nothing else: no blueprint installs hooks of its own.
+"""
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from sqlalchemy import text
 
 from config import Settings, load_settings
 from lti_tool import request_text
 from lti_tool.extensions import csrf
+from lti_tool.lti import ags, websession
+from lti_tool.lti.errors import LaunchError
+from lti_tool.lti.frame_policy import FramePolicy
 from lti_tool.player.tokens import issue_player_token
+from lti_tool.services import EXTENSION_KEY, Services
 from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
+from store.licenses.labels import LICENSE_TYPES, license_label
+from store.money import format_amount, format_money
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -23,39 +36,92 @@ def create_app(settings: Settings | None = None) -> Flask:
         ENV_NAME=settings.env,
         TESTING=settings.env == "test",
         PUBLIC_BASE_URL=settings.public_base_url,
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the (server-side) session's lifetime instead
     )
-    engine = make_engine(settings.database_url)
-    app.extensions["settings"] = settings
-    app.extensions["engine"] = engine
-    app.extensions["sessions"] = make_sessionmaker(engine)
-    app.extensions["read_sessions"] = make_read_sessionmaker(engine)  # pages that only read
-    # Callables run after a course player progress commit (e.g. grade passback).
-    app.extensions["progress_listeners"] = []
-    # The course player's link issuer, for launch paths outside lti_tool (SCORM dispatch).
-    app.extensions["issue_player_token"] = issue_player_token
-    app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the (server-side) session's lifetime instead
-    csrf.init_app(app)
-    request_text.install(app)  # the input rule for every request, before CSRF and every view
 
+    # 1. The one services object every view reaches through lti_tool.services.services().
+    services = build_services(settings)
+    app.extensions[EXTENSION_KEY] = services
+
+    # 2. App-wide request plumbing.
+    csrf.init_app(app)
+    request_text.install(app)  # the input rule (store.text) for every request, before CSRF and every view
+    app.session_interface = websession.DbSessionInterface(settings, services.sessions)
+    app.after_request(services.frame_policy.apply)  # frame-ancestors: the LMS of the launch
+    from lti_tool.lti.views import render_launch_error
+
+    app.register_error_handler(LaunchError, render_launch_error)
+    app.jinja_env.globals.update(
+        url_for_s=websession.url_for_s,
+        session_field=websession.session_field,
+        license_label=license_label,
+        license_types=LICENSE_TYPES,
+        money=lambda cents: format_money(cents, settings.currency),
+        amount=lambda cents: format_amount(cents, settings.currency),
+        currency=settings.currency,
+    )
+    _add_health_check(app, services)
+
+    # 3. How each launch path uses the course player (the player imports neither).
+    _register_player_launches(services)
+
+    # 4. Blueprints.
+    _register_blueprints(app, services)
+    return app
+
+
+def build_services(settings: Settings) -> Services:
+    engine = make_engine(settings.database_url)
+    read_sessions = make_read_sessionmaker(engine)
+    return Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine), read_sessions=read_sessions,
+                    frame_policy=FramePolicy(read_sessions), issue_player_token=partial(issue_player_token, settings))
+
+
+def _add_health_check(app: Flask, services: Services) -> None:
     @app.get("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
+    def healthz() -> tuple[Response, int] | Response:
         try:
-            with engine.connect() as conn:
+            with services.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception:  # noqa: BLE001 - health must answer, not crash
             logging.getLogger(__name__).exception("health check: database unreachable")
             return jsonify(status="error", database="unreachable"), 503
-        return jsonify(status="ok", database=engine.dialect.name)
-
-    _register_blueprints(app)
-    return app
+        return jsonify(status="ok", database=services.engine.dialect.name)
 
 
-def _register_blueprints(app: Flask) -> None:
-    """Each feature registers its blueprint(s) here, one line each."""
-    from lti_tool.player import views as player; app.register_blueprint(player.bp)  # noqa: E702
-    from lti_tool.lti import install as lti_install; app.register_blueprint(lti_install.bp)  # noqa: E702
-    from lti_tool.lti import views as lti_launch; app.register_blueprint(lti_launch.bp)  # noqa: E702
-    from scorm_packages.runtime import views as dispatch; app.register_blueprint(dispatch.bp)  # noqa: E702
-    from lti_tool import demo; demo.register(app)  # noqa: E702 - only when DEMO_PLATFORM, never in production
-    from lti_tool.lti import deeplink; app.register_blueprint(deeplink.bp)  # noqa: E702
+def _register_player_launches(services: Services) -> None:
+    from scorm_packages.runtime import views as dispatch
+
+    # LTI: framed by the launch's LMS; each progress commit becomes a grade for its gradebook.
+    services.player.register(
+        "lti",
+        frame_ancestors=lambda grant: services.frame_policy.origins_for_lti_launch(grant.launch_id),
+        on_progress=ags.make_progress_listener(services.sessions, services.settings),
+    )
+    # SCORM dispatch: framed by the account's allowed LMS domains; the page relays its status to
+    # the package's launch page.
+    services.player.register(
+        "dispatch",
+        frame_ancestors=dispatch.player_frame_ancestors(services.read_sessions),
+        page_config=dispatch.player_page_config(services.read_sessions),
+    )
+
+
+def _register_blueprints(app: Flask, services: Services) -> None:
+    from lti_tool.demo import views as demo
+    from lti_tool.lti import deeplink, dynreg, install
+    from lti_tool.lti import views as lti_launch
+    from lti_tool.player import views as player
+    from scorm_packages.runtime import views as dispatch
+
+    app.register_blueprint(player.bp)
+    app.register_blueprint(install.bp)
+    app.register_blueprint(dynreg.bp)
+    app.register_blueprint(lti_launch.bp)
+    app.register_blueprint(deeplink.bp)
+    app.register_blueprint(dispatch.bp)
+    for view in dispatch.csrf_exempt_views():
+        csrf.exempt(view)
+    # The demo LMS: development only (DEMO_PLATFORM), never in production whatever the settings say.
+    if services.settings.demo_platform and not services.settings.is_production:
+        app.register_blueprint(demo.bp)

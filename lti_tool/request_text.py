@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from flask import Flask, Request, Response, jsonify, render_template, request
 
-from lti_tool.lti.errors import LaunchError
 from store.text import find_invalid_text, has_invalid_text, printable, text_problem
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,17 @@ MAX_CHECKED_BODY_BYTES = 4_000_000  # above the largest body a view accepts (the
 JSON_PATH_PREFIXES = ("/play/api/",)
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; "
             "frame-ancestors *")
+
+
+@dataclass(frozen=True)
+class _Page:
+    """What templates/lti/error.html shows."""
+
+    title: str
+    message: str
+    hint: str
+    code: str
+    status: int = 400
 
 
 class RequestTextError(Exception):
@@ -114,9 +125,9 @@ def _refusal(error: RequestTextError) -> Response:
         # "result"/"errorCode" keep SCORM runtimes calling /play/api/cmi on their error path.
         response = jsonify(error=error.reason, message=error.message, result="false")
     else:
-        page = LaunchError(400, error.reason, f"The request could not be accepted: {error.message}.",
-                           "Go back and try again; if it happens again, tell the site's support what you did.",
-                           title="This request could not be accepted")
+        page = _Page("This request could not be accepted", f"The request could not be accepted: {error.message}.",
+                     "Go back and try again; if it happens again, tell the site's support what you did.",
+                     error.reason)
         response = Response(render_template("lti/error.html", error=page), mimetype="text/html")
         response.headers["Content-Security-Policy"] = PAGE_CSP
     response.status_code = 400

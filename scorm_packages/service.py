@@ -33,7 +33,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from scorm_packages.manifest import FORMATS, LICENSE_LABELS, ManifestSpec
+from scorm_packages.manifest import FORMATS, ManifestSpec
 from scorm_packages.models import DispatchAllowedDomain, DispatchLaunch, DispatchPackage
 from scorm_packages.packaging import PACKAGE_FILES, BuiltPackage, PackageSpec, build_package, normalize_base_url
 from scorm_packages.packaging import package_filename as _package_filename
@@ -56,6 +56,7 @@ from store.content import MASTERY_SCORE, content_for
 from store.errors import InvalidInput, NotFound, StoreError
 from store.licenses import queries as license_queries
 from store.licenses import rules
+from store.licenses.labels import license_label
 from store.licenses.models import PpuLibraryEntry, VolumeLot
 from store.licenses.service import ClaimRequest, SeatView, claim_seat
 from store.progress.queries import find_course
@@ -123,7 +124,7 @@ class PackageView:
 
     @property
     def license_label(self) -> str:
-        return LICENSE_LABELS[self.license_type]
+        return license_label(self.license_type)
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def check_license(session: Session, account: Account, course: Course, facts: rul
     Plus: an active subscription and a Plus course; Volume: a lot for the course not yet
     expired; PPU: Pay Per Use configured and the course in the library. A course of a
     subscription-only bundle is never packaged as Volume or PPU; a retired course never."""
-    label = LICENSE_LABELS[license_type]
+    label = license_label(license_type)
     if facts.status == "retired":
         raise CourseRetired(f"course {course.catalog_id!r} is retired: no new packages are made for it")
     if license_type in ("volume", "ppu") and facts.is_subscription_only_bundle:
@@ -333,7 +334,7 @@ def prepare_export(sessions: sessionmaker[Session], settings: Settings, account_
                     out.append(_ensure(session, settings, account, course, license_type, fmt, now,
                                        packages.get(course.id)))
         if not out:
-            kinds = " or ".join(LICENSE_LABELS[t] for t in license_types)
+            kinds = " or ".join(license_label(t) for t in license_types)
             raise LicenseNotHeld(f"account {account.name!r} holds no {kinds} license for any course")
     return out
 

@@ -1,4 +1,4 @@
-"""Package keys, per-package secrets and the dispatch launch token.
+"""Package keys, per-package secrets and the dispatch launch token (pure: no database, no I/O).
 
 Threat model (what the secret can and cannot do). A dispatch package is a zip that the customer
 uploads to an LMS; the LMS serves its files to every learner's browser. Whatever the package
@@ -19,8 +19,8 @@ launches with any learner id. Against that: the seat limits themselves (no licen
 the allowed LMS domains per account (checked against the browser's ``Origin`` header, which
 page scripts cannot change), the per-package rate limit on new learners, and revocation.
 
-Storage: the secret is stored encrypted with Fernet under a key derived (HKDF-SHA256) from
-``KEY_ENCRYPTION_KEY`` when set, else ``SECRET_KEY``; decryption tries both. If both change the
+Storage: the secret is stored encrypted by ``store.encryption`` (Fernet under a key derived from
+``KEY_ENCRYPTION_KEY`` when set, else ``SECRET_KEY``; decryption tries both). If both change the
 secrets become unreadable: launches then get a clear "download the package again" page and the
 next build of that package makes a new secret (same key: learners keep their seats).
 """
@@ -35,11 +35,9 @@ from datetime import datetime
 from typing import Any
 
 import jwt
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from config import Settings
+from store import encryption
 from store.errors import StoreError
 from store.text import find_invalid_text
 
@@ -50,7 +48,6 @@ MAX_TOKEN_LIFETIME_SECONDS = 900  # exp - iat above this is refused
 MAX_TOKEN_CHARS = 16_000
 MAX_LEARNER_ID_CHARS = 4000  # SCORM 2004 cmi.learner_id
 MAX_LEARNER_NAME_CHARS = 300
-_HKDF_SALT = b"scorm-packages/dispatch-secret/v1"
 
 
 class SecretUnreadable(StoreError):
@@ -77,30 +74,17 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _fernet_key(material: str, purpose: bytes) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=purpose)
-    return base64.urlsafe_b64encode(hkdf.derive(material.encode("utf-8")))
-
-
-def _fernet(settings: Settings) -> MultiFernet:
-    keys = []
-    if settings.key_encryption_key:
-        keys.append(Fernet(_fernet_key(settings.key_encryption_key, b"kek")))
-    if settings.secret_key:
-        keys.append(Fernet(_fernet_key(settings.secret_key, b"secret-key")))
-    if not keys:
-        raise SecretUnreadable("neither KEY_ENCRYPTION_KEY nor SECRET_KEY is set: cannot protect package secrets")
-    return MultiFernet(keys)
-
-
 def encrypt_secret(settings: Settings, secret: str) -> str:
-    return _fernet(settings).encrypt(secret.encode("utf-8")).decode("ascii")
+    try:
+        return encryption.encrypt(settings, secret, context=encryption.DISPATCH_SECRETS)
+    except encryption.SecretUnreadable as exc:
+        raise SecretUnreadable(exc.message) from None
 
 
 def decrypt_secret(settings: Settings, ciphertext: str) -> str:
     try:
-        return _fernet(settings).decrypt(ciphertext.encode("ascii")).decode("utf-8")
-    except (InvalidToken, ValueError):
+        return encryption.decrypt(settings, ciphertext, context=encryption.DISPATCH_SECRETS)
+    except encryption.SecretUnreadable:
         raise SecretUnreadable(
             "this package's signing secret cannot be decrypted (SECRET_KEY or KEY_ENCRYPTION_KEY changed); "
             "build the package again and upload the new copy"

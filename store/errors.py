@@ -1,4 +1,4 @@
-"""Domain errors. Each carries a stable ``reason`` code that pages and the CLI turn into text."""
+"""Domain errors (pure). Each carries a stable ``reason`` code that pages and the CLI turn into text."""
 
 from __future__ import annotations
 

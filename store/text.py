@@ -1,7 +1,7 @@
-"""The one rule for text from outside (LMSs, packages, the catalog feed, the command line, browsers).
+"""The one input rule for text from outside (pure: no Flask, no SQLAlchemy, no I/O).
 
-Pure: no Flask, no SQLAlchemy. Every entry point calls it before text reaches a service or the
-database:
+Text comes from LMSs, packages, the catalog feed, the command line and browsers. Every entry
+point applies this rule before the text reaches a service or the database:
 
 - **Refused**: NUL (U+0000: PostgreSQL text cannot hold it) and surrogate code points
   (U+D800–U+DFFF: a broken ``\\ud800`` JSON escape, or an invalid UTF-8 byte decoded with

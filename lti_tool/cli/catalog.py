@@ -24,6 +24,7 @@ from lti_tool.cli.base import (
     store_errors,
 )
 from store.base import utcnow
+from store.money import format_amount
 from store.catalog.feed import PROBLEMS_SHOWN, FeedError, ParsedFeed, parse_lines
 from store.catalog.queries import (
     DEFAULT_PER_PAGE,
@@ -254,7 +255,7 @@ def _row(cells: list[str]) -> str:
 
 
 def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+    return format_amount(cents)
 
 
 def _display_width(text: str) -> int:

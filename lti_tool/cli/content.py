@@ -12,6 +12,7 @@ from lti_tool.player.content import content_store
 from store.base import utcnow
 from store.content.queries import list_versions
 from store.content.service import import_content, prune_content
+from store.progress.queries import attempts_per_content_version, content_versions_in_use
 
 
 def _size(size: int) -> str:
@@ -52,12 +53,12 @@ def content_import(ctx: CliContext, course_id: str, file: Path, as_json: bool) -
     version = "SCORM 1.2" if result.scorm_version == "scorm12" else "SCORM 2004"
     if not result.is_new_version:
         echo(f"{course_id}: this package is already its current content (version {result.version}); "
-                   "nothing changed")
+             "nothing changed")
         return
     mastery = "" if result.mastery_score is None else f", mastery score {round(result.mastery_score * 100)}%"
     replaced = f" (replaces version {result.replaced_version})" if result.replaced_version else ""
     echo(f"{course_id}: imported {file.name} as content version {result.version}{replaced}: {version}, "
-               f"launches {result.launch_href}, {result.file_count} files, {_size(result.size_bytes)}{mastery}")
+         f"launches {result.launch_href}, {result.file_count} files, {_size(result.size_bytes)}{mastery}")
 
 
 @content.command("list")
@@ -68,7 +69,7 @@ def content_import(ctx: CliContext, course_id: str, file: Path, as_json: bool) -
 def content_list(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
     """Imported content versions: which is current, how many learner attempts play each."""
     with ctx.read_sessions() as session:
-        rows = list_versions(session, course_id)
+        rows = list_versions(session, attempts_per_content_version(), course_id)
     if as_json:
         emit_json([asdict(r) for r in rows])
         return
@@ -78,8 +79,8 @@ def content_list(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
     for r in rows:
         flag = "current" if r.is_current else "old"
         echo(f"{r.course_id}  v{r.version}  {flag:7}  {r.scorm_version:9}  {r.file_count:5} files  "
-                   f"{_size(r.size_bytes):>10}  {r.pinned_attempts} attempts  {r.imported_at:%Y-%m-%d %H:%M}  "
-                   f"{r.original_filename}")
+             f"{_size(r.size_bytes):>10}  {r.pinned_attempts} attempts  {r.imported_at:%Y-%m-%d %H:%M}  "
+             f"{r.original_filename}")
 
 
 @content.command("prune")
@@ -89,10 +90,11 @@ def content_list(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
 @store_errors
 def content_prune(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
     """Delete old content versions no learner attempt plays, and their files."""
-    result = prune_content(ctx.sessions, content_store(ctx.settings), course_catalog_id=course_id)
+    result = prune_content(ctx.sessions, content_store(ctx.settings), content_versions_in_use(),
+                           course_catalog_id=course_id)
     if as_json:
         emit_json(asdict(result))
         return
     echo(f"removed {len(result.removed_versions)} old version(s), {result.removed_folders} folder(s); "
-               f"kept {result.kept_pinned} old version(s) that learners are still playing "
-               "(folders changed in the last 10 minutes wait for the next prune)")
+         f"kept {result.kept_pinned} old version(s) that learners are still playing "
+         "(folders changed in the last 10 minutes wait for the next prune)")

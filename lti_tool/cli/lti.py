@@ -16,7 +16,7 @@ from store.base import utcnow
 def _echo_registration(view: RegistrationView) -> None:
     label = f" — {view.label}" if view.label else ""
     echo(f"registration {view.id}: {view.issuer} client {view.client_id} "
-               f"(account {view.account_id} {view.account_name!r}, via {view.created_via}){label}")
+         f"(account {view.account_id} {view.account_name!r}, via {view.created_via}){label}")
     echo(f"  login {view.auth_login_url}")
     echo(f"  token {view.auth_token_url}" + (f"  (audience {view.auth_audience})" if view.auth_audience else ""))
     echo(f"  keys  {view.key_set_url}")
@@ -94,7 +94,7 @@ def platform_remove(ctx: CliContext, registration_id: int | None, issuer: str | 
     view = registrations.get_registration(ctx.sessions, registration_id, issuer, client_id)
     if not yes:
         echo(f"registration {view.id}: {view.issuer} client {view.client_id}, account {view.account_name!r}, "
-                   f"{len(view.deployments)} deployment(s). Launches from it will stop working.")
+             f"{len(view.deployments)} deployment(s). Launches from it will stop working.")
         try:
             confirmed = click.confirm("Remove it?", default=False)
         except click.Abort:
@@ -119,7 +119,7 @@ def platform_registration_code(ctx: CliContext, account: str, days: int) -> None
     code = registrations.make_registration_code(ctx.settings, account_id, utcnow(), days)
     echo(code)
     echo(f"(for account {account_id} {name!r}, valid {days} days: the admin enters the account name and "
-               "this code on the Dynamic Registration page)", err=True)
+         "this code on the Dynamic Registration page)", err=True)
 
 
 @platform.group("deployments")
@@ -142,7 +142,7 @@ def deployments_list(ctx: CliContext, status: str | None, as_json: bool) -> None
         return
     for r in rows:
         echo(f"registration {r.registration_id}  {r.deployment_id}  [{r.status}]  {r.issuer} "
-                   f"client {r.client_id}  account {r.account_name!r}")
+             f"client {r.client_id}  account {r.account_name!r}")
 
 
 registration_option = click.option("--registration", "registration_id", type=int, required=True,

@@ -13,7 +13,8 @@ import click
 
 from lti_tool.cli.base import CliContext, cli, echo, emit_json, fail, json_option, pass_ctx, store_errors
 from scorm_packages import service
-from scorm_packages.manifest import FORMATS, LICENSE_LABELS
+from scorm_packages.manifest import FORMATS
+from store.licenses.labels import LICENSE_LABELS
 from scorm_packages.packaging import PackagingError, build_package, normalize_base_url, slug
 from store.base import utcnow
 
@@ -113,7 +114,7 @@ def build(ctx: CliContext, account: str, course: str, license_type: str, fmt: st
              "package key re-activated with a new secret: copies made before stay refused"
              if prepared.was_reactivated else "same package key as before: learners keep their seats")
     echo(f"wrote {path} ({len(built.data):,} bytes): {view.course_title} \u2014 {view.license_label}, "
-               f"{'SCORM 1.2' if fmt == 'scorm12' else 'SCORM 2004 4th Edition'}")
+         f"{'SCORM 1.2' if fmt == 'scorm12' else 'SCORM 2004 4th Edition'}")
     echo(f"package key {view.key} ({state}); it calls {base}")
 
 
@@ -194,7 +195,7 @@ def list_(ctx: CliContext, account: str, as_json: bool) -> None:
     for v in views:
         state = f"revoked {v.revoked_at:%Y-%m-%d}" if v.revoked_at else "active"
         echo(f"{v.key:28}  {v.course_id[:14]:14}  {v.license_label:11}  {v.format:9}  {v.generation:>3}  "
-                   f"{v.built_at:%Y-%m-%d}  {state}")
+             f"{v.built_at:%Y-%m-%d}  {state}")
 
 
 
@@ -215,7 +216,7 @@ def revoke(ctx: CliContext, key: str, as_json: bool) -> None:
         return
     echo(f"revoked package {view.key}: {view.course_title} \u2014 {view.license_label}, {view.format}")
     echo("learners launching it now see a revocation message. Building it again gives a new copy with the "
-               "same key (learners keep their seats); revoked copies stay refused.")
+         "same key (learners keep their seats); revoked copies stay refused.")
 
 
 @packages.command("domains")

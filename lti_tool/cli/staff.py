@@ -12,6 +12,7 @@ from lti_tool.cli.base import CliContext, cli, echo, emit_json, json_option, par
 from store.accounts import queries as account_queries
 from store.accounts.service import LearnerIdentity, create_account
 from store.base import utcnow
+from store.money import format_money
 from store.licenses import queries as license_queries
 from store.licenses import rules
 from store.licenses import service as licenses
@@ -21,10 +22,6 @@ from store.text import printable
 REFUSED_EXIT_CODE = 3
 
 account_option = click.option("--account", "account", required=True, help="Account id or exact name.")
-
-
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
 
 
 # ---------------------------------------------------------------- accounts
@@ -86,9 +83,9 @@ def accounts_list(ctx: CliContext, as_json: bool) -> None:
     echo(f"{'ID':>4}  {'NAME':30}  {'KIND':12}  {'PLUS SEATS':>11}  {'LOTS':>4}  {'PPU DEPOSIT':>12}  RETAKE")
     for r in rows:
         plus = f"{r['plus_seats_used']}/{r['plus_seats_total']}" if r["plus_seats_total"] else "-"
-        ppu = _money(r["ppu_balance_cents"]) if r["ppu_balance_cents"] is not None else "-"
+        ppu = format_money(r["ppu_balance_cents"], ctx.settings.currency) if r["ppu_balance_cents"] is not None else "-"
         echo(f"{r['id']:>4}  {r['name'][:30]:30}  {r['kind']:12}  {plus:>11}  {r['valid_volume_lots']:>4}  "
-                   f"{ppu:>12}  {'on' if r['annual_retake'] else 'off'}")
+             f"{ppu:>12}  {'on' if r['annual_retake'] else 'off'}")
 
 
 # ---------------------------------------------------------------- staff
@@ -114,7 +111,7 @@ def grant_plus(ctx: CliContext, account: str, seats: int, term: str, start: str 
         emit_json(asdict(view))
     else:
         echo(f"plus subscription {view.id}: {view.seats_total} seats ({view.seats_used} used), {view.term}, "
-                   f"{view.started_at:%Y-%m-%d} to {view.current_period_end:%Y-%m-%d}")
+             f"{view.started_at:%Y-%m-%d} to {view.current_period_end:%Y-%m-%d}")
 
 
 @staff.command("grant-volume")
@@ -132,15 +129,15 @@ def grant_volume(ctx: CliContext, account: str, course: str, seats: int, start: 
         emit_json(asdict(view))
     else:
         echo(f"volume lot {view.id}: {view.seats_total} seats of {view.course_id}, "
-                   f"{view.purchased_at:%Y-%m-%d} to {view.expires_at:%Y-%m-%d}")
+             f"{view.purchased_at:%Y-%m-%d} to {view.expires_at:%Y-%m-%d}")
 
 
-def _echo_ppu(view: licenses.PpuView, as_json: bool) -> None:
+def _echo_ppu(ctx: CliContext, view: licenses.PpuView, as_json: bool) -> None:
     if as_json:
         emit_json(asdict(view))
     else:
-        echo(f"pay per use: contract {view.contract_ref}, deposit balance {_money(view.balance_cents)} "
-                   f"({view.balance_cents} cents)")
+        balance = format_money(view.balance_cents, ctx.settings.currency)
+        echo(f"pay per use: contract {view.contract_ref}, deposit balance {balance} ({view.balance_cents} cents)")
 
 
 @staff.command("ppu-configure")
@@ -152,7 +149,7 @@ def _echo_ppu(view: licenses.PpuView, as_json: bool) -> None:
 @store_errors
 def ppu_configure(ctx: CliContext, account: str, contract: str, deposit: int, as_json: bool) -> None:
     """Configure Pay Per Use for an account after a contract; credits the deposit."""
-    _echo_ppu(licenses.configure_ppu(ctx.sessions, account, contract, deposit, utcnow()), as_json)
+    _echo_ppu(ctx, licenses.configure_ppu(ctx.sessions, account, contract, deposit, utcnow()), as_json)
 
 
 @staff.command("deposit")
@@ -163,7 +160,7 @@ def ppu_configure(ctx: CliContext, account: str, contract: str, deposit: int, as
 @store_errors
 def deposit(ctx: CliContext, account: str, add: int, as_json: bool) -> None:
     """Add to an account's Pay Per Use deposit."""
-    _echo_ppu(licenses.add_deposit(ctx.sessions, account, add, utcnow()), as_json)
+    _echo_ppu(ctx, licenses.add_deposit(ctx.sessions, account, add, utcnow()), as_json)
 
 
 @staff.command("ppu-library-add")
@@ -219,8 +216,8 @@ def seats_list(ctx: CliContext, account: str, course: str | None, limit: int | N
     for r in rows:
         expires = f"{r.expires_at:%Y-%m-%d}" if r.expires_at else "with term"
         echo(f"{r.id:>6}  {r.license_type:6}  {(r.course_id or '(all Plus)')[:14]:14}  "
-                   f"{printable(r.learner_external_id)[:24]:24}  {r.attempt:>3}  {r.occupied_at:%Y-%m-%d}  {expires:10}  "
-                   f"{'valid' if r.is_valid else 'expired'}")
+             f"{printable(r.learner_external_id)[:24]:24}  {r.attempt:>3}  {r.occupied_at:%Y-%m-%d}  {expires:10}  "
+             f"{'valid' if r.is_valid else 'expired'}")
 
 
 @seats.command("claim")
@@ -254,8 +251,8 @@ def seats_claim(ctx: CliContext, account: str, license_type: str, course: str, l
     elif result.seat:
         s = result.seat
         echo(f"{'new' if result.is_new_seat else 'existing'} seat {s.id}: {s.license_type}, course {s.course_id}, "
-                   f"attempt {s.attempt}, occupied {s.occupied_at:%Y-%m-%d}"
-                   + (f", expires {s.expires_at:%Y-%m-%d}" if s.expires_at else ""))
+             f"attempt {s.attempt}, occupied {s.occupied_at:%Y-%m-%d}"
+             + (f", expires {s.expires_at:%Y-%m-%d}" if s.expires_at else ""))
     else:
         r = result.refusal
         assert r is not None

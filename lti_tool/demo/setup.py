@@ -25,6 +25,7 @@ from store.accounts.models import Account
 from store.catalog.models import Bundle, Course
 from store.database import upsert_insert
 from store.demo import DEMO_ACCOUNT
+from store.money import format_money
 from store.licenses import queries as license_queries
 from store.licenses.models import PpuLibraryEntry, VolumeLot
 
@@ -115,7 +116,8 @@ class DemoCourse:
     is_covered: bool
 
 
-def demo_courses(sessions: sessionmaker[Session], account_id: int, now: datetime) -> list[DemoCourse]:
+def demo_courses(sessions: sessionmaker[Session], account_id: int, now: datetime,
+                 currency: str = "USD") -> list[DemoCourse]:
     """A short list per license type: courses the account's licenses cover, then one that is not
     covered (its launch shows the refusal page)."""
     out: list[DemoCourse] = []
@@ -163,7 +165,7 @@ def demo_courses(sessions: sessionmaker[Session], account_id: int, now: datetime
             ).all()
             for catalog_id, title, price in library:
                 out.append(DemoCourse(catalog_id, title, "ppu",
-                                      f"a new learner's seat costs {price // 100}.{price % 100:02d} from the deposit",
+                                      f"a new learner's seat costs {format_money(price, currency)} from the deposit",
                                       True))
             outside = session.execute(
                 sellable.where(~Course.id.in_(select(PpuLibraryEntry.course_id)

@@ -23,10 +23,8 @@ import logging
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
-from sqlalchemy.orm import Session, sessionmaker
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 
-from config import Settings
 from lti_tool.demo import platform as dp
 from lti_tool.demo.keys import demo_private_key
 from lti_tool.demo.setup import (
@@ -38,10 +36,12 @@ from lti_tool.demo.setup import (
     find_demo_registration,
 )
 from lti_tool.extensions import csrf
-from lti_tool.lti import frame_policy, keys
+from lti_tool.lti import keys
 from lti_tool.lti.login import origin_of
 from lti_tool.lti.testplatform import PlatformError, TestPlatform
+from lti_tool.services import services
 from store.base import utcnow
+from store.licenses.labels import license_label
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ MAX_FORM_CHARS = 4000
 
 @bp.before_request
 def _development_only() -> None:
-    settings = _settings()
+    settings = services().settings
     if settings.is_production or not settings.demo_platform:
         abort(404)
 
@@ -64,20 +64,11 @@ def _refused(error: dp.DemoPlatformError) -> tuple[str, int]:
     return render_template("demo/error.html", message=str(error)), 400
 
 
-def _settings() -> Settings:
-    return current_app.extensions["settings"]  # type: ignore[no-any-return]
 
-
-def _sessions() -> sessionmaker[Session]:
-    return current_app.extensions["sessions"]  # type: ignore[no-any-return]
-
-
-def _read_sessions() -> sessionmaker[Session]:
-    return current_app.extensions.get("read_sessions") or _sessions()  # type: ignore[no-any-return]
 
 
 def _origins() -> dp.Origins:
-    return dp.resolve_origins(_settings().public_base_url, request.host_url)
+    return dp.resolve_origins(services().settings.public_base_url, request.host_url)
 
 
 def _demo_origin() -> str:
@@ -91,19 +82,16 @@ def _demo_origin() -> str:
 
 
 def _platform(demo_origin: str) -> TestPlatform:
-    return dp.make_platform(demo_private_key(_sessions(), _settings()), demo_origin)
+    return dp.make_platform(demo_private_key(services().sessions, services().settings), demo_origin)
 
 
 def _tool_base() -> str:
-    return _settings().public_base_url
+    return services().settings.public_base_url
 
 
 def _register(account: DemoAccount, platform: TestPlatform) -> None:
-    result = ensure_demo_registration(_sessions(), account.id, platform, utcnow())
+    result = ensure_demo_registration(services().sessions, account.id, platform, utcnow())
     if result.created:
-        # This process's cached frame-ancestors list predates the registration: read it again, so
-        # the tool frame may be shown inside the demo page at once.
-        current_app.extensions[frame_policy.EXTENSION_KEY] = frame_policy.FrameOrigins(current_app)
         log.info("demo LMS registered: issuer %s, registration %s, account %s", platform.issuer,
                  result.registration.id, account.id)
 
@@ -123,7 +111,7 @@ def index() -> Response | tuple[str, int] | str:
         return redirect(origins.redirect_to + url_for("demo.index"), 302)
     if origins.demo is None:
         return render_template("demo/error.html", message=origins.problem), 400
-    account = find_demo_account(_read_sessions())
+    account = find_demo_account(services().read_sessions)
     if account is None:
         return render_template("demo/not_seeded.html")
     platform = _platform(origins.demo)
@@ -135,23 +123,28 @@ def index() -> Response | tuple[str, int] | str:
               "seatsUrl": url_for("demo.seats"), "startUrl": url_for("demo.start"), "toolFrame": "demo-tool-frame"}
     page = render_template(
         "demo/index.html", origins=origins, platform=platform, account=account, people=dp.PEOPLE,
-        courses=demo_courses(_read_sessions(), account.id, now),
-        seats=demo_seats(_read_sessions(), account.id, platform.issuer, now),
+        courses=demo_courses(services().read_sessions, account.id, now, services().settings.currency),
+        seats=demo_seats(services().read_sessions, account.id, platform.issuer, now),
         port_mismatch=tool_port != request_port, config=config, storage_frame=dp.STORAGE_FRAME,
     )
-    return _no_store(Response(page))
+    response = _no_store(Response(page))
+    # The demo page frames the tool, which runs on another origin (the app adds the rest of the
+    # page policy).
+    response.headers["Content-Security-Policy"] = f"frame-src 'self' {origins.tool}"
+    return response
 
 
 @bp.get("/demo/seats.json")
 def seats() -> Response:
     demo_origin = _demo_origin()
-    account = find_demo_account(_read_sessions())
+    account = find_demo_account(services().read_sessions)
     if account is None:
         return _no_store(jsonify(total=0, valid=0, seats=[]))
-    listing = demo_seats(_read_sessions(), account.id, dp.issuer_for(demo_origin), utcnow())
+    listing = demo_seats(services().read_sessions, account.id, dp.issuer_for(demo_origin), utcnow())
     return _no_store(jsonify(
         total=listing.total, valid=listing.valid,
-        seats=[{"id": s.id, "learner": s.learner, "license_type": s.license_type, "course_id": s.course_id,
+        seats=[{"id": s.id, "learner": s.learner, "license_type": s.license_type,
+                "license_label": license_label(s.license_type), "course_id": s.course_id,
                 "attempt": s.attempt, "occupied_at": s.occupied_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "is_valid": s.is_valid, "via_demo_lms": s.via_demo_lms} for s in listing.recent],
     ))
@@ -168,18 +161,18 @@ def _arg(name: str, default: str = "") -> str:
 def start() -> Response:
     """The LMS side of a launch, inside the frame: the login initiation request to the tool."""
     demo_origin = _demo_origin()
-    account = find_demo_account(_read_sessions())
+    account = find_demo_account(services().read_sessions)
     if account is None:
         raise dp.DemoPlatformError("There is no demo account yet: run `lti-tool demo seed` first.")
     platform = _platform(demo_origin)
-    if find_demo_registration(_read_sessions(), platform.issuer, platform.client_id) is None:
+    if find_demo_registration(services().read_sessions, platform.issuer, platform.client_id) is None:
         _register(account, platform)
     choice = dp.build_choice(
         kind=_arg("kind", "course"), role=_arg("role", "learner"), person_key=_arg("person", dp.PEOPLE[0].key),
         tool_base_url=_tool_base(), course_id=_arg("course_other") or _arg("course"),
         license_type=_arg("license"), custom=dp.parse_custom(_arg("custom")), url=_arg("url"),
     )
-    params = dp.login_params(platform, choice, _settings().secret_key)
+    params = dp.login_params(platform, choice, services().settings.secret_key)
     return _no_store(redirect(_tool_base() + "/lti/login?" + urlencode(params), 302))
 
 
@@ -201,7 +194,7 @@ def authorize() -> Response:
     (with the state and ``lti_storage_target``) to the registered redirect URI, in the frame."""
     demo_origin = _demo_origin()
     platform = _platform(demo_origin)
-    if find_demo_registration(_read_sessions(), platform.issuer, platform.client_id) is None:
+    if find_demo_registration(services().read_sessions, platform.issuer, platform.client_id) is None:
         raise dp.DemoPlatformError("This demo LMS is not registered with the tool yet: open /demo first.")
     pairs = [(k, v) for k, v in request.values.items(multi=False)]
     if any(len(v) > MAX_FORM_CHARS for _, v in pairs):
@@ -211,7 +204,7 @@ def authorize() -> Response:
         query = platform.check_auth_request(platform.auth_login_url + "?" + urlencode(pairs), redirect_uri)
     except PlatformError as exc:
         raise dp.DemoPlatformError(f"The tool's authorization request is not valid: {exc}.") from None
-    secret_key = _settings().secret_key
+    secret_key = services().settings.secret_key
     choice = dp.load_choice(secret_key, query.get("lti_message_hint"))
     if query["login_hint"] != choice.person.sub:
         raise dp.DemoPlatformError("the login_hint does not name the user this launch was started for")
@@ -239,8 +232,8 @@ def token() -> Response | tuple[Response, int]:
     """OAuth2 token endpoint (client credentials, JWT client assertion signed by the tool)."""
     try:
         platform = _platform(_demo_origin())
-        granted = dp.grant_access_token(request.form, keys.public_jwks(_sessions(), _settings()), platform,
-                                        _settings().secret_key)
+        granted = dp.grant_access_token(request.form, keys.public_jwks(services().sessions, services().settings), platform,
+                                        services().settings.secret_key)
     except dp.DemoPlatformError as exc:
         log.warning("demo LMS token request refused: %s", exc)
         return _oauth_error("invalid_client" if "assertion" in str(exc) else "invalid_request", str(exc))
@@ -257,8 +250,8 @@ def deep_link_return() -> Response:
     token_value = request.form.get("JWT", "")
     if len(token_value) > 200_000:
         raise dp.DemoPlatformError("the deep-linking response is too large")
-    result = dp.verify_deep_link_response(token_value, keys.public_jwks(_sessions(), _settings()), platform,
-                                          _settings().secret_key)
+    result = dp.verify_deep_link_response(token_value, keys.public_jwks(services().sessions, services().settings), platform,
+                                          services().settings.secret_key)
     items: list[dict[str, Any]] = [item.as_json() for item in result.items]
     log.info("demo LMS received %d deep-linked item(s)", len(items))
     config = {"demoOrigin": demo_origin, "items": items}

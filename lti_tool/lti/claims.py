@@ -1,4 +1,4 @@
-"""LTI 1.3 claim names and the message types this tool accepts."""
+"""LTI 1.3 claim names and the message types this tool accepts (pure constants)."""
 
 from __future__ import annotations
 

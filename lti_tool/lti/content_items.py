@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lti_tool.lti import claims
+from store.licenses.labels import LICENSE_LABELS, labeled_title, license_label
 
 DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
 CONTENT_ITEMS = "https://purl.imsglobal.org/spec/lti-dl/claim/content_items"
@@ -27,8 +28,6 @@ DATA = "https://purl.imsglobal.org/spec/lti-dl/claim/data"
 MSG = "https://purl.imsglobal.org/spec/lti-dl/claim/msg"
 ERRORMSG = "https://purl.imsglobal.org/spec/lti-dl/claim/errormsg"
 
-LICENSE_LABELS = {"plus": "Plus", "volume": "Volume", "ppu": "Pay Per Use"}
-TITLE_SEPARATOR = " — "
 SCORE_MAXIMUM = 100
 TEXT_MAX_CHARS = 200
 RESPONSE_TTL_SECONDS = 300  # the JWT is posted at once; a no-script click-through gets 5 minutes
@@ -44,12 +43,8 @@ class Pick:
     description: str = ""
 
 
-def license_label(license_type: str) -> str:
-    return LICENSE_LABELS[license_type]
-
-
 def item_title(title: str, license_type: str) -> str:
-    return f"{title.strip()}{TITLE_SEPARATOR}{license_label(license_type)}"
+    return labeled_title(title, license_type)
 
 
 def text_snippet(description: str, limit: int = TEXT_MAX_CHARS) -> str | None:

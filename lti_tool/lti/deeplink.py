@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import MultiDict
 
-from config import Settings
 from lti_tool.lti import claims
 from lti_tool.lti import content_items as ci
 from lti_tool.lti.errors import LaunchError, bad_request, forbidden
@@ -40,9 +39,10 @@ from lti_tool.lti.launch import get_launch
 from lti_tool.lti.models import LtiLaunch
 from lti_tool.lti.tool_conf import get_registration
 from lti_tool.lti.views import render_launch_error
+from lti_tool.services import services
 from store.base import utcnow
 from store.licenses import offers
-from store.licenses.rules import LICENSE_TYPES
+from store.licenses.labels import LICENSE_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +109,7 @@ def consume_request(sessions: sessionmaker[Session], launch_id: str, now: dateti
 # ---------------------------------------------------------------- plumbing
 
 
-def _settings() -> Settings:
-    return current_app.extensions["settings"]  # type: ignore[no-any-return]
 
-
-def _sessions() -> sessionmaker[Session]:
-    return current_app.extensions["sessions"]  # type: ignore[no-any-return]
-
-
-def _read_sessions() -> sessionmaker[Session]:
-    return current_app.extensions["read_sessions"]  # type: ignore[no-any-return]
 
 
 @bp.errorhandler(CSRFError)
@@ -147,7 +138,7 @@ def _require(launch_id: str) -> DeepLinkRequest:
                           "The courses for this “add content” request were already sent to the LMS (or it was "
                           "cancelled): an LMS accepts one answer per request.", REOPEN_HINT,
                           title="Already sent")
-    request_ = load_request(_sessions(), launch_id, account_id, utcnow())
+    request_ = load_request(services().sessions, launch_id, account_id, utcnow())
     if request_ is None:
         raise LaunchError(404, "deep_link_expired",
                           "This “add content” request is unknown or has expired.", REOPEN_HINT,
@@ -241,7 +232,7 @@ def _selected_rows(selection: Mapping[str, str], found: Mapping[str, offers.Cour
 def _render_picker(req: DeepLinkRequest, view: View, selection: Mapping[str, str], errors: list[str] | None = None,
                    status: int = 200) -> Response:
     now = utcnow()
-    with _read_sessions()() as db:
+    with services().read_sessions() as db:
         result = offers.search_licensed_courses(db, req.account_id, now, view.q,
                                                 license_type=view.license_type or None, page=view.page,
                                                 per_page=PER_PAGE)
@@ -300,7 +291,7 @@ def _apply_form(req: DeepLinkRequest, selection: dict[str, str], form: MultiDict
         return errors  # nothing picked changes
     new = [p for p in picks if p not in selection]
     if new:
-        with _read_sessions()() as db:
+        with services().read_sessions() as db:
             found = offers.offers_for(db, req.account_id, new, utcnow())
         for cid in new:
             offer = found.get(cid)
@@ -326,7 +317,7 @@ def _apply_form(req: DeepLinkRequest, selection: dict[str, str], form: MultiDict
 
 
 def _respond(req: DeepLinkRequest, view: View, selection: Mapping[str, str]) -> Response:
-    with _read_sessions()() as db:
+    with services().read_sessions() as db:
         found = offers.offers_for(db, req.account_id, selection.keys(), utcnow())
     errors: list[str] = []
     picks: list[ci.Pick] = []
@@ -351,7 +342,7 @@ def _respond(req: DeepLinkRequest, view: View, selection: Mapping[str, str]) -> 
             picks.append(ci.Pick(cid, offer.title, choice, offer.description))
     if errors:
         return _render_picker(req, view, selection, errors, status=422)
-    launch_url = _settings().public_base_url.rstrip("/") + url_for("lti_launch.launch")
+    launch_url = services().settings.public_base_url.rstrip("/") + url_for("lti_launch.launch")
     count = len(picks)
     return _send(req, ci.content_items(picks, launch_url),
                  msg=f"{count} course{'s' if count != 1 else ''} added", titles=[ci.item_title(p.title, p.license_type)
@@ -365,8 +356,8 @@ def _send(req: DeepLinkRequest, items: list[dict[str, Any]], *, msg: str,
     body = ci.response_claims(client_id=req.client_id, platform_issuer=req.platform_issuer,
                               deployment_id=req.deployment_id, items=items, settings=req.settings,
                               nonce=secrets.token_urlsafe(24), now=now, msg=msg)
-    token = current_signing_key(_sessions(), _settings(), now).sign(body, headers={"typ": "JWT"})
-    if not consume_request(_sessions(), req.launch_id, now):
+    token = current_signing_key(services().sessions, services().settings, now).sign(body, headers={"typ": "JWT"})
+    if not consume_request(services().sessions, req.launch_id, now):
         raise LaunchError(409, "deep_link_answered",
                           "This “add content” request was already answered (or it expired meanwhile).",
                           REOPEN_HINT, title="Already sent")

@@ -29,13 +29,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from config import Settings
 from lti_tool.lti import registrations
 from lti_tool.lti.install import LTI_TOOL_CONFIGURATION, TOOL_NAME, registration_metadata, tool_urls
 from lti_tool.lti.registrations import AccountBinding, PlatformDetails, RegistrationView
+from lti_tool.services import services
 from store.base import utcnow
 from store.errors import InvalidInput, NotFound, StoreError
 
@@ -70,9 +71,6 @@ class PlatformConfiguration:
     scopes_supported: tuple[str, ...]
     raw: dict[str, Any]
 
-
-def _settings() -> Settings:
-    return current_app.extensions["settings"]  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- talking to the platform
@@ -234,7 +232,7 @@ def _secure(response: Response) -> Response:
     """The registration token is in this page's URL: keep it out of caches and referrers. The
     platform is not registered yet, so framing is allowed from any https origin (the page acts on
     nothing but its own form: binding to an existing account needs that account's code)."""
-    settings = _settings()
+    settings = services().settings
     ancestors = "https:" + (" http://localhost:* http://127.0.0.1:*" if settings.env in ("development", "test")
                             else "")
     response.headers["Cache-Control"] = "no-store"
@@ -253,7 +251,7 @@ def _error_page(exc: RegistrationFailed) -> Response:
 def _form_page(config: PlatformConfiguration, token: str | None, platform_origin: str | None,
                form: dict[str, str], error: str | None = None, status: int = 200) -> Response:
     page = render_template("dynreg/form.html", config=config, token=token or "", platform_origin=platform_origin or "",
-                           form=form, error=error, tool_name=TOOL_NAME, urls=tool_urls(_settings()))
+                           form=form, error=error, tool_name=TOOL_NAME, urls=tool_urls(services().settings))
     return _secure(Response(page, status=status))
 
 
@@ -267,7 +265,7 @@ def _csrf_failed(exc: CSRFError) -> Response:
 
 @bp.get("/lti/register")
 def start() -> Response:
-    settings = _settings()
+    settings = services().settings
     token = request.args.get("registration_token") or None
     try:
         config = fetch_configuration(settings, request.args.get("openid_configuration"), token)
@@ -278,7 +276,7 @@ def start() -> Response:
 
 @bp.post("/lti/register")
 def finish() -> Response:
-    settings = _settings()
+    settings = services().settings
     form = {key: (request.form.get(key) or "").strip() for key in
             ("account_choice", "account", "registration_code", "new_account_name")}
     token = request.form.get("registration_token") or None
@@ -296,7 +294,7 @@ def finish() -> Response:
         binding = AccountBinding()
     now = utcnow()
     try:
-        registrations.check_binding(current_app.extensions["sessions"], settings, binding, now)
+        registrations.check_binding(services().sessions, settings, binding, now)
     except StoreError as exc:
         status = 404 if isinstance(exc, NotFound) else 400
         return _form_page(config, token, platform_origin, form, error=exc.message, status=status)
@@ -315,7 +313,7 @@ def finish() -> Response:
         label=f"{label} (dynamic registration)"[:200], deployment_ids=(deployment_id,) if deployment_id else (),
     )
     try:
-        view = registrations.register_dynamic(current_app.extensions["sessions"], settings, binding, details, now)
+        view = registrations.register_dynamic(services().sessions, settings, binding, details, now)
     except StoreError as exc:
         return _error_page(RegistrationFailed(
             409 if exc.reason in ("duplicate_registration", "duplicate_account") else 400, exc.reason,

@@ -1,7 +1,26 @@
-"""``Content-Security-Policy: frame-ancestors`` for every HTML page: the tool may be framed by
-itself and by the registered LMSs (origins of each registration's issuer, login URL and
-``extra_origins``). The origin list is read from the database and cached per app process for
-a few seconds, so a new registration is allowed everywhere shortly after it is added."""
+"""The security headers of every response, and ``Content-Security-Policy: frame-ancestors`` per
+launch.
+
+Every response gets ``X-Content-Type-Options: nosniff``. Every HTML page gets a content security
+policy: ``BASE_POLICY`` (scripts, styles, images, fetches only from the tool itself; no plugins, no
+``<base>``), merged with whatever directives the view set (a view's own directive wins, e.g. the
+demo LMS's ``frame-src``), plus ``frame-ancestors`` as follows.
+
+An HTML page of the tool may be framed by the tool itself and by the LMS of the launch it
+belongs to: the origins of that registration's issuer, login URL and ``extra_origins``. Which
+registration a page belongs to comes from the request: the web session of a launch
+(``session["registration_id"]``), or what a view has just learned (``note_registration``: the
+login knows it from ``iss``/``client_id``, the launch from its login state). So one customer's
+registration never widens another customer's policy, and the header stays a few origins long.
+
+- A page with no registration is framed by the tool only (``'self'``) — except an error page
+  (status 400 and up), which may be shown in any frame (``*``): it carries no action to hijack,
+  and the learner inside an LMS frame must read why a launch failed.
+- A view that sets its own ``frame-ancestors`` (the course player, dispatch pages) keeps it.
+
+Origins per registration are cached in the process for a few seconds (the database stays the
+source of truth; a changed registration is picked up after ``CACHE_SECONDS``).
+"""
 
 from __future__ import annotations
 
@@ -9,73 +28,107 @@ import re
 import threading
 import time
 
-from flask import Flask, Response
+from flask import Response, g, session
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.lti.login import origin_of
-from lti_tool.lti.models import LtiRegistration
+from lti_tool.lti.models import LtiLaunch, LtiRegistration
 
+BASE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "object-src 'none'; base-uri 'none'")
 CACHE_SECONDS = 30.0
-EXTENSION_KEY = "lti_frame_origins"
+CACHE_MAX_ENTRIES = 10_000
+_G_KEY = "frame_registration_id"
 # A CSP source for an extra origin: scheme://host[:port], host may start with "*." (no paths,
 # no spaces or semicolons that could smuggle other directives).
 _SOURCE = re.compile(r"^https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$")
 
 
-class FrameOrigins:
-    """Per-process cache of the allowed frame ancestors (the database is the source of truth)."""
+def registration_origins(issuer: str | None, login_url: str | None, extra: object) -> tuple[str, ...]:
+    """The frame origins of one registration: its issuer's and login URL's origins and the valid
+    ``extra_origins`` entries."""
+    found: set[str] = set()
+    for url in (issuer, login_url):
+        origin = origin_of(url or "")
+        if origin:
+            found.add(origin)
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, str):
+            candidate = item.strip().rstrip("/").lower()
+            if _SOURCE.match(candidate):
+                found.add(candidate)
+    return tuple(sorted(found))
 
-    def __init__(self, app: Flask) -> None:
-        self._app = app
+
+class FramePolicy:
+    """Who may frame a page, per registration (read from the database, cached briefly)."""
+
+    def __init__(self, read_sessions: sessionmaker[Session]) -> None:
+        self._sessions = read_sessions
         self._lock = threading.Lock()
-        self._value: tuple[float, tuple[str, ...]] | None = None
+        self._cache: dict[int, tuple[float, tuple[str, ...]]] = {}
 
-    def get(self) -> tuple[str, ...]:
-        cached = self._value
+    def origins_for_registration(self, registration_id: int) -> tuple[str, ...]:
+        cached = self._cache.get(registration_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        with self._lock:
-            origins = self._load()
-            self._value = (time.monotonic() + CACHE_SECONDS, origins)
-            return origins
-
-    def _load(self) -> tuple[str, ...]:
-        with self._app.extensions["sessions"]() as session:
-            rows = session.execute(
+        with self._sessions() as db:
+            row = db.execute(
                 select(LtiRegistration.issuer, LtiRegistration.auth_login_url, LtiRegistration.extra_origins)
-            ).all()
-        found: set[str] = set()
-        for issuer, login_url, extra in rows:
-            for url in (issuer, login_url):
-                origin = origin_of(url or "")
-                if origin:
-                    found.add(origin)
-            for item in extra or []:
-                if isinstance(item, str):
-                    candidate = item.strip().rstrip("/").lower()
-                    if _SOURCE.match(candidate):
-                        found.add(candidate)
-        return tuple(sorted(found))
+                .where(LtiRegistration.id == registration_id)
+            ).first()
+        origins = registration_origins(*row) if row is not None else ()
+        with self._lock:
+            if len(self._cache) >= CACHE_MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[registration_id] = (time.monotonic() + CACHE_SECONDS, origins)
+        return origins
 
+    def origins_for_lti_launch(self, launch_id: str | None) -> tuple[str, ...]:
+        """The frame origins of a stored LTI launch's registration (none for an unknown launch)."""
+        if not launch_id:
+            return ()
+        with self._sessions() as db:
+            registration_id = db.scalar(select(LtiLaunch.registration_id).where(LtiLaunch.id == launch_id))
+        return self.origins_for_registration(registration_id) if registration_id is not None else ()
 
-def frame_ancestors(app: Flask) -> str:
-    origins: FrameOrigins = app.extensions[EXTENSION_KEY]
-    return " ".join(("frame-ancestors", "'self'", *origins.get()))
-
-
-def apply(app: Flask, response: Response) -> Response:
-    """Set frame-ancestors on HTML responses (merging into a CSP a view already set)."""
-    response.headers.pop("X-Frame-Options", None)
-    if response.mimetype != "text/html":
+    def apply(self, response: Response) -> Response:
+        """After each request: ``nosniff`` everywhere; on HTML responses the base policy merged
+        with the view's own directives, and frame-ancestors unless the view named its own."""
+        response.headers.pop("X-Frame-Options", None)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype != "text/html":
+            return response
+        directives = parse_policy(BASE_POLICY)
+        directives.update(parse_policy(response.headers.get("Content-Security-Policy", "")))
+        if "frame-ancestors" not in directives:
+            directives["frame-ancestors"] = " ".join(self._sources(response.status_code))
+        response.headers["Content-Security-Policy"] = "; ".join(f"{name} {value}".strip()
+                                                                for name, value in directives.items())
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
-    policy = response.headers.get("Content-Security-Policy")
-    if policy and "frame-ancestors" in policy:
-        return response
-    directive = frame_ancestors(app)
-    response.headers["Content-Security-Policy"] = f"{policy.rstrip('; ')}; {directive}" if policy else directive
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
+
+    def _sources(self, status: int) -> tuple[str, ...]:
+        registration_id = g.get(_G_KEY)
+        if registration_id is None:
+            registration_id = session.get("registration_id")
+        if isinstance(registration_id, int):
+            return ("'self'", *self.origins_for_registration(registration_id))
+        return ("*",) if status >= 400 else ("'self'",)
 
 
-def install(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = FrameOrigins(app)
+def parse_policy(policy: str) -> dict[str, str]:
+    """``"a x; b y"`` → ``{"a": "x", "b": "y"}`` in order (directive names lowercased)."""
+    out: dict[str, str] = {}
+    for part in policy.split(";"):
+        name, _, value = part.strip().partition(" ")
+        if name:
+            out[name.lower()] = value.strip()
+    return out
+
+
+def note_registration(registration_id: int) -> None:
+    """A view tells the policy which registration this response belongs to (before the web
+    session knows it: the login and the launch itself)."""
+    setattr(g, _G_KEY, registration_id)

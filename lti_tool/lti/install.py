@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, Response, jsonify, render_template
 
 from config import Settings
 from lti_tool.lti import ags, keys
+from lti_tool.services import services
 
 TOOL_NAME = "Course licenses"
 TOOL_ID = "course-licenses"
@@ -126,29 +126,13 @@ def registration_metadata(settings: Settings) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------- setup
-
-
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    from lti_tool.lti import dynreg
-
-    app: Flask = state.app
-    app.register_blueprint(dynreg.bp)
-    app.extensions["progress_listeners"].append(
-        ags.make_progress_listener(app.extensions["sessions"], app.extensions["settings"]))
-
-
 # ---------------------------------------------------------------- views
 
-
-def _settings() -> Settings:
-    return current_app.extensions["settings"]  # type: ignore[no-any-return]
 
 
 @bp.get("/lti/install")
 def install_page() -> Response:
-    settings = _settings()
+    settings = services().settings
     urls = tool_urls(settings)
     response = Response(render_template("install/index.html", urls=urls, tool_name=TOOL_NAME,
                                         canvas_json_text=json.dumps(canvas_config(settings), indent=2)))
@@ -158,7 +142,7 @@ def install_page() -> Response:
 
 @bp.get("/lti/config/canvas.json")
 def canvas_json() -> Response:
-    response = jsonify(canvas_config(_settings()))
+    response = jsonify(canvas_config(services().settings))
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
@@ -167,7 +151,7 @@ def canvas_json() -> Response:
 @bp.get("/lti/jwks")
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    data = keys.public_jwks(current_app.extensions["sessions"], _settings())
+    data = keys.public_jwks(services().sessions, services().settings)
     response = jsonify(data)
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
     response.headers["Access-Control-Allow-Origin"] = "*"

@@ -4,9 +4,9 @@
   Two processes doing that at once still end with one active key: creation and rotation run
   under a table lock (PostgreSQL) or SQLite's single writer (``BEGIN IMMEDIATE``), and re-check
   for an active key once they hold it.
-- The private key PEM is encrypted with Fernet. The encryption key is derived with HKDF from
-  ``KEY_ENCRYPTION_KEY`` when set, otherwise from ``SECRET_KEY``. Decryption tries both, so
-  setting ``KEY_ENCRYPTION_KEY`` later keeps existing keys readable. Changing ``SECRET_KEY``
+- The private key PEM is encrypted at rest by ``store.encryption`` (Fernet under a key derived
+  from ``KEY_ENCRYPTION_KEY`` when set, otherwise from ``SECRET_KEY``; decryption tries both, so
+  setting ``KEY_ENCRYPTION_KEY`` later keeps existing keys readable). Changing ``SECRET_KEY``
   without a ``KEY_ENCRYPTION_KEY`` makes the stored private keys unreadable: restore the old
   value, or run ``lti-tool keys rotate`` (a new key is made; LMSs fetch the new JWKS by itself).
 - ``rotate_keys`` adds a new key and retires the previous one; a retired key stays in the JWKS
@@ -16,29 +16,26 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import jwt
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from lti_tool.lti.models import ToolKey
+from store import encryption
 from store.base import require_aware, utcnow
 from store.errors import StoreError
 
 KEY_SIZE = 2048
 ALGORITHM = "RS256"
-_HKDF_SALT = b"lti-tool/encryption-at-rest/v1"
 
 
 class ToolKeyUnreadable(StoreError):
@@ -48,34 +45,19 @@ class ToolKeyUnreadable(StoreError):
 # ---------------------------------------------------------------- encryption at rest
 
 
-def _derive_fernet_key(material: str, purpose: bytes) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=purpose)
-    return base64.urlsafe_b64encode(hkdf.derive(material.encode("utf-8")))
-
-
-def _fernet(settings: Settings) -> MultiFernet:
-    """Encrypts with the KEY_ENCRYPTION_KEY-derived key when set (else the SECRET_KEY-derived
-    one); decrypts with either."""
-    keys = []
-    if settings.key_encryption_key:
-        keys.append(Fernet(_derive_fernet_key(settings.key_encryption_key, b"kek")))
-    if settings.secret_key:
-        keys.append(Fernet(_derive_fernet_key(settings.secret_key, b"secret-key")))
-    if not keys:
-        raise ToolKeyUnreadable("neither KEY_ENCRYPTION_KEY nor SECRET_KEY is set: nothing to encrypt keys with")
-    return MultiFernet(keys)
-
-
 def encrypt_secret(settings: Settings, plaintext: str) -> str:
     """Encrypt a secret for storage (tool private keys, cached service tokens)."""
-    return _fernet(settings).encrypt(plaintext.encode("utf-8")).decode("ascii")
+    try:
+        return encryption.encrypt(settings, plaintext, context=encryption.LTI_SECRETS)
+    except encryption.SecretUnreadable as exc:
+        raise ToolKeyUnreadable(exc.message) from None
 
 
 def decrypt_secret(settings: Settings, ciphertext: str) -> str:
     """Decrypt what ``encrypt_secret`` made; ``ToolKeyUnreadable`` when the keys changed."""
     try:
-        return _fernet(settings).decrypt(ciphertext.encode("ascii")).decode("utf-8")
-    except (InvalidToken, ValueError):
+        return encryption.decrypt(settings, ciphertext, context=encryption.LTI_SECRETS)
+    except encryption.SecretUnreadable:
         raise ToolKeyUnreadable(
             "a stored secret cannot be decrypted: SECRET_KEY (or KEY_ENCRYPTION_KEY) changed since it was "
             "stored. Restore the previous value, or run `lti-tool keys rotate` to make a new signing key"

@@ -33,7 +33,7 @@ from lti_tool.lti.security import (
 )
 from lti_tool.lti.tool_conf import RegistrationView, get_registration
 from store.accounts.service import LearnerIdentity, upsert_learner
-from store.licenses.rules import LICENSE_TYPES
+from store.licenses.labels import LICENSE_TYPES
 from store.database import upsert_insert
 
 

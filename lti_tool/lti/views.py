@@ -1,8 +1,8 @@
-"""LTI login and launch pages (blueprint ``lti_launch``) and the app-wide LTI page plumbing:
-cookie-less web sessions and the frame-ancestors policy.
+"""LTI login and launch pages (blueprint ``lti_launch``).
 
 Views parse the request, call one service, and render; every refusal is a ``LaunchError``
-rendered by ``render_launch_error`` as a 4xx page with a warning log line.
+rendered by ``render_launch_error`` (registered app-wide by ``create_app``) as a 4xx page with a
+warning log line.
 """
 
 from __future__ import annotations
@@ -11,43 +11,27 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
-from config import Settings
 from lti_tool.extensions import csrf
-from lti_tool.lti import frame_policy, websession
 from lti_tool.lti.errors import LaunchError, bad_request, forbidden, unauthorized
+from lti_tool.lti.frame_policy import note_registration
 from lti_tool.lti.launch import RecordedLaunch, binding_value, find_login, is_bound, record_launch, verify_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, STORAGE_KEY_PREFIX, LoginRequest, origin_of, start_login
 from lti_tool.lti.service import CourseOpening, learner_courses, license_overview, open_course
 from lti_tool.lti.tool_conf import get_registration
+from lti_tool.services import services
 from store.base import utcnow
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("lti_launch", __name__)
 
-LICENSE_LABELS = {"plus": "Plus", "volume": "Volume", "ppu": "Pay Per Use"}
 STORAGE_TIMEOUT_MS = 2500
 NEW_WINDOW_PARAM = "lti1p3_new_window"
 
 
-@bp.record_once
-def _install(state: BlueprintSetupState) -> None:
-    app = state.app
-    websession.install(app)
-    frame_policy.install(app)
-    app.jinja_env.globals.update(license_label=license_label, cents=cents)
-
-
-@bp.after_app_request
-def _frame_ancestors(response: Response) -> Response:
-    return frame_policy.apply(current_app, response)
-
-
-@bp.app_errorhandler(LaunchError)
 def render_launch_error(error: LaunchError) -> tuple[str, int]:
     message = error.message.replace("\r", "\\r").replace("\n", "\\n")  # one log line, whatever the input
     log.warning("LTI %s refused (HTTP %d, %s): %s", request.path, error.status, error.code, message)
@@ -62,30 +46,12 @@ def _csrf_error(error: CSRFError) -> tuple[str, int]:
     ))
 
 
-def license_label(license_type: str) -> str:
-    return LICENSE_LABELS.get(license_type, license_type)
-
-
-def cents(amount: int) -> str:
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    return f"{sign}{amount // 100:,}.{amount % 100:02d}"
-
-
-def _settings() -> Settings:
-    return current_app.extensions["settings"]  # type: ignore[no-any-return]
-
-
-def _sessions() -> Any:
-    return current_app.extensions["sessions"]
-
-
 def _is_https() -> bool:
-    return request.is_secure or _settings().public_base_url.startswith("https://")
+    return request.is_secure or services().settings.public_base_url.startswith("https://")
 
 
 def _public_url(endpoint: str, **values: Any) -> str:
-    return _settings().public_base_url + url_for(endpoint, **values)
+    return services().settings.public_base_url + url_for(endpoint, **values)
 
 
 # ---------------------------------------------------------------- login
@@ -96,9 +62,10 @@ def _public_url(endpoint: str, **values: Any) -> str:
 def login() -> Response | str:
     params = request.values  # query string (GET) or form body and query string (POST)
     login_request = LoginRequest.parse(params)
-    settings = _settings()
-    start = start_login(_sessions(), login_request, _public_url("lti_launch.launch"),
+    settings = services().settings
+    start = start_login(services().sessions, login_request, _public_url("lti_launch.launch"),
                         settings.lti_login_state_ttl_seconds, utcnow())
+    note_registration(start.registration.id)
     binding = binding_value(settings.secret_key, start.state)
     if params.get(NEW_WINDOW_PARAM) == "1":
         # Opened top-level by the fallback page: cookies are first-party here.
@@ -143,10 +110,11 @@ def launch() -> Response | str | tuple[str, int]:
     if not id_token:
         raise bad_request("missing_id_token", "The launch request has no id_token.",
                           "The LMS must form-post the launch to this URL after the login.")
-    settings = _settings()
-    sessions = _sessions()
+    settings = services().settings
+    sessions = services().sessions
     now = utcnow()
     login_binding = find_login(sessions, state, id_token, now)
+    note_registration(login_binding.registration_id)
 
     cookie_name = STATE_COOKIE_PREFIX + state
     cookie_value = request.cookies.get(cookie_name)
@@ -195,7 +163,7 @@ def launch() -> Response | str | tuple[str, int]:
 
 
 def _launch_storage_page(id_token: str, state: str, storage_target: str, registration_id: int) -> Response:
-    with _sessions()() as db:
+    with services().read_sessions() as db:
         registration = get_registration(db, registration_id)
     origin = origin_of(registration.auth_login_url) if registration else None
     if registration is None or origin is None:
@@ -220,14 +188,12 @@ def _after_launch(recorded: RecordedLaunch) -> Response:
     if recorded.intent.kind == "navigation":
         endpoint = "lti_launch.home" if recorded.is_admin else "lti_launch.my_courses"
         return redirect(url_for(endpoint, s=token), 303)
-    opening = open_course(_sessions(), recorded.id, utcnow(), confirmed=False)
+    opening = open_course(services().sessions, recorded.id, utcnow(), confirmed=False)
     return _show_opening(opening)
 
 
 def _player_url(*, seat_id: int, course_id: str, learner_id: int, launch_id: str) -> str:
-    from lti_tool.player.tokens import issue_player_token
-
-    token = issue_player_token(_settings(), seat_id=seat_id, course_id=course_id, learner_id=learner_id,
+    token = services().issue_player_token(seat_id=seat_id, course_id=course_id, learner_id=learner_id,
                                launch_id=launch_id, origin="lti")
     return url_for("player.play", t=token)
 
@@ -249,7 +215,7 @@ def confirm_seat() -> Response:
         raise forbidden("confirmation_mismatch",
                         "This confirmation does not belong to your current launch.",
                         "Open the course again from the LMS.")
-    return _show_opening(open_course(_sessions(), launch_id, utcnow(), confirmed=True))
+    return _show_opening(open_course(services().sessions, launch_id, utcnow(), confirmed=True))
 
 
 # ---------------------------------------------------------------- launch without a course
@@ -268,7 +234,7 @@ def home() -> str:
     account_id, _learner_id = _require_session()
     if not session.get("is_admin"):
         raise forbidden("admins_only", "This page is for your organization's LMS administrators and instructors.")
-    return render_template("lti/home.html", overview=license_overview(_sessions(), account_id, utcnow()))
+    return render_template("lti/home.html", overview=license_overview(services().read_sessions, account_id, utcnow()))
 
 
 @bp.get("/lti/my-courses")
@@ -278,6 +244,6 @@ def my_courses() -> str:
     courses = [
         {"title": c.title, "license_type": c.license_type, "expires_at": c.expires_at,
          "url": _player_url(seat_id=c.seat_id, course_id=c.course_id, learner_id=learner_id, launch_id=launch_id)}
-        for c in learner_courses(_sessions(), account_id, learner_id, utcnow())
+        for c in learner_courses(services().read_sessions, account_id, learner_id, utcnow())
     ]
     return render_template("lti/my_courses.html", courses=courses)

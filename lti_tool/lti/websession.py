@@ -21,8 +21,10 @@ from flask import Flask, Request, Response, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
 from markupsafe import Markup, escape
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import CallbackDict
 
+from config import Settings
 from lti_tool.lti.models import WebSession
 from store.base import utcnow
 
@@ -61,33 +63,38 @@ class DbSession(CallbackDict, SessionMixin):  # type: ignore[type-arg]
         self.modified = True
 
 
-def session_ttl(app: Flask) -> timedelta:
+def session_ttl(settings: Settings) -> timedelta:
     # Pages inside the LMS stay usable as long as a course player link does.
-    return timedelta(seconds=app.extensions["settings"].player_token_ttl_seconds)
-
-
-def _is_https(app: Flask, request: Request) -> bool:
-    return request.is_secure or app.extensions["settings"].public_base_url.startswith("https://")
+    return timedelta(seconds=settings.player_token_ttl_seconds)
 
 
 class DbSessionInterface(SessionInterface):
-    def _token_from(self, app: Flask, request: Request) -> str | None:
+    """``create_app`` sets one as ``app.session_interface``, with the app's settings and sessions."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        self._settings = settings
+        self._sessions = sessions
+
+    def _is_https(self, request: Request) -> bool:
+        return request.is_secure or self._settings.public_base_url.startswith("https://")
+
+    def _token_from(self, request: Request) -> str | None:
         token = request.args.get(TOKEN_ARG) or request.headers.get(TOKEN_HEADER)
         if not token and request.method == "POST" and request.mimetype in (
             "application/x-www-form-urlencoded", "multipart/form-data"
         ):
             token = request.form.get(TOKEN_ARG)
-        if not token and _is_https(app, request):
+        if not token and self._is_https(request):
             token = request.cookies.get(COOKIE_NAME)
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         return token
 
     def open_session(self, app: Flask, request: Request) -> DbSession:
-        token = self._token_from(app, request)
+        token = self._token_from(request)
         if token is None:
             return DbSession()
-        with app.extensions["sessions"]() as db:
+        with self._sessions() as db:
             data = db.scalars(
                 select(WebSession.data).where(WebSession.id == token_hash(token), WebSession.expires_at > utcnow())
             ).first()
@@ -101,16 +108,16 @@ class DbSessionInterface(SessionInterface):
         if not session.stored and not session:
             return
         now = utcnow()
-        with app.extensions["sessions"].begin() as db:
+        with self._sessions.begin() as db:
             if session.stored:
                 db.execute(update(WebSession).where(WebSession.id == token_hash(session.token))
                            .values(data=dict(session)))
             else:
                 db.add(WebSession(id=token_hash(session.token), data=dict(session), created_at=now,
-                                  expires_at=now + session_ttl(app)))
+                                  expires_at=now + session_ttl(self._settings)))
         session.stored = True
-        if _is_https(app, request):
-            response.set_cookie(COOKIE_NAME, session.token, max_age=int(session_ttl(app).total_seconds()),
+        if self._is_https(request):
+            response.set_cookie(COOKIE_NAME, session.token, max_age=int(session_ttl(self._settings).total_seconds()),
                                 path="/", secure=True, httponly=True, samesite="None", partitioned=True)
 
 
@@ -135,7 +142,3 @@ def session_field() -> Markup:
         return Markup("")
     return Markup('<input type="hidden" name="{}" value="{}">').format(TOKEN_ARG, escape(token))
 
-
-def install(app: Flask) -> None:
-    app.session_interface = DbSessionInterface()
-    app.jinja_env.globals.update(url_for_s=url_for_s, session_field=session_field)

@@ -8,7 +8,7 @@ Relative links between the course's files keep working, since they all share tha
 The token is derived from the player grant: signed with the app's secret under its own salt
 (no player token or other signed value passes for one), naming the seat, course, learner, the
 package folder the learner's attempt plays and the origins that may frame the player (the
-``player_frame_ancestors`` hook's answer for the grant, e.g. the LMS), and expiring with the
+frame ancestors its launch path registered with the player, e.g. the LMS), and expiring with the
 grant. Serving checks only the signature, the expiry and the folder: no database read per file.
 
 Files are sent with ``send_from_directory`` (``safe_join``: nothing outside the package folder),

@@ -6,13 +6,9 @@ No cookies anywhere: the page gets its token from the URL, the script sends it b
 bearer token, not a cookie, authenticates them. Each call re-checks the seat (still there, same
 learner, admitted to the course) inside the service's transaction.
 
-After each successful progress commit every callable in
-``current_app.extensions["progress_listeners"]`` gets a ``ProgressEvent`` (grade passback
-registers one); a listener that raises is logged and the learner's commit still succeeds.
-
-A deployment may register ``app.extensions["player_frame_ancestors"]``: a callable taking the
-``PlayerGrant`` and returning the origins allowed to frame the page (the LMS of the launch);
-without it the page sets no ``frame-ancestors`` (it is useless without a valid token anyway).
+The player knows nothing of the launch paths that use it: each registers with
+``services().player`` (``lti_tool.services.PlayerHooks``) who may frame its launches' pages, what extra
+configuration their pages get, and what happens after a progress commit (LTI: grade passback).
 
 A course with imported SCORM content (``lti-tool content import``) plays in the same page: the
 page loads the scorm-again runtime (``static/vendor``, installed by ``make install``) and
@@ -21,10 +17,10 @@ runtime's starting CMI and the content URL), provides ``window.API`` / ``window.
 and loads the course in an iframe from ``/play/content/<content token>/...`` (see
 ``lti_tool.player.content``). The course's commits go to ``POST /play/api/cmi``.
 
-A SCORM dispatch launch (grant origin ``dispatch``) plays in the same pages; they also load
-``js/dispatch-bridge.js`` and their config carries ``dispatch: {lmsOrigin}``, the origin of the
-package's launch page recorded at launch (``scorm_packages.service.lms_origin_for_launch``), to
-which the bridge relays the player's status by postMessage. LTI pages have neither.
+A SCORM dispatch launch (grant origin ``dispatch``) plays in the same pages; its registered
+page configuration adds ``dispatch: {lmsOrigin}`` (the origin of the package's launch page), and
+then the page also loads ``js/dispatch-bridge.js``, which relays the player's status to that
+origin by postMessage. LTI pages have neither.
 """
 
 from __future__ import annotations
@@ -38,13 +34,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import NotFound as HTTPNotFound
-from sqlalchemy.orm import Session, sessionmaker
 
-from config import Settings
 from lti_tool.extensions import csrf
 from lti_tool.player import content as content_files
 from lti_tool.player.tokens import PlayerGrant, PlayerTokenError, verify_player_token
-from scorm_packages.service import lms_origin_for_launch
+from lti_tool.services import services
 from store.base import utcnow
 from store.content import QUIZ_LOCATION, ContentPackage, CourseContent, visited_locations
 from store.errors import InvalidInput, NotFound, StoreError
@@ -81,19 +75,6 @@ class ApiError(Exception):
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _settings() -> Settings:
-    return current_app.extensions["settings"]
-
-
-def _sessions() -> sessionmaker[Session]:
-    return current_app.extensions["sessions"]
-
-
-def _read_sessions() -> sessionmaker[Session]:
-    """For reads only: on SQLite they don't take the write lock (deferred BEGIN)."""
-    return current_app.extensions.get("read_sessions") or current_app.extensions["sessions"]
 
 
 def _secure_headers(response: Response, frame_ancestors: Iterable[str] | None = None, *,
@@ -150,17 +131,12 @@ def _store_error_parts(exc: StoreError) -> tuple[int, str, str, str]:
 
 
 def _frame_ancestors(grant: PlayerGrant) -> Iterable[str] | None:
-    hook: Callable[[PlayerGrant], Iterable[str] | None] | None = current_app.extensions.get(
-        "player_frame_ancestors")
-    return hook(grant) if hook is not None else None
+    return services().player.frame_ancestors(grant)
 
 
-def _with_dispatch(config: dict[str, Any], grant: PlayerGrant) -> dict[str, Any]:
-    """A dispatch launch's page also gets the origin of the package's launch page (recorded at
-    launch; None if none was): static/js/dispatch-bridge.js accepts the launch page's messages
-    only from it and posts the player's status only to it. LTI pages get no ``dispatch`` key."""
-    if grant.origin == "dispatch":
-        config["dispatch"] = {"lmsOrigin": lms_origin_for_launch(_read_sessions(), grant.launch_id)}
+def _with_launch_config(config: dict[str, Any], grant: PlayerGrant) -> dict[str, Any]:
+    """What the grant's launch path adds to the page configuration (dispatch: ``dispatch``)."""
+    config.update(services().player.page_config(grant))
     return config
 
 
@@ -174,7 +150,7 @@ def _bearer_grant() -> PlayerGrant:
 
 def _grant(token: Any) -> PlayerGrant:
     try:
-        return verify_player_token(_settings(), token if isinstance(token, str) else None)
+        return verify_player_token(services().settings, token if isinstance(token, str) else None)
     except PlayerTokenError as exc:
         raise ApiError(401, f"token_{exc.reason}", exc.message) from None
 
@@ -250,7 +226,7 @@ def _state_json(view: ProgressView) -> dict[str, Any]:
 
 def _notify(view: ProgressView, grant: PlayerGrant, now: datetime) -> None:
     event = ProgressEvent.of(view, launch_id=grant.launch_id, origin=grant.origin, occurred_at=now)
-    service.notify_listeners(current_app.extensions.get("progress_listeners", ()), event)
+    services().player.notify_progress(event)
 
 
 def _api(fn: Callable[[], Response | tuple[Any, int] | dict[str, Any]]) -> Response:
@@ -273,12 +249,12 @@ def _api(fn: Callable[[], Response | tuple[Any, int] | dict[str, Any]]) -> Respo
 @bp.get("/play")
 def play() -> Response:
     try:
-        grant = verify_player_token(_settings(), request.args.get("t"))
+        grant = verify_player_token(services().settings, request.args.get("t"))
     except PlayerTokenError as exc:
         title, message, ask = _TOKEN_PAGES[exc.reason]
         return _error_page(401, title, message, ask)
     try:
-        player = service.open_player(_read_sessions(), grant.seat_id, grant.course_id, learner_id=grant.learner_id)
+        player = service.open_player(services().read_sessions, grant.seat_id, grant.course_id, learner_id=grant.learner_id)
     except StoreError as exc:
         return _store_error_page(exc)
     content, progress = player.content, player.progress
@@ -305,7 +281,7 @@ def play() -> Response:
         "state": _state_json(progress),
         "masteryPercent": round(content.mastery_score * 100),
     }
-    _with_dispatch(config, grant)
+    _with_launch_config(config, grant)
     html = render_template(
         "player/play.html", content=content, progress=progress, location=location, config=config,
         visited=visited, mastery_percent=round(content.mastery_score * 100), quiz_location=QUIZ_LOCATION,
@@ -342,7 +318,7 @@ def _scorm_page(grant: PlayerGrant, content: CourseContent, progress: ProgressVi
                    "setValue": scorm.SET_VALUE_ERROR[package.scorm_version]},
         "state": _state_json(progress),
     }
-    _with_dispatch(config, grant)
+    _with_launch_config(config, grant)
     html = render_template("player/scorm.html", content=content, progress=progress, config=config,
                            runtime_script=RUNTIME_SCRIPTS[package.scorm_version])
     return _secure_headers(Response(html, 200), _frame_ancestors(grant), frames_content=True)
@@ -350,7 +326,7 @@ def _scorm_page(grant: PlayerGrant, content: CourseContent, progress: ProgressVi
 
 def _launch_url(grant: PlayerGrant, package: ContentPackage) -> str:
     ancestors = _frame_ancestors(grant)
-    token = content_files.issue_content_token(_settings(), grant, content_id=package.id,
+    token = content_files.issue_content_token(services().settings, grant, content_id=package.id,
                                               storage_key=package.storage_key,
                                               frame_ancestors=None if ancestors is None else list(ancestors))
     return url_for("player.content_root", token=token) + package.launch_href
@@ -366,7 +342,7 @@ def api_session() -> Response:
     def run() -> dict[str, Any]:
         grant = _bearer_grant()
         now = utcnow()
-        resume = service.start_session(_sessions(), grant.seat_id, grant.course_id, now,
+        resume = service.start_session(services().sessions, grant.seat_id, grant.course_id, now,
                                        learner_id=grant.learner_id)
         _notify(resume.progress, grant, now)
         result: dict[str, Any] = {"state": _state_json(resume.progress), "entry": resume.entry}
@@ -387,7 +363,7 @@ def api_session() -> Response:
 def api_state() -> Response:
     def run() -> dict[str, Any]:
         grant = _bearer_grant()
-        player = service.open_player(_read_sessions(), grant.seat_id, grant.course_id, learner_id=grant.learner_id)
+        player = service.open_player(services().read_sessions, grant.seat_id, grant.course_id, learner_id=grant.learner_id)
         return {"state": _state_json(player.progress)}
 
     return _api(run)
@@ -395,7 +371,7 @@ def api_state() -> Response:
 
 def _commit(grant: PlayerGrant, body: dict[str, Any]) -> ProgressView:
     now = utcnow()
-    view = service.record_progress(_sessions(), grant.seat_id, grant.course_id, _update_from(body), now,
+    view = service.record_progress(services().sessions, grant.seat_id, grant.course_id, _update_from(body), now,
                                    learner_id=grant.learner_id)
     _notify(view, grant, now)
     return view
@@ -443,7 +419,7 @@ def api_quiz() -> Response:
         session_time = body.get("session_time_seconds")
         now = utcnow()
         outcome = service.submit_quiz(
-            _sessions(), grant.seat_id, grant.course_id, answers, now, learner_id=grant.learner_id,
+            services().sessions, grant.seat_id, grant.course_id, answers, now, learner_id=grant.learner_id,
             session_time_seconds=0 if session_time is None else session_time,
             location=_optional_str(body, "location"), suspend_data=_optional_str(body, "suspend_data"),
         )
@@ -491,7 +467,7 @@ def api_cmi() -> Response:
         commit = scorm.CmiCommit(scorm_version=body.get("scorm_version"), values=body.get("cmi") or {},
                                  session=session_number, player_seconds=body.get("player_seconds"), seq=seq)
         now = utcnow()
-        view = service.record_cmi(_sessions(), grant.seat_id, grant.course_id, commit, now,
+        view = service.record_cmi(services().sessions, grant.seat_id, grant.course_id, commit, now,
                                   learner_id=grant.learner_id)
         _notify(view, grant, now)
         return {"result": "true", "errorCode": 0, "state": _state_json(view)}
@@ -531,11 +507,11 @@ def content_root(token: str) -> Response:
 def content_file(token: str, file: str) -> Response:
     """One file of the imported package the content token names (see lti_tool.player.content)."""
     try:
-        grant = content_files.verify_content_token(_settings(), token)
+        grant = content_files.verify_content_token(services().settings, token)
     except content_files.ContentTokenError as exc:
         return _content_error(401, "This course link has expired; open the course again from your LMS."
                               if str(exc) == "expired" else "This course link is not valid.")
-    folder = content_files.content_store(_settings()).folder(grant.storage_key)
+    folder = content_files.content_store(services().settings).folder(grant.storage_key)
     try:
         response = send_from_directory(folder, file, mimetype=content_files.mime_type(file), max_age=3600,
                                        conditional=True)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from store.licenses import labels
+from store.licenses.labels import LICENSE_LABELS, is_license_type
+
 FORMATS = ("scorm12", "scorm2004")
-LICENSE_LABELS = {"plus": "Plus", "volume": "Volume", "ppu": "Pay Per Use"}
 SCHEMA = "ADL SCORM"
 SCHEMA_VERSIONS = {"scorm12": "1.2", "scorm2004": "2004 4th Edition"}
 MANIFEST_FILE = "imsmanifest.xml"
@@ -33,10 +35,10 @@ class ManifestError(ValueError):
 
 
 def license_label(license_type: str) -> str:
-    try:
-        return LICENSE_LABELS[license_type]
-    except KeyError:
-        raise ManifestError(f"license type must be one of {', '.join(LICENSE_LABELS)}, got {license_type!r}") from None
+    """The license type's label (``store.licenses.labels``); an unknown type is a ManifestError."""
+    if not is_license_type(license_type):
+        raise ManifestError(f"license type must be one of {', '.join(LICENSE_LABELS)}, got {license_type!r}")
+    return labels.license_label(license_type)
 
 
 def xml_text(value: str) -> str:
@@ -55,13 +57,8 @@ def ncname(prefix: str, value: str) -> str:
 def labeled_title(title: str, license_type: str) -> str:
     """``"<course title> — <license label>"``; the course title is cut (with an ellipsis) so the
     label always fits in ``TITLE_MAX_CHARS``."""
-    label = license_label(license_type)
-    clean = " ".join(xml_text(title).split()) or "Course"
-    suffix = f" \u2014 {label}"
-    room = TITLE_MAX_CHARS - len(suffix)
-    if len(clean) > room:
-        clean = clean[: room - 1].rstrip() + "\u2026"
-    return clean + suffix
+    license_label(license_type)
+    return labels.labeled_title(xml_text(title), license_type, TITLE_MAX_CHARS)
 
 
 @dataclass(frozen=True)

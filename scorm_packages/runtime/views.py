@@ -10,24 +10,28 @@
   current web session's account, for admins (``session["account_id"]``, ``session["is_admin"]``).
 
 Pages under ``/dispatch/`` may be framed by any origin (``frame-ancestors *``): they are
-refusal messages shown in whatever LMS hosts the package. The course player of a dispatch
-launch may be framed by the account's allowed LMS domains (any, when it lists none); this
-blueprint registers that rule as the player's ``player_frame_ancestors`` hook, keeping any
-hook registered before it for the other launch origins.
+refusal messages shown in whatever LMS hosts the package. How the course player treats dispatch
+launches (``player_frame_ancestors``: the account's allowed LMS domains, any when it lists none;
+``player_page_config``: the origin of the package's launch page) is registered with the player by
+``create_app``; registering this blueprint has no other effect.
+
+The views use the app's services object (built by ``lti_tool.create_app``) through the
+structural type ``RuntimeServices``: this package does not import ``lti_tool``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, cast, runtime_checkable
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session, url_for
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, session, url_for
+from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from scorm_packages import service
-from scorm_packages.manifest import FORMATS, LICENSE_LABELS
+from scorm_packages.manifest import FORMATS
+from store.licenses.labels import LICENSE_LABELS, license_label
 from scorm_packages.packaging import PackagingError
 from store.base import utcnow
 from store.errors import InvalidInput, NotFound, StoreError
@@ -41,39 +45,58 @@ PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-ac
             "frame-ancestors *")
 
 
-def _settings() -> Settings:
-    return current_app.extensions["settings"]  # type: ignore[no-any-return]
+@runtime_checkable
+class RuntimeServices(Protocol):
+    """What these views need of the app's services object (``lti_tool.services.Services``)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+
+    @property
+    def read_sessions(self) -> sessionmaker[Session]: ...
+
+    def issue_player_token(self, *, seat_id: int, course_id: str, learner_id: int, launch_id: str | None,
+                           origin: str) -> str: ...
 
 
-def _sessions() -> Any:
-    return current_app.extensions["sessions"]
+def runtime_services() -> RuntimeServices:
+    found = current_app.extensions.get("services")
+    if not isinstance(found, RuntimeServices):
+        raise RuntimeError("this app was not built by lti_tool.create_app (no services object)")
+    return cast(RuntimeServices, found)
 
 
-def _rate_limit() -> int:
-    return _settings().dispatch_new_learners_per_minute
+# Views that create_app exempts from CSRF: the launch POST carries its own signed token and no
+# cookie, so CSRF protection (app-wide, Flask-WTF) has nothing to protect there.
+def csrf_exempt_views() -> tuple[Any, ...]:
+    return (launch,)
 
 
-@bp.record_once
-def _install(state: BlueprintSetupState) -> None:
-    # The launch POST carries its own signed token and no cookie: CSRF protection (app-wide,
-    # Flask-WTF) has nothing to protect there.
-    csrf = state.app.extensions.get("csrf")
-    if csrf is not None:
-        csrf.exempt(launch)
-    install_player_frame_hook(state.app)
+# ---------------------------------------------------------------- what dispatch launches tell the player
 
 
-def install_player_frame_hook(app: Flask) -> None:
-    """Dispatch grants get the account's allowed LMS domains as frame ancestors; other grants go
-    to the hook registered before (or get the player's default)."""
-    previous: Callable[[Any], Iterable[str] | None] | None = app.extensions.get("player_frame_ancestors")
+def player_frame_ancestors(read_sessions: sessionmaker[Session]) -> Any:
+    """The player's ``frame_ancestors`` hook for dispatch grants: the account's allowed LMS
+    domains (and their subdomains), any origin when it lists none."""
 
-    def frame_ancestors(grant: Any) -> Iterable[str] | None:
-        if getattr(grant, "origin", None) == "dispatch":
-            return service.frame_ancestors_for_launch(app.extensions["sessions"], grant.launch_id)
-        return previous(grant) if previous is not None else None
+    def frame_ancestors(grant: Any) -> Iterable[str]:
+        return service.frame_ancestors_for_launch(read_sessions, grant.launch_id)
 
-    app.extensions["player_frame_ancestors"] = frame_ancestors
+    return frame_ancestors
+
+
+def player_page_config(read_sessions: sessionmaker[Session]) -> Any:
+    """The player's ``page_config`` hook for dispatch grants: the origin of the package's launch
+    page recorded at launch (None if none was); ``js/dispatch-bridge.js`` accepts the launch
+    page's messages only from it and posts the player's status only to it."""
+
+    def page_config(grant: Any) -> Mapping[str, Any]:
+        return {"dispatch": {"lmsOrigin": service.lms_origin_for_launch(read_sessions, grant.launch_id)}}
+
+    return page_config
 
 
 def _page(status: int, title: str, message: str, ask: str, *, details: dict[str, str] | None = None,
@@ -97,18 +120,18 @@ def launch() -> Response:
         return _page(413, "This launch is too large", "The course package sent a launch request that is too large.",
                      "Ask your LMS administrator.")
     outcome = service.dispatch_launch(
-        _sessions(), _settings(),
+        runtime_services().sessions, runtime_services().settings,
         service.LaunchRequest(token=request.form.get("token"), origin_header=request.headers.get("Origin"),
                               referrer_header=request.headers.get("Referer")),
-        utcnow(), new_learners_per_minute=_rate_limit(),
+        utcnow(), new_learners_per_minute=runtime_services().settings.dispatch_new_learners_per_minute,
     )
     if outcome.ok:
-        # The one course player, shared with LTI launches; the app provides its token issuer
+        # The one course player, shared with LTI launches; the app's services issue its links
         # (imports point one way: lti_tool → scorm_packages → store).
-        issue_player_token = current_app.extensions["issue_player_token"]
         assert outcome.seat is not None and outcome.learner_id is not None and outcome.package is not None
-        token = issue_player_token(_settings(), seat_id=outcome.seat.id, course_id=outcome.package.course_id,
-                                   learner_id=outcome.learner_id, launch_id=outcome.launch_id, origin="dispatch")
+        token = runtime_services().issue_player_token(seat_id=outcome.seat.id, course_id=outcome.package.course_id,
+                                                      learner_id=outcome.learner_id, launch_id=outcome.launch_id,
+                                                      origin="dispatch")
         response = redirect(url_for("player.play", t=token), 303)
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -118,7 +141,7 @@ def launch() -> Response:
     details = {"reason": outcome.reason}
     if outcome.package is not None:
         details.update(package=outcome.package.key, course=outcome.package.course_id,
-                       license=LICENSE_LABELS[outcome.package.license_type])
+                       license=license_label(outcome.package.license_type))
     return _page(outcome.status, outcome.title, outcome.message, outcome.ask, details=details)
 
 
@@ -165,7 +188,7 @@ def download() -> Response:
         return _page(400, "This download link is not valid", "; ".join(problems) + ".",
                      "Go back and choose the course, license and SCORM version again.", framed_anywhere=False)
     try:
-        prepared, built = service.build_package_zip(_sessions(), _settings(), account_id, course_id, license_type,
+        prepared, built = service.build_package_zip(runtime_services().sessions, runtime_services().settings, account_id, course_id, license_type,
                                                     fmt, utcnow())
     except NotFound as exc:
         return _page(404, "Not found", exc.message, "Go back and choose another course.", framed_anywhere=False)

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from store.catalog.models import (
+from store.catalog.limits import (
     BUNDLE_NAME_MAX,
     CATALOG_ID_MAX,
     COURSE_STATUSES,

@@ -16,14 +16,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.base import Base, utcnow
 
-COURSE_STATUSES = ("active", "retiring", "retired")
-
-# Column sizes, shared with the feed validator so a valid feed always fits the schema.
-CATALOG_ID_MAX = 200
-TITLE_MAX = 500
-PUBLISHER_NAME_MAX = 200
-BUNDLE_NAME_MAX = 200
-LANGUAGE_MAX = 20
+from store.catalog.limits import (  # noqa: F401 - column sizes shared with the feed validator
+    BUNDLE_NAME_MAX,
+    CATALOG_ID_MAX,
+    COURSE_STATUSES,
+    LANGUAGE_MAX,
+    PUBLISHER_NAME_MAX,
+    TITLE_MAX,
+)
 
 
 class Publisher(Base):

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from store.errors import InvalidInput
+from store.content.errors import ContentRejected  # noqa: F401 - raised here, importable from here
 
 CHUNK = 1 << 16
 # Paths a package may use (real courses stay far below): deeper or longer ones are refused before
@@ -34,15 +34,6 @@ MAX_PATH_BYTES = 1024  # the whole relative path (PATH_MAX is 4096 with CONTENT_
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
-
-
-class ContentRejected(InvalidInput):
-    """A package that cannot be imported; ``reason`` names why (not_zip, unsafe_path, symlink,
-    encrypted, too_many_files, file_too_big, too_big, duplicate_entry, no_manifest,
-    manifest_invalid, launch_missing, file_missing, unknown_version, path_too_deep, path_too_long,
-    ...)."""
-
-    reason = "content_rejected"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from lxml import etree
 
-from store.content.archive import ContentRejected
+from store.content.errors import ContentRejected
 
 MANIFEST = "imsmanifest.xml"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from store.catalog.models import Course
@@ -59,14 +59,14 @@ class ContentVersionRow:
     pinned_attempts: int  # progress rows (seat attempts) that play this version
 
 
-def list_versions(session: Session, course_catalog_id: str | None = None) -> list[ContentVersionRow]:
-    from store.progress.models import CourseProgress
-
-    pinned = (select(CourseProgress.content_id, func.count().label("n"))
-              .where(CourseProgress.content_id.is_not(None))
-              .group_by(CourseProgress.content_id).subquery())
+def list_versions(session: Session, pins: Select[tuple[int | None, int]],
+                  course_catalog_id: str | None = None) -> list[ContentVersionRow]:
+    """Content versions with how many learners' attempts play each. ``pins`` selects columns
+    ``content_id`` and ``attempts``: the progress records' own count
+    (``store.progress.queries.attempts_per_content_version``); content does not read progress."""
+    pinned = pins.subquery()
     stmt = (
-        select(CourseContentVersion, Course.catalog_id, func.coalesce(pinned.c.n, 0))
+        select(CourseContentVersion, Course.catalog_id, func.coalesce(pinned.c.attempts, 0))
         .join(Course, Course.id == CourseContentVersion.course_id)
         .outerjoin(pinned, pinned.c.content_id == CourseContentVersion.id)
         .order_by(Course.catalog_id, CourseContentVersion.version)

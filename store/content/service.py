@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -238,20 +238,20 @@ class PruneResult:
     removed_folders: int
 
 
-def prune_content(sessions: sessionmaker[Session], store: ContentStore, *, course_catalog_id: str | None = None,
-                  recent_seconds: int = RECENT_FOLDER_SECONDS,
+def prune_content(sessions: sessionmaker[Session], store: ContentStore, in_use: Select[tuple[int | None]], *,
+                  course_catalog_id: str | None = None, recent_seconds: int = RECENT_FOLDER_SECONDS,
                   recent_incoming_seconds: int = RECENT_INCOMING_SECONDS) -> PruneResult:
     """Delete old versions no learner plays, then the folders no version uses (folders changed
     in the last ``recent_seconds`` are left: an import may be about to record them), then the
     extraction folders of imports that were interrupted (at once when their lock is free;
-    where locks cannot tell, once unchanged for ``recent_incoming_seconds``).
-    NotFound(unknown_course) when ``course_catalog_id`` names no catalog course."""
-    from store.progress.models import CourseProgress
-
+    where locks cannot tell, once unchanged for ``recent_incoming_seconds``). ``in_use`` selects
+    the ids of the versions learners' attempts play (``store.progress.queries.content_versions_in_use``):
+    content does not read progress records itself. NotFound(unknown_course) when
+    ``course_catalog_id`` names no catalog course."""
     if course_catalog_id is not None:
         _course_pk(sessions, course_catalog_id)
     with sessions.begin() as session:
-        pinned = select(CourseProgress.id).where(CourseProgress.content_id == CourseContentVersion.id).exists()
+        pinned = CourseContentVersion.id.in_(in_use)
         old = (select(CourseContentVersion, Course.catalog_id)
                .join(Course, Course.id == CourseContentVersion.course_id)
                .where(CourseContentVersion.is_current.is_(False)))

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
 
-LICENSE_TYPES = ("plus", "volume", "ppu")
 TERMS = ("monthly", "annual")
 
 

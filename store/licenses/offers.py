@@ -32,7 +32,7 @@ from store.catalog.models import Bundle, Course, Publisher
 from store.paging import Paged
 from store.errors import InvalidInput
 from store.licenses.models import PlusSubscription, PpuConfig, PpuLibraryEntry, VolumeLot
-from store.licenses.rules import LICENSE_TYPES
+from store.licenses.labels import LICENSE_TYPES
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100

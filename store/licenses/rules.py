@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import Enum
 
 from store.clock import add_months
+from store.licenses.labels import LICENSE_TYPES
 
-LICENSE_TYPES = ("plus", "volume", "ppu")
 SEAT_TERM_MONTHS = 12  # Volume lots and PPU seats last 12 months
 RETAKE_AFTER_MONTHS = 12  # annual retake: a seat this old starts a new attempt
 MAX_SEATS_PER_GRANT = 100_000

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from store.accounts.models import Learner
@@ -62,6 +62,17 @@ class ProgressView:
             total_time_seconds=self.total_time_seconds, session_count=self.session_count,
             suspend_data=self.suspend_data, cmi=dict(self.cmi), completed_at=self.completed_at,
         )
+
+
+def content_versions_in_use() -> Select[tuple[int | None]]:
+    """Ids of the imported content versions that learners' attempts play (kept by a prune)."""
+    return select(CourseProgress.content_id).where(CourseProgress.content_id.is_not(None))
+
+
+def attempts_per_content_version() -> Select[tuple[int | None, int]]:
+    """Columns ``content_id`` and ``attempts``: how many learners' attempts play each version."""
+    return (select(CourseProgress.content_id.label("content_id"), func.count().label("attempts"))
+            .where(CourseProgress.content_id.is_not(None)).group_by(CourseProgress.content_id))
 
 
 def view_of(row: CourseProgress, course_catalog_id: str, learner_id: int, status_changed: bool = False) -> ProgressView:

@@ -39,6 +39,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from config import Settings
 from lti_tool import create_app
+from lti_tool.services import services_of
 from tests.web.conftest import settings_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -100,7 +101,7 @@ def browser_app(browser_settings: Settings, committing_sessions: sessionmaker[Se
     try:
         yield application
     finally:
-        application.extensions["engine"].dispose()
+        services_of(application).engine.dispose()
 
 
 @dataclass(frozen=True)

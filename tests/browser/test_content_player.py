@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.player.content import content_store
 from lti_tool.player.tokens import issue_player_token
+from lti_tool.services import services_of
 from store.accounts.service import LearnerIdentity
 from store.licenses import service as licenses
 from store.progress.models import CourseProgress
@@ -41,7 +42,7 @@ class Seated:
 
 
 def seat_with_content(live_server: LiveServer, sessions: Sessions, tmp_path: Path, version: str) -> Seated:
-    settings = live_server.app.extensions["settings"]
+    settings = services_of(live_server.app).settings
     account_id = make_account(sessions, f"Acme {version}", NOW).id
     with sessions.begin() as s:
         course = make_course(s, f"SCO-{version}", title=TITLE, is_plus=False).catalog_id

@@ -34,6 +34,7 @@ from store.licenses.models import Seat
 from store.progress.queries import find_course
 from tests.browser.conftest import LiveServer, new_page
 from lti_tool.player.content import content_store
+from lti_tool.services import services_of
 from tests.factories.catalog import make_course
 from tests.factories.content import import_generated
 from tests.factories.licenses import make_account
@@ -84,7 +85,7 @@ def package_in_lms(live_server: LiveServer, sessions: Sessions, lms: StubLms, ve
     uploaded to the stub LMS. The course plays the demo lessons and quiz, or with ``content``
     (SCORM version, tmp folder) an imported generated SCORM course."""
     now = datetime.now(UTC)
-    settings = live_server.app.extensions["settings"]
+    settings = services_of(live_server.app).settings
     account_id = make_account(sessions, f"Acme {version}", now).id
     course = f"DISP-{version}"
     with sessions.begin() as s:

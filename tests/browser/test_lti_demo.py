@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool import create_app
 from lti_tool.demo.platform import STORAGE_FRAME
+from lti_tool.services import services_of
 from store.accounts.models import Learner
 from store.base import utcnow
 from store.demo import seed_demo
@@ -47,7 +48,7 @@ def demo(engine: Engine, committing_sessions: Sessions) -> Iterator[LiveServer]:
 
     with serve_app(build) as server:
         yield server
-    server.app.extensions["engine"].dispose()
+    services_of(server.app).engine.dispose()
 
 
 def demo_url(server: LiveServer) -> str:

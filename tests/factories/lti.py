@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 
 from lti_tool.lti.models import LtiDeployment, LtiLaunch, LtiLoginState, LtiRegistration, LtiUsedNonce
 from lti_tool.lti.testplatform import AuthResponse, TestPlatform
+from lti_tool.services import services_of
 from store.accounts.models import Learner
 from store.licenses.models import Seat
 
@@ -143,7 +144,7 @@ class LtiEnv:
 
         settings = settings_for(self.engine, **overrides)
         if "secret_key" not in overrides:
-            settings = settings.with_overrides(secret_key=self.app.extensions["settings"].secret_key)
+            settings = settings.with_overrides(secret_key=services_of(self.app).settings.secret_key)
         app = create_app(settings)
         self.apps.append(app)
         return app

@@ -18,6 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from lti_tool.lti.testplatform import TestPlatform
+from lti_tool.services import services_of
 
 
 @dataclass
@@ -87,4 +88,4 @@ def lti_env(engine, committing_sessions, platform_server):  # type: ignore[no-un
         yield env
     finally:
         for application in env.apps:
-            application.extensions["engine"].dispose()
+            services_of(application).engine.dispose()

@@ -51,7 +51,7 @@ def test_full_staff_flow(run, committing_sessions: Sessions) -> None:  # type: i
     assert json.loads(lot.output)["expires_at"].startswith(f"{add_months(day, 12):%Y-%m-%d}")
     ppu = run("staff", "ppu-configure", "--account", "Acme Corp", "--contract", "C-77", "--deposit", "3000", "--json")
     assert json.loads(ppu.output)["balance_cents"] == 3000
-    assert "balance 40.00 (4000 cents)" in run("staff", "deposit", "--account", "Acme Corp", "--add", "1000").output
+    assert "balance $40.00 (4000 cents)" in run("staff", "deposit", "--account", "Acme Corp", "--add", "1000").output
     assert run("staff", "ppu-library-add", "--account", "Acme Corp", "--course", "SAFE-101").exit_code == 0
     assert run("staff", "retake", "--account", "Acme Corp", "on").output.strip() == "annual retake on"
 

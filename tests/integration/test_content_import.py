@@ -19,6 +19,7 @@ from store.content.archive import ContentRejected, ImportLimits
 from store.content.models import CourseContentVersion
 from store.content.scorm_fixture import build_manifest, build_package, zip_bytes
 from store.content.service import ContentStore, import_content, prune_content
+from store.progress.queries import content_versions_in_use
 from store.errors import NotFound
 from store.licenses import service as licenses
 from store.progress import queries
@@ -115,11 +116,11 @@ def test_reimport_makes_versions_and_attempts_keep_theirs(committing_sessions: S
     assert fresh.content is not None and fresh.content.package is not None and fresh.content.package.version == 2
 
     # Prune keeps version 1 while an attempt plays it, and removes it once none does.
-    kept = prune_content(committing_sessions, store, recent_seconds=0)
+    kept = prune_content(committing_sessions, store, content_versions_in_use(), recent_seconds=0)
     assert (kept.removed_versions, kept.kept_pinned, kept.removed_folders) == ((), 1, 0)
     with committing_sessions.begin() as s:
         s.execute(CourseProgress.__table__.delete().where(CourseProgress.seat_id == early.seat.id))
-    pruned = prune_content(committing_sessions, store, recent_seconds=0)
+    pruned = prune_content(committing_sessions, store, content_versions_in_use(), recent_seconds=0)
     assert (pruned.removed_versions, pruned.kept_pinned, pruned.removed_folders) == (((course, 1),), 0, 1)
     assert versions(committing_sessions) == [(2, True)]
     assert not store.folder(first.storage_key).exists() and store.folder(second.storage_key).is_dir()
@@ -303,5 +304,5 @@ def test_deep_but_reasonable_paths_are_fine(committing_sessions: Sessions, store
 
 def test_prune_of_an_unknown_course_is_an_error(committing_sessions: Sessions, store: ContentStore) -> None:
     with pytest.raises(NotFound) as info:
-        prune_content(committing_sessions, store, course_catalog_id="NOPE")
+        prune_content(committing_sessions, store, content_versions_in_use(), course_catalog_id="NOPE")
     assert info.value.reason == "unknown_course"

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.content.incoming import LOCK_SUFFIX, extraction_folder, remove_abandoned
 from store.content.scorm_fixture import build_package
 from store.content.service import ContentStore, import_content, prune_content
+from store.progress.queries import content_versions_in_use
 from tests.factories.catalog import make_course
 from tests.factories.content import LIMITS, write_zip
 
@@ -96,7 +97,7 @@ def test_a_killed_imports_folder_is_removed_by_the_next_import(committing_sessio
 def test_a_killed_imports_folder_is_removed_by_prune(committing_sessions: Sessions, store: ContentStore) -> None:
     killed, abandoned = start_holder(store)
     kill(killed)
-    prune_content(committing_sessions, store)  # default ages: the lock decides, not the clock
+    prune_content(committing_sessions, store, content_versions_in_use())  # default ages: the lock decides
     assert list(store.incoming.iterdir()) == []
 
 

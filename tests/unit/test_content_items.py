@@ -31,12 +31,6 @@ def test_titles_name_the_license(license_type: str, label: str) -> None:
     assert ci.item_title("  Fire Drills ", license_type) == f"Fire Drills — {label}"
 
 
-def test_labels_match_the_pages() -> None:
-    from lti_tool.lti.views import LICENSE_LABELS
-
-    assert ci.LICENSE_LABELS == LICENSE_LABELS
-
-
 def test_url_never_has_a_query_string() -> None:
     item = ci.resource_link_item(ci.Pick("C-1", "T", "plus"), "https://tool.example.com/lti/launch?x=1#frag")
     assert item["url"] == "https://tool.example.com/lti/launch" and "text" not in item

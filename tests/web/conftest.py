@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings, load_settings
 from lti_tool import create_app
+from lti_tool.services import services_of
 
 
 def settings_for(engine: Engine, **overrides: object) -> Settings:
@@ -30,7 +31,7 @@ def app(engine: Engine, committing_sessions: sessionmaker[Session]) -> Iterator[
     try:
         yield application
     finally:
-        application.extensions["engine"].dispose()
+        services_of(application).engine.dispose()
 
 
 @pytest.fixture

@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool.player import content as content_files
 from lti_tool.player import views as player_views
 from lti_tool.player.tokens import issue_player_token, verify_player_token
+from lti_tool.services import services_of
 from store.accounts.service import LearnerIdentity
 from store.licenses import service as licenses
 from store.progress.models import CourseProgress
 from store.progress.service import ProgressEvent
+from tests.factories.app import override_player_origin
 from tests.factories.catalog import make_course
 from tests.factories.content import import_generated
 from tests.factories.licenses import make_account
@@ -43,7 +45,7 @@ def app(engine: Any, committing_sessions: Sessions, tmp_path: Path) -> Any:
     try:
         yield application
     finally:
-        application.extensions["engine"].dispose()
+        services_of(application).engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def seat(app: Flask, sessions: Sessions, course: str, who: str, account_id: int)
     identity = LearnerIdentity("lti:https://lms.example.edu", who, name="Ada Lovelace")
     result = licenses.claim_seat(sessions, licenses.ClaimRequest(account_id, "volume", course, identity), NOW)
     assert result.seat and result.learner_id
-    token = issue_player_token(app.extensions["settings"], seat_id=result.seat.id, course_id=course,
+    token = issue_player_token(services_of(app).settings, seat_id=result.seat.id, course_id=course,
                                learner_id=result.learner_id, launch_id="launch-9", origin="lti")
     return Seated(account_id, course, result.seat.id, result.learner_id, token)
 
@@ -70,7 +72,7 @@ def course_with(app: Flask, sessions: Sessions, tmp_path: Path, version: str | N
     with sessions.begin() as s:
         course = make_course(s, catalog_id, title=TITLE, is_plus=False).catalog_id
     if version is not None:
-        import_generated(sessions, content_files.content_store(app.extensions["settings"]), course, version, NOW,
+        import_generated(sessions, content_files.content_store(services_of(app).settings), course, version, NOW,
                          tmp_path, title=TITLE, **package)
     licenses.grant_volume(sessions, account_id, course, 5, NOW)
     return course, account_id
@@ -206,7 +208,7 @@ def test_files_are_served_with_types_and_headers(client: FlaskClient, seated12: 
 def test_files_may_be_framed_where_the_player_may(app: Flask, client: FlaskClient, seated12: Seated) -> None:
     """frame-ancestors checks every ancestor: the files allow the player's origin and the LMS
     around the player."""
-    app.extensions["player_frame_ancestors"] = lambda grant: ["https://lms.example.edu"]
+    override_player_origin(app, "lti", frame_ancestors=lambda grant: ["https://lms.example.edu"])
     assert "frame-ancestors https://lms.example.edu" in client.get(
         f"/play?t={seated12.token}").headers["Content-Security-Policy"]
     page = fetch(client, launch_url(client, seated12))
@@ -222,7 +224,7 @@ def test_files_need_a_valid_unexpired_content_token(app: Flask, client: FlaskCli
     # The player token is not a content token (another salt).
     assert fetch(client, f"/play/content/{seated12.token}{tail}").status_code == 401
     assert fetch(client, f"/play/content/{token}{tail}").status_code == 200
-    settings = app.extensions["settings"]
+    settings = services_of(app).settings
     valid = content_files.verify_content_token(settings, token)
     old_grant = replace(verify_player_token(settings, seated12.token), expires_at=NOW - timedelta(seconds=1))
     expired = content_files.issue_content_token(settings, old_grant, content_id=valid.content_id,
@@ -234,7 +236,7 @@ def test_files_need_a_valid_unexpired_content_token(app: Flask, client: FlaskCli
 def test_paths_outside_the_package_are_not_found(app: Flask, client: FlaskClient, seated12: Seated) -> None:
     url = launch_url(client, seated12)
     token = url.split("/")[3]
-    root = Path(app.extensions["settings"].content_dir)
+    root = Path(services_of(app).settings.content_dir)
     (root / "secret.txt").write_text("TOP-SECRET")
     for path in ("../../secret.txt", "content/../../../secret.txt", "%2e%2e/%2e%2e/secret.txt",
                  "..%2f..%2fsecret.txt", "/etc/passwd", "content/..%5c..%5csecret.txt"):
@@ -249,7 +251,7 @@ def test_paths_outside_the_package_are_not_found(app: Flask, client: FlaskClient
 def test_scorm12_commit_maps_status_score_and_time(client: FlaskClient, seated12: Seated,
                                                    committing_sessions: Sessions, app: Flask) -> None:
     events: list[ProgressEvent] = []
-    app.extensions["progress_listeners"].append(events.append)
+    override_player_origin(app, "lti", on_progress=events.append)
     start(client, seated12)
     full_state = {
         "cmi.core.lesson_location": "page-3", "cmi.suspend_data": '{"seen":[0,1,2]}',
@@ -380,11 +382,11 @@ def test_cmi_refusals(app: Flask, client: FlaskClient, seated12: Seated, committ
 def test_a_reimport_does_not_change_the_course_under_a_learner(app: Flask, client: FlaskClient, seated12: Seated,
                                                                committing_sessions: Sessions, tmp_path: Path) -> None:
     first = start(client, seated12)["scorm"]["launch_url"]
-    import_generated(committing_sessions, content_files.content_store(app.extensions["settings"]), seated12.course,
+    import_generated(committing_sessions, content_files.content_store(services_of(app).settings), seated12.course,
                      "scorm2004", NOW, tmp_path, title="New edition")
     again = start(client, seated12)["scorm"]
     assert again["version"] == "scorm12"
-    storage = app.extensions["settings"]
+    storage = services_of(app).settings
     first_key = content_files.verify_content_token(storage, first.split("/")[3]).storage_key
     assert content_files.verify_content_token(storage, again["launch_url"].split("/")[3]).storage_key == first_key
     assert cmi(client, seated12, "scorm12", {"cmi.core.lesson_status": "completed"}, session=2).status_code == 200

@@ -29,6 +29,7 @@ from lti_tool.lti import content_items as ci
 from lti_tool.lti.keys import current_signing_key
 from lti_tool.lti.models import AppSecret, LtiDeployment, LtiPlatformKeySet, LtiRegistration
 from lti_tool.lti.testplatform import ROLE_INSTRUCTOR, ROLE_LEARNER, SigningKey
+from lti_tool.services import services_of
 from store.base import utcnow
 from store.demo import seed_demo
 from store.licenses.models import Seat
@@ -61,7 +62,7 @@ def demo_app(engine: Engine, seeded: Sessions) -> Iterator[Flask]:
     try:
         yield app
     finally:
-        app.extensions["engine"].dispose()
+        services_of(app).engine.dispose()
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_demo_is_not_served_in_production_or_when_disabled(engine: Engine, seede
             assert c.post("/demo/platform/deep-link-return", base_url=DEMO, data={"JWT": "x"}).status_code == 404
             assert c.post("/demo/platform/token", base_url=DEMO).status_code == 404
         finally:
-            app.extensions["engine"].dispose()
+            services_of(app).engine.dispose()
     assert registrations(seeded) == []
     # The settings never turn it on in production, whatever DEMO_PLATFORM says; development has it by default.
     assert load_settings({"ENV": "production", "SECRET_KEY": "s" * 40, "DEMO_PLATFORM": "true"}).demo_platform is False
@@ -124,7 +125,7 @@ def test_without_demo_data_the_page_says_to_seed(engine: Engine, committing_sess
     try:
         response = app.test_client().get("/demo", base_url=DEMO)
     finally:
-        app.extensions["engine"].dispose()
+        services_of(app).engine.dispose()
     assert response.status_code == 200
     assert "lti-tool demo seed" in response.get_data(as_text=True)
     assert registrations(committing_sessions) == []
@@ -157,7 +158,7 @@ def test_the_page_registers_the_demo_lms_once(engine: Engine, client: FlaskClien
     try:
         assert other.test_client().get("/demo", base_url=DEMO).status_code == 200
     finally:
-        other.extensions["engine"].dispose()
+        services_of(other).engine.dispose()
     account = find_demo_account(seeded)
     assert account is not None
     [reg] = registrations(seeded)
@@ -167,23 +168,24 @@ def test_the_page_registers_the_demo_lms_once(engine: Engine, client: FlaskClien
     with seeded() as session:
         deployments = list(session.execute(select(LtiDeployment.deployment_id, LtiDeployment.status)))
     assert deployments == [(dp.DEPLOYMENT_ID, "active")]
-    # The demo origin may frame the tool's pages at once.
+    # The demo origin may frame the pages of its launches at once; other pages keep to 'self'.
+    assert DEMO in services_of(client.application).frame_policy.origins_for_registration(reg.id)
     framed = client.get("/lti/install", base_url=TOOL)
-    assert DEMO in framed.headers["Content-Security-Policy"]
+    assert framed.headers["Content-Security-Policy"].endswith("; frame-ancestors 'self'")
 
 
 def test_concurrent_first_visits_make_one_registration(engine: Engine, seeded: Sessions) -> None:
     account = find_demo_account(seeded)
     assert account is not None
     apps = [create_app(demo_settings(engine)) for _ in range(4)]
-    platform = dp.make_platform(demo_private_key(seeded, apps[0].extensions["settings"]), DEMO)
+    platform = dp.make_platform(demo_private_key(seeded, services_of(apps[0]).settings), DEMO)
     barrier = threading.Barrier(len(apps))
     errors: list[BaseException] = []
 
     def visit(app: Flask) -> None:
         try:
             barrier.wait(timeout=10)
-            ensure_demo_registration(app.extensions["sessions"], account.id, platform, utcnow())
+            ensure_demo_registration(services_of(app).sessions, account.id, platform, utcnow())
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -193,7 +195,7 @@ def test_concurrent_first_visits_make_one_registration(engine: Engine, seeded: S
     for thread in threads:
         thread.join(timeout=30)
     for app in apps:
-        app.extensions["engine"].dispose()
+        services_of(app).engine.dispose()
     assert errors == []
     assert count(seeded, LtiRegistration) == 1
     assert count(seeded, LtiDeployment) == 1
@@ -221,16 +223,16 @@ def test_the_platform_key_is_made_once_stored_encrypted_and_shared(engine: Engin
 
     def first_use(app: Flask) -> None:
         barrier.wait(timeout=10)
-        keys_seen.append(key_id(demo_private_key(app.extensions["sessions"], app.extensions["settings"])))
+        keys_seen.append(key_id(demo_private_key(services_of(app).sessions, services_of(app).settings)))
 
     threads = [threading.Thread(target=first_use, args=(app,)) for app in apps]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    settings = apps[0].extensions["settings"]
+    settings = services_of(apps[0]).settings
     for app in apps:
-        app.extensions["engine"].dispose()
+        services_of(app).engine.dispose()
     assert len(keys_seen) == 4 and len(set(keys_seen)) == 1
     first = dp.make_platform(demo_private_key(seeded, settings), DEMO)
     again = dp.make_platform(demo_private_key(seeded, settings), "http://127.0.0.1:5001")
@@ -386,8 +388,8 @@ def test_an_admin_deep_linking_launch_carries_the_return_url(client: FlaskClient
 
 
 def _deep_link_response(demo_app: Flask, **changes: Any) -> str:
-    settings = demo_app.extensions["settings"]
-    sessions = demo_app.extensions["sessions"]
+    settings = services_of(demo_app).settings
+    sessions = services_of(demo_app).sessions
     picks = [ci.Pick("CRS-000002", "Records Management", "plus", "Keep records."),
              ci.Pick("CRS-000010", "Forklift", "volume")]
     body = ci.response_claims(client_id=dp.CLIENT_ID, platform_issuer=ISSUER, deployment_id=dp.DEPLOYMENT_ID,
@@ -444,8 +446,8 @@ def page_config_of(page: str, element_id: str) -> dict[str, Any]:
 
 
 def test_the_token_endpoint_checks_the_client_assertion(demo_app: Flask, client: FlaskClient) -> None:
-    settings = demo_app.extensions["settings"]
-    key = current_signing_key(demo_app.extensions["sessions"], settings)
+    settings = services_of(demo_app).settings
+    key = current_signing_key(services_of(demo_app).sessions, settings)
     now = int(time.time())
 
     def assertion(**changes: Any) -> str:

@@ -17,12 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.player.tokens import verify_player_token
+from lti_tool.services import services_of
 from scorm_packages import service
 from scorm_packages.manifest.checks import check_package
 from scorm_packages.models import DispatchLaunch
 from scorm_packages.tokens import make_launch_token
 from store.licenses import service as licenses
 from store.licenses.models import Seat
+from tests.factories.app import override_services
 from tests.factories.catalog import make_bundle, make_course
 from tests.factories.licenses import make_account
 
@@ -45,7 +47,7 @@ def setup(app: Flask, committing_sessions: Sessions) -> Setup:
         make_course(s, "PLUS-1", title="Workplace Safety", is_plus=True)
         make_course(s, "TED-1", title="Ideas", is_plus=True, bundle=make_bundle(s, "TED@Work"))
     licenses.grant_volume(committing_sessions, account_id, "VOL-1", 2, now)
-    prepared = service.prepare_package(committing_sessions, app.extensions["settings"], account_id, "VOL-1",
+    prepared = service.prepare_package(committing_sessions, services_of(app).settings, account_id, "VOL-1",
                                        "volume", "scorm12", now)
     return Setup(account_id, prepared)
 
@@ -88,7 +90,7 @@ def test_first_launch_takes_a_seat_and_opens_the_player(app: Flask, client: Flas
     location = urlsplit(response.headers["Location"])
     assert location.path == "/play"
     player_token = parse_qs(location.query)["t"][0]
-    grant = verify_player_token(app.extensions["settings"], player_token)
+    grant = verify_player_token(services_of(app).settings, player_token)
     assert grant.origin == "dispatch" and grant.course_id == "VOL-1"
     with committing_sessions() as s:
         launch = s.get(DispatchLaunch, grant.launch_id)
@@ -116,21 +118,19 @@ def test_the_player_may_be_framed_only_by_allowed_domains(app: Flask, client: Fl
     assert "frame-ancestors example.edu *.example.edu" in player.headers["Content-Security-Policy"]
 
 
-def test_the_frame_hook_keeps_the_hook_registered_before_it(app: Flask) -> None:
+def test_each_launch_origin_has_its_own_frame_rule(app: Flask) -> None:
     from lti_tool.player.tokens import PlayerGrant
-    from scorm_packages.runtime.views import install_player_frame_hook
 
     now = datetime.now(UTC)
 
     def grant(origin: str, launch_id: str | None) -> PlayerGrant:
         return PlayerGrant(1, "C-1", 1, launch_id, origin, now, now + timedelta(hours=1))
 
-    assert app.extensions["player_frame_ancestors"](grant("lti", "x")) is None  # the player's default
-    app.extensions["player_frame_ancestors"] = lambda g: ["https://lms.example.edu"]
-    install_player_frame_hook(app)
-    hook = app.extensions["player_frame_ancestors"]
-    assert hook(grant("lti", "x")) == ["https://lms.example.edu"]
-    assert tuple(hook(grant("dispatch", None))) == ("*",)
+    hooks = services_of(app).player
+    assert hooks.frame_ancestors(grant("lti", "no-such-launch")) == ()  # an unknown LTI launch: nobody
+    assert hooks.frame_ancestors(grant("dispatch", None)) == ("*",)  # dispatch: the account's domains
+    assert hooks.page_config(grant("lti", "x")) == {}
+    assert hooks.page_config(grant("dispatch", "no-such-launch")) == {"dispatch": {"lmsOrigin": None}}
 
 
 def test_revoked_package_shows_the_revocation_page_and_takes_no_seat(client: FlaskClient, setup: Setup,
@@ -153,7 +153,7 @@ def test_unknown_domain_shows_a_page_and_takes_no_seat(client: FlaskClient, setu
 
 def test_new_learners_are_rate_limited(app: Flask, client: FlaskClient, setup: Setup,
                                        committing_sessions: Sessions) -> None:
-    app.extensions["settings"] = app.extensions["settings"].with_overrides(dispatch_new_learners_per_minute=1)
+    override_services(app, settings=services_of(app).settings.with_overrides(dispatch_new_learners_per_minute=1))
     assert post_launch(client, token_for(setup.package, "a")).status_code == 303
     assert_message_page(post_launch(client, token_for(setup.package, "b")), 429, "Too many new learners")
     assert post_launch(client, token_for(setup.package, "a")).status_code == 303

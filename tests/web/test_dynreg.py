@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from lti_tool.lti import keys, registrations
 from lti_tool.lti.models import LtiDeployment, LtiRegistration
+from lti_tool.services import services_of
 from store.accounts.models import Account
 from store.accounts.service import create_account
 from store.base import utcnow
@@ -29,7 +30,7 @@ TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 
 @pytest.fixture
 def lms(app: Flask) -> Iterator[FakeLms]:
-    sessions, settings = app.extensions["sessions"], app.extensions["settings"]
+    sessions, settings = services_of(app).sessions, services_of(app).settings
     with FakeLms(jwks_provider=lambda: keys.public_jwks(sessions, settings)) as fake:
         yield fake
 
@@ -59,7 +60,7 @@ def open_form(client: FlaskClient, lms: FlaskClient | FakeLms, **headers: str) -
 
 
 def stored(app: Flask) -> tuple[int, int, int]:
-    with app.extensions["sessions"]() as s:
+    with services_of(app).sessions() as s:
         return tuple(s.scalar(select(func.count()).select_from(m)) or 0  # type: ignore[return-value]
                      for m in (LtiRegistration, LtiDeployment, Account))
 
@@ -96,7 +97,7 @@ def test_registration_with_a_new_account(app: Flask, client: FlaskClient, lms: F
     assert set(messages) == {"LtiResourceLinkRequest", "LtiDeepLinkingRequest"}
     assert messages["LtiDeepLinkingRequest"]["placements"] and messages["LtiDeepLinkingRequest"]["target_link_uri"]
 
-    (view,) = registrations.list_registrations(app.extensions["sessions"])
+    (view,) = registrations.list_registrations(services_of(app).sessions)
     assert view.account_name == "Acme U" and view.created_via == "dynamic"
     assert view.issuer == lms.issuer and view.client_id.startswith("dyn-client-")
     assert view.auth_login_url == lms.auth_login_url and view.auth_token_url == lms.token_url
@@ -113,7 +114,7 @@ def test_registration_with_a_new_account(app: Flask, client: FlaskClient, lms: F
 
 
 def test_registration_with_an_existing_account_needs_its_code(app: Flask, client: FlaskClient, lms: FakeLms) -> None:
-    sessions, settings = app.extensions["sessions"], app.extensions["settings"]
+    sessions, settings = services_of(app).sessions, services_of(app).settings
     acme = create_account(sessions, "Acme", utcnow())
     _, fields = open_form(client, lms)
 
@@ -149,7 +150,7 @@ def test_canvas_like_platform_without_deployment_id_and_with_a_host_name_audienc
     done = client.post("/lti/register", data={**fields, "account_choice": "new", "new_account_name": "Test U"})
     assert done.status_code == 200
     assert "arrives with the first launch" in done.get_data(as_text=True)
-    (view,) = registrations.list_registrations(app.extensions["sessions"])
+    (view,) = registrations.list_registrations(services_of(app).sessions)
     assert view.deployments == () and view.auth_audience is None  # Canvas checks the token URL as audience
     assert "canvas" in view.label and "Test University" in view.label
 
@@ -159,7 +160,7 @@ def test_brightspace_like_token_audience_is_kept(app: Flask, client: FlaskClient
     _, fields = open_form(client, lms)
     assert client.post("/lti/register", data={**fields, "account_choice": "new",
                                               "new_account_name": "D2L U"}).status_code == 200
-    (view,) = registrations.list_registrations(app.extensions["sessions"])
+    (view,) = registrations.list_registrations(services_of(app).sessions)
     assert view.auth_audience == "https://api.brightspace.com/auth/token"
 
 

@@ -2,6 +2,7 @@ from sqlalchemy import Engine
 
 from config import load_settings
 from lti_tool import create_app
+from lti_tool.services import services_of
 
 
 def test_healthz_reports_the_database(engine: Engine) -> None:
@@ -12,7 +13,7 @@ def test_healthz_reports_the_database(engine: Engine) -> None:
         assert response.status_code == 200
         assert response.get_json() == {"status": "ok", "database": engine.dialect.name}
     finally:
-        app.extensions["engine"].dispose()
+        services_of(app).engine.dispose()
 
 
 def test_healthz_is_503_when_the_database_is_unreachable() -> None:

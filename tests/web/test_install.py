@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from lti_tool.lti import ags, keys
+from lti_tool.services import services_of
 
 BASE = "http://tool.test"
 
@@ -26,7 +27,7 @@ def test_jwks_is_served_at_both_addresses_and_lists_the_signing_key(app: Flask, 
     published = first.get_json()["keys"]
     assert len(published) == 1 and set(published[0]) == {"kty", "e", "n", "kid", "alg", "use"}
 
-    sessions, settings = app.extensions["sessions"], app.extensions["settings"]
+    sessions, settings = services_of(app).sessions, services_of(app).settings
     token = keys.current_signing_key(sessions, settings).sign({"aud": "x"})
     jwt.decode(token, jwt.PyJWK.from_dict(published[0]).key, algorithms=["RS256"], audience="x")
 
@@ -92,5 +93,6 @@ def test_install_stylesheet_has_no_fixed_width_beyond_the_lms_frame() -> None:
 
 
 def test_the_grade_passback_listener_is_registered(app: Flask) -> None:
-    names = [getattr(f, "__name__", "") for f in app.extensions["progress_listeners"]]
-    assert names.count("ags_on_progress") == 1
+    hooks = services_of(app).player
+    assert getattr(hooks.registered("lti").on_progress, "__name__", "") == "ags_on_progress"
+    assert hooks.registered("dispatch").on_progress is None  # a SCORM package reports to its LMS itself

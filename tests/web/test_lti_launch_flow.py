@@ -22,6 +22,7 @@ from lti_tool.lti.testplatform import (
 )
 from lti_tool.lti.websession import token_hash
 from lti_tool.player.tokens import verify_player_token
+from lti_tool.services import services_of
 from store.accounts.models import Learner
 from store.base import utcnow
 from store.clock import add_months
@@ -54,7 +55,7 @@ def _grant(response: Any, app: Any) -> Any:
     assert response.status_code == 303, response.get_data(as_text=True)
     location = response.headers["Location"]
     assert _endpoint(app, location) == "player.play"
-    return verify_player_token(app.extensions["settings"], _query(location)["t"])
+    return verify_player_token(services_of(app).settings, _query(location)["t"])
 
 
 def _web_session(env: Any, token: str) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def test_learner_launch_claims_a_seat_once_and_opens_the_player(env) -> None:
         seat.id, "C-100", learner.id, launch.id, "lti")
     assert launch.account_id == env.account_id and launch.learner_id == learner.id
     assert launch.message_type == "LtiResourceLinkRequest" and launch.claims["sub"] == "learner-1"
-    ttl = env.app.extensions["settings"].player_token_ttl_seconds
+    ttl = services_of(env.app).settings.player_token_ttl_seconds
     assert abs((launch.expires_at - launch.created_at).total_seconds() - 2 * ttl) < 1
 
     second = _grant(f.launch(env.client, env.platform, custom=PLUS, name="Lee Q. Learner", email=None), env.app)
@@ -89,6 +90,15 @@ def test_learner_launch_claims_a_seat_once_and_opens_the_player(env) -> None:
     with env.sessions() as session:
         learner = session.scalars(select(Learner)).one()
     assert (learner.name, learner.email) == ("Lee Q. Learner", "lee@example.edu")  # email kept when not sent
+
+
+def test_the_launch_and_its_player_are_framed_by_that_launchs_lms_only(env) -> None:
+    grant_plus(env.sessions, env.account_id, 5, "annual", utcnow())
+    launched = f.launch(env.client, env.platform, custom=PLUS)
+    assert launched.headers["Content-Security-Policy"].endswith("; frame-ancestors 'self' https://lms.example.edu")
+    player = env.client.get(launched.headers["Location"])
+    assert player.status_code == 200
+    assert player.headers["Content-Security-Policy"].endswith("; frame-ancestors https://lms.example.edu")
 
 
 def test_launch_starts_a_web_session(env) -> None:
@@ -234,7 +244,7 @@ def test_navigation_launch_takes_learners_to_their_courses(env) -> None:
     page = env.client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Workplace Safety" in page
     link = re.search(r'href="(/play\?t=[^"]+)"', page).group(1).replace("&amp;", "&")
-    course = verify_player_token(env.app.extensions["settings"], _query(link)["t"])
+    course = verify_player_token(services_of(env.app).settings, _query(link)["t"])
     assert (course.seat_id, course.course_id, course.learner_id) == (grant.seat_id, "C-100", grant.learner_id)
 
 

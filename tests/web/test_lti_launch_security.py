@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from lti_tool.lti import claims
 from lti_tool.lti.models import LtiDeployment, LtiLoginState, LtiPlatformKeySet
 from lti_tool.lti.testplatform import ROLE_INSTRUCTOR, SigningKey
+from lti_tool.services import services_of
 from store.base import utcnow
 from store.licenses.service import grant_plus
 from tests.factories import lti as f
@@ -186,7 +187,7 @@ def test_replay_racing_the_first_post_is_refused_by_the_single_delete(env) -> No
 
     started = f.login(env.client, env.platform)
     token = f.authorize(env.platform, started, custom=COURSE).fields["id_token"]
-    settings = env.app.extensions["settings"]
+    settings = services_of(env.app).settings
     now = utcnow()
     login_binding = find_login(env.sessions, started.state, token, now)
     verified = verify_launch(env.sessions, settings, token, login_binding, now)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from lti_tool.lti.models import LtiLoginState
 from lti_tool.lti.testplatform import TestPlatform
+from lti_tool.services import services_of
 from store.base import utcnow
 from tests.factories import lti as f
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
@@ -43,7 +44,7 @@ def test_login_stores_state_and_builds_the_authorization_request(lti_env, method
     assert row.nonce == query["nonce"]
     assert row.registration_id == lti_env.registration_id
     assert row.target_link_uri == f.LAUNCH_URL
-    ttl = lti_env.app.extensions["settings"].lti_login_state_ttl_seconds
+    ttl = services_of(lti_env.app).settings.lti_login_state_ttl_seconds
     assert abs((row.expires_at - row.created_at) - timedelta(seconds=ttl)) < timedelta(seconds=1)
     assert row.expires_at > utcnow()
     # The platform accepts the request as it is.

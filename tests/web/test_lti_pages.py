@@ -11,6 +11,7 @@ from lti_tool.extensions import csrf
 from lti_tool.lti.models import WebSession
 from lti_tool.lti.testplatform import TestPlatform
 from lti_tool.lti.websession import token_hash
+from lti_tool.services import services_of
 from store.base import utcnow
 from tests.factories import lti as f
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
@@ -20,7 +21,14 @@ def _policy(response) -> str:  # type: ignore[no-untyped-def]
     return response.headers.get("Content-Security-Policy", "")
 
 
-def test_html_pages_may_be_framed_by_registered_lms_origins(lti_env) -> None:
+def _frame(response) -> str:  # type: ignore[no-untyped-def]
+    """The frame-ancestors directive alone."""
+    directives = [d.strip() for d in _policy(response).split(";")]
+    found = [d for d in directives if d.startswith("frame-ancestors")]
+    return found[0] if found else ""
+
+
+def test_html_pages_may_be_framed_by_the_lms_of_their_own_registration_only(lti_env) -> None:
     other = TestPlatform(issuer="https://canvas.instructure.com", client_id="10000000000042",
                          auth_login_url="https://sso.canvaslms.com/api/lti/authorize_redirect")
     f.make_registration(lti_env.sessions, lti_env.account_id, other, extra_origins=[
@@ -28,26 +36,68 @@ def test_html_pages_may_be_framed_by_registered_lms_origins(lti_env) -> None:
         "javascript:alert(1)",
     ])
     client = lti_env.make_app().test_client()
-    pages = [
-        client.get("/lti/login", query_string=lti_env.platform.login_params(f.LAUNCH_URL)),  # 200 page
-        client.get("/lti/login"),  # 400 error page
-        client.get("/lti/home"),  # 401 error page
-    ]
-    for response in pages:
+    canvas_login = client.get("/lti/login", query_string=other.login_params(f.LAUNCH_URL))
+    sources = _frame(canvas_login).split()
+    assert sources[:2] == ["frame-ancestors", "'self'"]
+    assert set(sources[2:]) == {"https://canvas.instructure.com", "https://sso.canvaslms.com",
+                                "https://*.instructure.com", "https://school.example.edu:8443"}
+    assert "https://lms.example.edu" not in sources  # another registration's LMS never frames this one
+    own_login = client.get("/lti/login", query_string=lti_env.platform.login_params(f.LAUNCH_URL))
+    assert _frame(own_login) == "frame-ancestors 'self' https://lms.example.edu"
+    for response in (canvas_login, own_login):
         assert response.mimetype == "text/html"
-        policy = _policy(response)
-        assert policy.startswith("frame-ancestors 'self' "), policy
-        sources = policy.split()[1:]
-        for origin in ("https://lms.example.edu", "https://canvas.instructure.com", "https://sso.canvaslms.com",
-                       "https://*.instructure.com", "https://school.example.edu:8443"):
-            assert origin in sources, (origin, policy)
-        assert "script-src" not in policy and "javascript" not in policy and ";" not in policy
+        assert "script-src *" not in _policy(response) and "javascript" not in _policy(response)
         assert "X-Frame-Options" not in response.headers
         assert response.headers["Referrer-Policy"] == "same-origin"
-    # Non-HTML responses carry no policy.
+    # Pages of no registration: the tool frames them only; error pages may show in any frame (the
+    # learner in an LMS frame must read why a launch failed; an error page has nothing to hijack).
+    assert _frame(client.get("/lti/install")) == "frame-ancestors 'self'"
+    assert _frame(client.get("/lti/login")) == "frame-ancestors *"  # 400
+    assert _frame(client.get("/lti/home")) == "frame-ancestors *"  # 401
+    # Non-HTML responses carry no policy, but every response says nosniff.
     js = client.get("/static/js/lti-storage.js")
     assert "Content-Security-Policy" not in js.headers
+    assert js.headers["X-Content-Type-Options"] == "nosniff"
     js.close()
+    assert client.get("/healthz").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_every_html_page_gets_a_script_and_style_policy(lti_env) -> None:
+    client = lti_env.make_app().test_client()
+    for response in (client.get("/lti/install"), client.get("/lti/login"),
+                     client.get("/lti/login", query_string=lti_env.platform.login_params(f.LAUNCH_URL))):
+        policy = _policy(response)
+        for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'",
+                          "base-uri 'none'"):
+            assert directive in policy, (directive, policy)
+        assert "'unsafe-inline'" not in policy
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_templates_carry_no_inline_script_or_style() -> None:
+    """What the policy would block: inline <style>, style= attributes, on*= handlers and
+    executable inline <script> (JSON data blocks are not executed and are fine)."""
+    import re as _re
+    from pathlib import Path
+
+    for template in (Path(__file__).parents[2] / "lti_tool" / "templates").rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert "<style" not in text, template
+        assert not _re.search(r"\sstyle=\"", text), template
+        assert not _re.search(r"\son[a-z]+=\"", text), template
+        for tag in _re.findall(r"<script\b[^>]*>", text):
+            assert "src=" in tag or 'type="application/json"' in tag, (template, tag)
+
+
+def test_many_registrations_do_not_grow_anybodys_policy(lti_env) -> None:
+    """Each anonymous registration used to add its origins to every page of every customer."""
+    for n in range(300):
+        f.make_registration(lti_env.sessions, lti_env.account_id,
+                            TestPlatform(issuer=f"https://lms{n}.example.org", client_id=f"c{n}",
+                                         auth_login_url=f"https://lms{n}.example.org/auth"))
+    client = lti_env.make_app().test_client()
+    login = client.get("/lti/login", query_string=lti_env.platform.login_params(f.LAUNCH_URL))
+    assert _frame(login) == "frame-ancestors 'self' https://lms.example.edu"
 
 
 def test_frame_policy_merges_into_a_view_policy_and_drops_x_frame_options(lti_env) -> None:
@@ -60,7 +110,8 @@ def test_frame_policy_merges_into_a_view_policy_and_drops_x_frame_options(lti_en
 
     app.register_blueprint(extra)
     response = app.test_client().get("/probe/csp")
-    assert _policy(response) == "default-src 'self'; frame-ancestors 'self' https://lms.example.edu"
+    assert _policy(response) == ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                 "object-src 'none'; base-uri 'none'; frame-ancestors 'self'")
     assert "X-Frame-Options" not in response.headers
 
 
@@ -97,7 +148,7 @@ def test_web_session_travels_in_query_form_or_header(lti_env) -> None:
     with lti_env.sessions() as db:
         stored = db.scalars(select(WebSession)).one()
     assert stored.id == token_hash(token) and stored.data == {"value": "hello"}
-    ttl = app.extensions["settings"].player_token_ttl_seconds
+    ttl = services_of(app).settings.player_token_ttl_seconds
     assert abs((stored.expires_at - stored.created_at) - timedelta(seconds=ttl)) < timedelta(seconds=1)
     assert not client.get_cookie("lti_session")  # no cookie over plain HTTP
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from lti_tool.lti.models import WebSession
 from lti_tool.lti.websession import token_hash
+from lti_tool.services import services_of
 from store.base import utcnow
 from store.licenses.service import grant_plus
 from tests.factories import lti as f
@@ -71,7 +72,7 @@ def test_login_on_one_app_and_launch_on_another(env) -> None:
 
 @pytest.fixture
 def subprocess_app(env) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    settings = env.app.extensions["settings"]
+    settings = services_of(env.app).settings
     environ = {**os.environ, "APP_ENV": "test", "APP_DATABASE_URL": settings.database_url,
                "APP_SECRET_KEY": settings.secret_key, "APP_PUBLIC_BASE_URL": settings.public_base_url,
                "APP_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}

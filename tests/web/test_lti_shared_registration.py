@@ -9,6 +9,7 @@ from sqlalchemy import select
 from lti_tool.cli import cli
 from lti_tool.cli.base import CliContext
 from lti_tool.lti.models import LtiDeployment, LtiLaunch
+from lti_tool.services import services_of
 from store.accounts.models import Learner
 from store.base import utcnow
 from store.licenses import service as licenses
@@ -51,7 +52,7 @@ def test_an_unknown_deployment_of_a_shared_registration_waits_for_approval(lti_e
     other = make_account(env.sessions, "Third College", now=utcnow())
     with env.sessions.begin() as s:
         s.add(LtiDeployment(registration_id=env.registration_id, deployment_id="bb-third", account_id=other.id))
-    assert env.app.extensions["settings"].lti_auto_accept_deployments is True
+    assert services_of(env.app).settings.lti_auto_accept_deployments is True
     response = launch(env.client, env.platform, deployment_id="bb-unknown", sub="x",
                       custom=course_custom("NOPE", "plus"))
     assert response.status_code == 403 and "waiting for approval" in response.get_data(as_text=True)

@@ -16,12 +16,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.player.tokens import PlayerTokenError, issue_player_token, verify_player_token
+from lti_tool.services import services_of
 from store.content import content_for
 from store.licenses import service as licenses
 from store.licenses.models import Seat
 from store.progress import queries
 from store.progress.models import CourseProgress
 from store.progress.service import ProgressEvent
+from tests.factories.app import override_player_origin
 from tests.factories.catalog import make_course
 from tests.factories.licenses import claim, make_account
 
@@ -47,7 +49,7 @@ def seated(app: Flask, committing_sessions: Sessions) -> Seated:
     licenses.grant_volume(committing_sessions, account_id, course, 5, NOW)
     result = claim(committing_sessions, account_id, "volume", course, "learner-1", NOW)
     assert result.seat and result.learner_id
-    token = issue_player_token(app.extensions["settings"], seat_id=result.seat.id, course_id=course,
+    token = issue_player_token(services_of(app).settings, seat_id=result.seat.id, course_id=course,
                                learner_id=result.learner_id, launch_id="launch-123", origin="lti")
     return Seated(account_id, course, result.seat.id, result.learner_id, token)
 
@@ -78,7 +80,7 @@ def progress_row(committing_sessions: Sessions) -> CourseProgress | None:
 
 
 def test_token_round_trip_and_failures(app: Flask) -> None:
-    settings = app.extensions["settings"]
+    settings = services_of(app).settings
     token = issue_player_token(settings, seat_id=7, course_id="C-1", learner_id=3, launch_id=None,
                                origin="dispatch", now=NOW)
     grant = verify_player_token(settings, token, now=NOW + timedelta(seconds=10))
@@ -138,7 +140,7 @@ def test_a_frame_ancestors_hook_sets_who_may_frame_the_page(app: Flask, client: 
         seen.append(grant)
         return ["https://lms.example.edu"]
 
-    app.extensions["player_frame_ancestors"] = ancestors
+    override_player_origin(app, "lti", frame_ancestors=ancestors)
     response = client.get(f"/play?t={seated.token}")
     assert response.status_code == 200
     assert "frame-ancestors https://lms.example.edu" in response.headers["Content-Security-Policy"]
@@ -153,7 +155,7 @@ def test_a_title_with_script_stays_inert_in_the_config(client: FlaskClient, app:
     licenses.grant_volume(committing_sessions, account_id, course, 1, NOW)
     result = claim(committing_sessions, account_id, "volume", course, "x", NOW)
     assert result.seat and result.learner_id
-    token = issue_player_token(app.extensions["settings"], seat_id=result.seat.id, course_id=course,
+    token = issue_player_token(services_of(app).settings, seat_id=result.seat.id, course_id=course,
                                learner_id=result.learner_id, launch_id=None, origin="lti")
     html = client.get(f"/play?t={token}").get_data(as_text=True)
     assert "</script><script>alert(1)" not in html and "</script><b>x" not in html
@@ -174,7 +176,7 @@ def test_the_page_refuses_missing_or_bad_tokens(client: FlaskClient, query: str,
 def test_the_page_refuses_tampered_and_expired_tokens(client: FlaskClient, app: Flask, seated: Seated) -> None:
     tampered = seated.token.replace(seated.token[5], "A" if seated.token[5] != "A" else "B", 1)
     assert client.get(f"/play?t={tampered}").status_code == 401
-    expired = issue_player_token(app.extensions["settings"], seat_id=seated.seat_id, course_id=seated.course,
+    expired = issue_player_token(services_of(app).settings, seat_id=seated.seat_id, course_id=seated.course,
                                  learner_id=seated.learner_id, launch_id=None, origin="lti",
                                  now=NOW - timedelta(days=2))
     response = client.get(f"/play?t={expired}")
@@ -182,7 +184,7 @@ def test_the_page_refuses_tampered_and_expired_tokens(client: FlaskClient, app: 
 
 
 def test_another_learners_token_for_the_seat_is_refused(client: FlaskClient, app: Flask, seated: Seated) -> None:
-    wrong = issue_player_token(app.extensions["settings"], seat_id=seated.seat_id, course_id=seated.course,
+    wrong = issue_player_token(services_of(app).settings, seat_id=seated.seat_id, course_id=seated.course,
                                learner_id=seated.learner_id + 1000, launch_id=None, origin="lti")
     assert client.get(f"/play?t={wrong}").status_code == 401
     assert client.post("/play/api/session", headers=bearer(wrong)).status_code == 401
@@ -206,7 +208,7 @@ def test_api_needs_a_valid_bearer_token(client: FlaskClient, app: Flask, seated:
     tampered = seated.token[:-3] + "xyz"
     response = client.post(path, json={}, headers=bearer(tampered))
     assert response.status_code == 401 and response.get_json()["error"] == "token_invalid"
-    expired = issue_player_token(app.extensions["settings"], seat_id=seated.seat_id, course_id=seated.course,
+    expired = issue_player_token(services_of(app).settings, seat_id=seated.seat_id, course_id=seated.course,
                                  learner_id=seated.learner_id, launch_id=None, origin="lti",
                                  now=NOW - timedelta(days=1))
     response = client.post(path, json={}, headers=bearer(expired))
@@ -373,7 +375,7 @@ def test_beacon_takes_the_token_in_a_text_body(client: FlaskClient, seated: Seat
 def test_listeners_get_an_event_after_each_commit(app: Flask, client: FlaskClient, seated: Seated,
                                                   committing_sessions: Sessions) -> None:
     events: list[ProgressEvent] = []
-    app.extensions["progress_listeners"].append(events.append)
+    override_player_origin(app, "lti", on_progress=events.append)
     client.post("/play/api/session", headers=bearer(seated.token))
     client.post("/play/api/commit", headers=bearer(seated.token), json={"location": "lesson-2",
                                                                         "session_time_seconds": 12})
@@ -399,12 +401,13 @@ def test_a_raising_listener_does_not_break_the_commit(app: Flask, client: FlaskC
     called: list[ProgressEvent] = []
 
     def broken(event: ProgressEvent) -> None:
+        called.append(event)
         raise RuntimeError("LMS unreachable")
 
-    app.extensions["progress_listeners"].extend([broken, called.append])
+    override_player_origin(app, "lti", on_progress=broken)
     response = client.post("/play/api/commit", headers=bearer(seated.token), json={"location": "lesson-2"})
     assert response.status_code == 200
-    assert len(called) == 1  # the next listener still ran
+    assert len(called) == 1  # the listener ran, after the commit
     row = progress_row(committing_sessions)
     assert row and row.location == "lesson-2"
     assert "progress listener" in caplog.text and "LMS unreachable" in caplog.text

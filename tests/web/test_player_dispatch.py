@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool import create_app
 from lti_tool.player.content import content_store
 from lti_tool.player.tokens import issue_player_token, verify_player_token
+from lti_tool.services import services_of
 from scorm_packages import service
 from scorm_packages.tokens import make_launch_token
 from store.licenses import service as licenses
@@ -42,7 +43,7 @@ def app(engine: Engine, committing_sessions: Sessions, tmp_path: Path) -> Iterat
     try:
         yield application
     finally:
-        application.extensions["engine"].dispose()
+        services_of(application).engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ def packaged(app: Flask, sessions: Sessions, course: str, tmp_path: Path | None 
     with sessions.begin() as s:
         make_course(s, course, title='Fire & "Safety" <Evac>', is_plus=False)
     if tmp_path is not None:
-        import_generated(sessions, content_store(app.extensions["settings"]), course, "scorm2004", now, tmp_path)
+        import_generated(sessions, content_store(services_of(app).settings), course, "scorm2004", now, tmp_path)
     licenses.grant_volume(sessions, account_id, course, 3, now)
-    prepared = service.prepare_package(sessions, app.extensions["settings"], account_id, course, "volume",
+    prepared = service.prepare_package(sessions, services_of(app).settings, account_id, course, "volume",
                                        "scorm12", now)
     return Packaged(account_id, prepared)
 
@@ -89,7 +90,7 @@ def open_player(client: FlaskClient, url: str) -> tuple[dict[str, Any], str]:
 
 
 def grant_of(app: Flask, url: str):  # type: ignore[no-untyped-def]
-    return verify_player_token(app.extensions["settings"], parse_qs(urlsplit(url).query)["t"][0])
+    return verify_player_token(services_of(app).settings, parse_qs(urlsplit(url).query)["t"][0])
 
 
 def test_a_dispatch_page_carries_the_launch_pages_origin_and_loads_the_bridge(
@@ -124,7 +125,7 @@ def test_a_dispatch_grant_without_a_recorded_origin_lets_the_bridge_pin_the_firs
         app: Flask, client: FlaskClient, committing_sessions: Sessions) -> None:
     setup = packaged(app, committing_sessions, "VOL-1")
     grant = grant_of(app, launch(client, setup.package))
-    settings = app.extensions["settings"]
+    settings = services_of(app).settings
     for launch_id in (None, "no-such-launch"):
         token = issue_player_token(settings, seat_id=grant.seat_id, course_id=grant.course_id,
                                    learner_id=grant.learner_id, launch_id=launch_id, origin="dispatch")
@@ -137,7 +138,7 @@ def test_an_lti_page_has_no_dispatch_config_and_no_bridge(
         app: Flask, client: FlaskClient, committing_sessions: Sessions) -> None:
     setup = packaged(app, committing_sessions, "VOL-1")
     grant = grant_of(app, launch(client, setup.package))
-    token = issue_player_token(app.extensions["settings"], seat_id=grant.seat_id, course_id=grant.course_id,
+    token = issue_player_token(services_of(app).settings, seat_id=grant.seat_id, course_id=grant.course_id,
                                learner_id=grant.learner_id, launch_id=grant.launch_id, origin="lti")
     config, html = open_player(client, f"/play?t={token}")
     assert config["origin"] == "lti" and "dispatch" not in config
@@ -154,7 +155,7 @@ def test_the_scorm_content_player_does_the_same(app: Flask, client: FlaskClient,
     assert html.index("js/scorm-player.js") < html.index("js/dispatch-bridge.js")
 
     grant = grant_of(app, url)
-    token = issue_player_token(app.extensions["settings"], seat_id=grant.seat_id, course_id=grant.course_id,
+    token = issue_player_token(services_of(app).settings, seat_id=grant.seat_id, course_id=grant.course_id,
                                learner_id=grant.learner_id, launch_id=None, origin="lti")
     config, html = open_player(client, f"/play?t={token}")
     assert config["scormVersion"] == "scorm2004" and "dispatch" not in config and "dispatch-bridge" not in html

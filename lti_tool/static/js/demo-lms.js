@@ -7,7 +7,6 @@
   var cfg = JSON.parse(document.getElementById("demo-config").textContent);
   var toolFrame = document.getElementById(cfg.toolFrame);
   var LINKS_KEY = "demo-lms-links";
-  var LICENSE_LABELS = {plus: "Plus", volume: "Volume", ppu: "Pay Per Use"};
 
   // ------------------------------------------------------------ message log
 
@@ -166,7 +165,7 @@
           row.dataset.seat = String(seat.id);
           cell(row, String(seat.id));
           cell(row, (seat.via_demo_lms ? "★ " : "") + seat.learner);
-          cell(row, LICENSE_LABELS[seat.license_type] || seat.license_type);
+          cell(row, seat.license_label || seat.license_type);
           cell(row, seat.course_id || "(every Plus course)");
           cell(row, String(seat.attempt));
           var since = cell(row, seat.occupied_at);
