@@ -13,7 +13,12 @@ Brightspace and the registration is made.
    when there is one; Canvas sends it with the first launch) in one transaction, and render a
    page that posts ``{subject: "org.imsglobal.lti.close"}`` to the LMS window.
 
-Every failure is a 4xx page that names the problem; nothing is stored.
+Every failure is a 4xx page that names the problem; nothing is stored. Every fetch goes through
+``store.outbound`` (total deadline, no redirects, size cap, public https addresses only in
+production), and a fetch that fails reads the same whatever the cause, so the page is no port
+scanner. Attempts without a staff registration code (in the URL for step 1, with the chosen
+account for step 2) are rate-limited per client and in total (429); a registration that makes a
+new account this way waits for staff review (``lti-tool platform review``).
 
 pylti1p3's ``DynamicRegistration`` is not used: it fetches without timeouts, follows redirects,
 checks with ``assert`` (a 500 under ``python -O`` or a bare AssertionError otherwise), does not
@@ -37,8 +42,8 @@ from config import Settings
 from lti_tool.lti import registrations
 from lti_tool.lti.install import LTI_TOOL_CONFIGURATION, TOOL_NAME, registration_metadata, tool_urls
 from lti_tool.lti.registrations import AccountBinding, PlatformDetails, RegistrationView
-from store.base import utcnow
 from store import outbound
+from store.base import utcnow
 from store.errors import InvalidInput, NotFound, StoreError
 from store.outbound import OutboundClient, OutboundError, OutboundResponse
 from store.ratelimit.service import Limit, RateLimited, hit
@@ -76,6 +81,10 @@ class PlatformConfiguration:
 
 def _settings() -> Settings:
     return current_app.extensions["settings"]  # type: ignore[no-any-return]
+
+
+def _sessions() -> Any:
+    return current_app.extensions["sessions"]
 
 
 # ---------------------------------------------------------------- talking to the platform
@@ -293,7 +302,7 @@ def _count_anonymous_attempt(settings: Settings) -> Response | None:
     limits = [Limit("lti-register-client", client_key, settings.lti_register_per_ip_per_hour, RATE_WINDOW_SECONDS),
               Limit("lti-register-all", "*", settings.lti_register_per_hour, RATE_WINDOW_SECONDS)]
     try:
-        hit(current_app.extensions["sessions"], limits, utcnow())
+        hit(_sessions(), limits, utcnow())
     except RateLimited as exc:
         minutes = max(1, (exc.retry_after_seconds + 59) // 60)
         who = "from your network" if exc.limit == limits[0] else "on this server"
@@ -386,7 +395,7 @@ def _has_valid_staff_code(settings: Settings, form: dict[str, str]) -> bool:
     if form["account_choice"] != "existing":
         return False
     try:
-        registrations.check_binding(current_app.extensions["sessions"], settings,
+        registrations.check_binding(_sessions(), settings,
                                     AccountBinding(existing=form["account"], registration_code=form["registration_code"]),
                                     utcnow())
     except StoreError:
