@@ -21,7 +21,7 @@ from lti_tool.lti import frame_policy, websession
 from lti_tool.lti.errors import LaunchError, bad_request, forbidden, unauthorized
 from lti_tool.lti.launch import RecordedLaunch, binding_value, find_login, is_bound, record_launch, verify_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, STORAGE_KEY_PREFIX, LoginRequest, origin_of, start_login
-from lti_tool.lti.service import CourseOpening, learner_courses, license_overview, open_course
+from lti_tool.lti.service import CourseOpening, admin_overview, learner_courses, open_course
 from lti_tool.lti.tool_conf import get_registration
 from store.base import utcnow
 
@@ -268,7 +268,7 @@ def home() -> str:
     account_id, _learner_id = _require_session()
     if not session.get("is_admin"):
         raise forbidden("admins_only", "This page is for your organization's LMS administrators and instructors.")
-    return render_template("lti/home.html", overview=license_overview(_sessions(), account_id, utcnow()))
+    return render_template("lti/home.html", overview=admin_overview(_sessions(), account_id, utcnow()))
 
 
 @bp.get("/lti/my-courses")

@@ -40,19 +40,20 @@ def get_course_facts(session: Session, catalog_id: str) -> tuple[Course, rules.C
     return found
 
 
+def subscription_facts(s: PlusSubscription) -> rules.Subscription:
+    return rules.Subscription(s.id, s.started_at, s.current_period_end, s.seats_total, s.seats_used, s.term,
+                              s.auto_renew, s.cancelled_at)
+
+
+def lot_facts(lot: VolumeLot) -> rules.Lot:
+    return rules.Lot(lot.id, lot.purchased_at, lot.expires_at, lot.seats_total, lot.seats_used, lot.course_id)
+
+
 def subscriptions_of(session: Session, account_id: int) -> list[rules.Subscription]:
-    subs = session.scalars(select(PlusSubscription).where(PlusSubscription.account_id == account_id))
-    return [
-        rules.Subscription(s.id, s.started_at, s.current_period_end, s.seats_total, s.seats_used)
-        for s in subs
-    ]
-
-
-def lots_of(session: Session, account_id: int, course_id: int) -> list[rules.Lot]:
-    lots = session.scalars(
-        select(VolumeLot).where(VolumeLot.account_id == account_id, VolumeLot.course_id == course_id)
-    )
-    return [rules.Lot(lot.id, lot.purchased_at, lot.expires_at, lot.seats_total, lot.seats_used) for lot in lots]
+    """Every Plus subscription of the account, oldest start first."""
+    subs = session.scalars(select(PlusSubscription).where(PlusSubscription.account_id == account_id)
+                           .order_by(PlusSubscription.started_at, PlusSubscription.id))
+    return [subscription_facts(s) for s in subs]
 
 
 def find_ppu_config(session: Session, account_id: int) -> PpuConfig | None:

@@ -14,6 +14,7 @@ PURE = [
     "store/pricing.py",
     "store/clock.py",
     "store/licenses/rules.py",
+    "store/licenses/holdings_rules.py",
     "store/progress/rules.py",
     "scorm_packages/manifest/__init__.py",
     "scorm_packages/manifest/scorm12.py",
