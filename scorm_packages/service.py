@@ -198,11 +198,12 @@ def _not_held(session: Session, account: Account, course: Course, verdict: Verdi
             message = (f"account {name!r}'s Volume seats for course {cid!r} start on {_day(verdict.starts_at)}: "
                        "packages can be made from then")
         case "license_expired" if plus:
-            message = f"account {name!r} has no active Plus subscription (it has expired: {_day(verdict.ended_at)})"
+            message = (f"account {name!r} has no active Plus subscription (it has expired: its term ended on "
+                       f"{_day(verdict.ended_at)})")
         case "license_expired":
             message = f"account {name!r}'s Volume seats for course {cid!r} expired on {_day(verdict.ended_at)}"
         case "ppu_not_configured":
-            message = f"account {name!r} is not configured for Pay Per Use"
+            message = f"account {name!r} is not configured for Pay Per Use (or it is switched off)"
         case "not_in_library":
             message = f"course {cid!r} is not in account {name!r}'s Pay Per Use library: add it to the library first"
         case _:

@@ -74,7 +74,7 @@ def learner_seat_facts(session: Session, account_id: int, learner_id: int, cours
     )
     facts = []
     for seat, sub_start, sub_end in rows:
-        active = sub_start is not None and sub_start <= now < sub_end
+        active = sub_start is not None and rules.in_term(sub_start, sub_end, now)
         facts.append(
             rules.SeatFacts(
                 id=seat.id,
@@ -133,7 +133,7 @@ def list_seats(session: Session, account_id: int, now: datetime, course_catalog_
     out = []
     for seat, learner, catalog_id, sub_start, sub_end in session.execute(stmt):
         if seat.license_type == "plus":
-            valid = sub_start is not None and sub_start <= now < sub_end
+            valid = sub_start is not None and rules.in_term(sub_start, sub_end, now)
         else:
             valid = seat.expires_at is not None and now < seat.expires_at
         out.append(

@@ -10,6 +10,7 @@ and when not deliverable every caller gives the same reason.
 from __future__ import annotations
 
 import json
+import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from store.clock import add_months
 from store.errors import StoreError
 from store.licenses import holdings, holdings_rules, offers
 from store.licenses.models import PlusSubscription, PpuConfig, PpuLibraryEntry, VolumeLot
+from store.licenses.rules import LICENSE_TYPES
 from store.licenses.service import add_to_ppu_library, configure_ppu, grant_plus, grant_volume
 from tests.factories.catalog import make_bundle, make_course
 from tests.factories.licenses import claim, learner, make_account
@@ -337,3 +339,53 @@ def test_every_caller_agrees(case: Case, world: World, settings: Settings, engin
     if case.holder_relaunches:
         again = claim(sessions, account, lt, cid, "holder", NOW)
         assert again.ok and not again.is_new_seat
+
+
+# ---------------------------------------------------------------- the SQL condition = the rule
+
+
+def test_the_sql_condition_and_the_pure_rule_agree_on_many_accounts(sessions: Sessions) -> None:
+    """Seeded random holdings, with terms that start or end exactly now: for every account,
+    course and license type, the SQL condition lists the course exactly when the rule says
+    deliverable."""
+    rng = random.Random(20261203)
+    starts = [NOW, NOW - DAY, NOW + DAY, add_months(NOW, -12), add_months(NOW, -1), add_months(NOW, -13),
+              NOW - timedelta(seconds=1), NOW + timedelta(seconds=1)]
+    with sessions.begin() as s:
+        ted = make_bundle(s, "TED@Work", subscription_only=True)
+        kinds = [(True, None, "active"), (False, None, "active"), (True, ted, "active"), (True, None, "retired"),
+                 (False, None, "retired"), (False, None, "retiring")]
+        pks = [make_course(s, f"K-{n}", is_plus=plus_, bundle=bundle, status=status).id
+               for n, (plus_, bundle, status) in enumerate(kinds)]
+    accounts = []
+    for n in range(12):
+        account_id = make_account(sessions, f"Org {n}", now=NOW - 400 * DAY).id
+        accounts.append(account_id)
+        with sessions.begin() as s:
+            for _ in range(rng.randint(0, 2)):
+                start, months = rng.choice(starts), rng.choice([1, 12])
+                s.add(PlusSubscription(account_id=account_id, term="monthly" if months == 1 else "annual",
+                                       seats_total=5, seats_used=rng.randint(0, 5), started_at=start,
+                                       current_period_end=add_months(start, months), auto_renew=rng.random() < .5))
+            for _ in range(rng.randint(0, 4)):
+                start = rng.choice(starts)
+                s.add(VolumeLot(account_id=account_id, course_id=rng.choice(pks), seats_total=3,
+                                seats_used=rng.randint(0, 3), purchased_at=start, expires_at=add_months(start, 12)))
+            if rng.random() < .7:
+                s.add(PpuConfig(account_id=account_id, contract_ref="C", is_enabled=rng.random() < .7,
+                                balance_cents=rng.choice([0, 100_000])))
+                for pk in rng.sample(pks, rng.randint(0, len(pks))):
+                    s.add(PpuLibraryEntry(account_id=account_id, course_id=pk, added_at=NOW - DAY))
+    checked = delivered = 0
+    with sessions() as s:
+        for account_id in accounts:
+            by_sql = {lt: set(holdings.deliverable_catalog_ids(s, account_id, lt, NOW)) for lt in LICENSE_TYPES}
+            for n in range(len(kinds)):
+                facts = holdings.course_facts(s, f"K-{n}")
+                assert facts is not None
+                found = holdings.deliverability_of(s, account_id, facts, NOW)
+                for lt in LICENSE_TYPES:
+                    assert (f"K-{n}" in by_sql[lt]) is found.verdict(lt).deliverable, (account_id, n, lt)
+                    checked += 1
+                    delivered += found.verdict(lt).deliverable
+    assert checked == 12 * len(kinds) * 3 and 0 < delivered < checked
