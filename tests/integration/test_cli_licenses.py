@@ -65,7 +65,8 @@ def test_licenses_list_shows_every_holding_with_its_status(run, committing_sessi
         "ppu", "SAFE-101", None, None, None, "insufficient_deposit", 0)
     assert plus["balance_cents"] is None and library["title"] == "Workplace Safety"
 
-    table = run("licenses", "list", "--account", "1").output.splitlines()
+    account_id = json.loads(run("accounts", "list", "--json").output)[0]["id"]
+    table = run("licenses", "list", "--account", str(account_id)).output.splitlines()  # by id this time
     assert table[0].split() == ["TYPE", "COURSE", "TITLE", "SEATS", "STARTS", "EXPIRES", "STATUS"]
     assert table[2].split()[:2] == ["volume", "VOL-9"] and table[2].endswith("not_started")
     assert [line.rindex("  ") for line in table[:4]] == [table[0].rindex("  ")] * 4  # STATUS column aligned
