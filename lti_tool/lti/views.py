@@ -28,7 +28,7 @@ from lti_tool.lti.login import (
     origin_of,
     start_login,
 )
-from lti_tool.lti.service import CourseOpening, learner_courses, license_overview, open_course
+from lti_tool.lti.service import CourseOpening, admin_overview, learner_courses, open_course
 from lti_tool.lti.tool_conf import get_registration
 from lti_tool.services import services
 from store.base import utcnow
@@ -256,7 +256,7 @@ def home() -> str:
     account_id, _learner_id = _require_session()
     if not session.get("is_admin"):
         raise forbidden("admins_only", "This page is for your organization's LMS administrators and instructors.")
-    return render_template("lti/home.html", overview=license_overview(services().read_sessions, account_id, utcnow()))
+    return render_template("lti/home.html", overview=admin_overview(services().read_sessions, account_id, utcnow()))
 
 
 @bp.get("/lti/my-courses")
