@@ -36,6 +36,9 @@ DEFAULTS: dict[str, str] = {
     # Dynamic Registration without a staff registration code: attempts per client IP per hour,
     # and in total per hour (counted in the database, so every worker sees them).
     "LTI_REGISTER_PER_IP_PER_HOUR": "10",
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host headers are trusted
+    # (0: none; the client address is the socket's). Set it to the number of proxies you run.
+    "TRUSTED_PROXIES": "0",
     "LTI_REGISTER_PER_HOUR": "60",
     # Key used to encrypt the tool's private keys at rest; default: derived from SECRET_KEY.
     "KEY_ENCRYPTION_KEY": "",
