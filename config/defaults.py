@@ -30,6 +30,16 @@ DEFAULTS: dict[str, str] = {
     "LTI_AUTO_ACCEPT_DEPLOYMENTS": "true",
     # How long platform JWKS are trusted before a refetch.
     "LTI_PLATFORM_JWKS_TTL_SECONDS": "3600",
+    # A launch signed with a key id the cached JWKS lacks refetches it at most once per
+    # registration in this interval (a random kid must not make the tool fetch on every launch).
+    "LTI_JWKS_REFETCH_INTERVAL_SECONDS": "60",
+    # Dynamic Registration without a staff registration code: attempts per client IP per hour,
+    # and in total per hour (counted in the database, so every worker sees them).
+    "LTI_REGISTER_PER_IP_PER_HOUR": "10",
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host headers are trusted
+    # (0: none; the client address is the socket's). Set it to the number of proxies you run.
+    "TRUSTED_PROXIES": "0",
+    "LTI_REGISTER_PER_HOUR": "60",
     # Key used to encrypt the tool's private keys at rest; default: derived from SECRET_KEY.
     "KEY_ENCRYPTION_KEY": "",
     # A rotated-out tool key stays in the JWKS this long.
@@ -40,6 +50,14 @@ DEFAULTS: dict[str, str] = {
     "AGS_MAX_ATTEMPTS": "6",
     # SCORM dispatch: at most this many learners new to one package get a seat per minute.
     "DISPATCH_NEW_LEARNERS_PER_MINUTE": "30",
+    # --- Outbound HTTP (store/outbound.py): every request to another server.
+    # Total deadline of one request (resolve + connect + TLS + headers + body), in seconds.
+    "OUTBOUND_TIMEOUT_SECONDS": "10",
+    # Largest answer read, in bytes.
+    "OUTBOUND_MAX_BYTES": "1048576",
+    # Plain http and private/loopback destinations: on outside production (development, tests),
+    # never in production whatever this says.
+    "OUTBOUND_ALLOW_PRIVATE": "",
     # The demo LMS at /demo: on in development, never in production.
     "DEMO_PLATFORM": "",
     # --- Imported publisher courses (lti-tool content import)

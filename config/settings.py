@@ -47,6 +47,13 @@ class Settings:
     content_max_bytes: int = 524_288_000
     content_max_file_bytes: int = 262_144_000
     content_max_files: int = 10_000
+    lti_jwks_refetch_interval_seconds: int = 60
+    lti_register_per_ip_per_hour: int = 10
+    trusted_proxies: int = 0
+    lti_register_per_hour: int = 60
+    outbound_timeout_seconds: int = 10
+    outbound_max_bytes: int = 1_048_576
+    outbound_allow_private: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -162,4 +169,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         content_max_bytes=_int(environ, "CONTENT_MAX_BYTES", minimum=1),
         content_max_file_bytes=_int(environ, "CONTENT_MAX_FILE_BYTES", minimum=1),
         content_max_files=_int(environ, "CONTENT_MAX_FILES", minimum=1),
+        lti_jwks_refetch_interval_seconds=_int(environ, "LTI_JWKS_REFETCH_INTERVAL_SECONDS"),
+        lti_register_per_ip_per_hour=_int(environ, "LTI_REGISTER_PER_IP_PER_HOUR", minimum=1),
+        trusted_proxies=_int(environ, "TRUSTED_PROXIES"),
+        lti_register_per_hour=_int(environ, "LTI_REGISTER_PER_HOUR", minimum=1),
+        outbound_timeout_seconds=_int(environ, "OUTBOUND_TIMEOUT_SECONDS", minimum=1),
+        outbound_max_bytes=_int(environ, "OUTBOUND_MAX_BYTES", minimum=1024),
+        outbound_allow_private=_bool(environ, "OUTBOUND_ALLOW_PRIVATE", env != "production") and env != "production",
     )

@@ -13,6 +13,7 @@ from functools import partial
 
 from flask import Flask, Response, jsonify
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings
 from lti_tool import request_text
@@ -44,6 +45,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = services
 
     # 2. App-wide request plumbing.
+    if settings.trusted_proxies:  # client address and scheme from the proxies we run, no one else
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     csrf.init_app(app)
     request_text.install(app)  # the input rule (store.text) for every request, before CSRF and every view
     app.session_interface = websession.DbSessionInterface(settings, services.sessions)

@@ -54,10 +54,11 @@ from store.base import require_aware
 from store.catalog.models import Bundle, Course
 from store.content import MASTERY_SCORE, content_for
 from store.errors import InvalidInput, NotFound, StoreError
+from store.licenses import holdings
 from store.licenses import queries as license_queries
 from store.licenses import rules
 from store.licenses.labels import license_label
-from store.licenses.models import PpuLibraryEntry, VolumeLot
+from store.licenses.holdings import Verdict
 from store.licenses.service import ClaimRequest, SeatView, claim_seat
 from store.progress.queries import find_course
 from store.database import upsert_insert
@@ -167,68 +168,65 @@ def _check_kind(license_type: str, fmt: str | None = None) -> None:
 # ---------------------------------------------------------------- licenses held
 
 
+def _day(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d}" if moment else "(unknown date)"
+
+
+def _not_held(session: Session, account: Account, course: Course, verdict: Verdict) -> PackageError:
+    """The error for a license the account does not hold now; the message says what the
+    verdict's reason code means for this account and course."""
+    plus = verdict.license_type == "plus"
+    label = license_label(verdict.license_type)
+    name, cid = account.name, course.catalog_id
+    match verdict.reason:
+        case "course_retired":
+            return CourseRetired(f"course {cid!r} is retired: no new packages are made for it")
+        case "bundle_excluded":
+            bundle = session.get(Bundle, course.bundle_id) if course.bundle_id else None
+            return BundleExcluded(
+                f"course {cid!r} belongs to the subscription-only bundle {bundle.name if bundle else ''!r}: it is "
+                f"delivered only with the Plus subscription, never as {label}")
+        case "not_covered":
+            message = f"course {cid!r} is not in the Plus catalog: it cannot be delivered with the Plus subscription"
+        case "no_license" if plus:
+            message = f"account {name!r} has no active Plus subscription"
+        case "no_license":
+            message = f"account {name!r} has bought no Volume seats for course {cid!r}"
+        case "not_started" if plus:
+            message = (f"account {name!r}'s Plus subscription starts on {_day(verdict.starts_at)}: "
+                       "packages can be made from then")
+        case "not_started":
+            message = (f"account {name!r}'s Volume seats for course {cid!r} start on {_day(verdict.starts_at)}: "
+                       "packages can be made from then")
+        case "license_expired" if plus:
+            message = (f"account {name!r} has no active Plus subscription (it has expired: its term ended on "
+                       f"{_day(verdict.ended_at)})")
+        case "license_expired":
+            message = f"account {name!r}'s Volume seats for course {cid!r} expired on {_day(verdict.ended_at)}"
+        case "ppu_not_configured":
+            message = f"account {name!r} is not configured for Pay Per Use (or it is switched off)"
+        case "not_in_library":
+            message = f"course {cid!r} is not in account {name!r}'s Pay Per Use library: add it to the library first"
+        case _:
+            message = f"account {name!r} holds no {label} license for course {cid!r} now"
+    return LicenseNotHeld(message, reason=verdict.reason)
+
+
 def check_license(session: Session, account: Account, course: Course, facts: rules.CourseFacts,
                   license_type: str, now: datetime) -> None:
-    """Raise unless the account holds a license of this type that covers the course now:
-    Plus: an active subscription and a Plus course; Volume: a lot for the course not yet
-    expired; PPU: Pay Per Use configured and the course in the library. A course of a
-    subscription-only bundle is never packaged as Volume or PPU; a retired course never."""
-    label = license_label(license_type)
-    if facts.status == "retired":
-        raise CourseRetired(f"course {course.catalog_id!r} is retired: no new packages are made for it")
-    if license_type in ("volume", "ppu") and facts.is_subscription_only_bundle:
-        bundle = session.get(Bundle, course.bundle_id) if course.bundle_id else None
-        raise BundleExcluded(
-            f"course {course.catalog_id!r} belongs to the subscription-only bundle "
-            f"{bundle.name if bundle else ''!r}: it is delivered only with the Plus subscription, never as {label}")
-    if license_type == "plus":
-        if not facts.is_plus:
-            raise LicenseNotHeld(f"course {course.catalog_id!r} is not in the Plus catalog: it cannot be delivered "
-                                 "with the Plus subscription")
-        subs = license_queries.subscriptions_of(session, account.id)
-        if rules.active_subscription(subs, now) is None:
-            raise LicenseNotHeld(f"account {account.name!r} has no active Plus subscription"
-                                 + (" (it has expired)" if subs else ""))
-    elif license_type == "volume":
-        lots = license_queries.lots_of(session, account.id, course.id)
-        if not lots:
-            raise LicenseNotHeld(f"account {account.name!r} has bought no Volume seats for course "
-                                 f"{course.catalog_id!r}")
-        if not any(now < lot.expires_at for lot in lots):
-            last = max(lot.expires_at for lot in lots)
-            raise LicenseNotHeld(f"account {account.name!r}'s Volume seats for course {course.catalog_id!r} "
-                                 f"expired on {last:%Y-%m-%d}")
-    else:
-        config = license_queries.find_ppu_config(session, account.id)
-        if config is None or not config.is_enabled:
-            raise LicenseNotHeld(f"account {account.name!r} is not configured for Pay Per Use")
-        in_library = session.scalars(select(PpuLibraryEntry.id).where(
-            PpuLibraryEntry.account_id == account.id, PpuLibraryEntry.course_id == course.id)).first()
-        if in_library is None:
-            raise LicenseNotHeld(f"course {course.catalog_id!r} is not in account {account.name!r}'s Pay Per Use "
-                                 "library: add it to the library first")
+    """Raise unless the course is deliverable under this license type for the account now (the
+    rule of ``store.licenses.holdings``): ``CourseRetired``, ``BundleExcluded`` or
+    ``LicenseNotHeld`` whose reason is the verdict's (``not_started``, ``license_expired``, ...)."""
+    verdict = holdings.verdict_of(session, account.id, facts, license_type, now)
+    if not verdict.deliverable:
+        raise _not_held(session, account, course, verdict)
 
 
 def licensed_course_ids(session: Session, account: Account, license_type: str, now: datetime) -> list[str]:
-    """Catalog ids of the courses the account can get packages for under a license type."""
+    """Catalog ids of the courses the account can get packages for under a license type: the
+    courses deliverable under it now."""
     _check_kind(license_type)
-    not_retired = Course.status != "retired"
-    if license_type == "plus":
-        if rules.active_subscription(license_queries.subscriptions_of(session, account.id), now) is None:
-            return []
-        stmt = select(Course.catalog_id).where(Course.is_plus.is_(True), not_retired)
-    else:
-        sub_only = select(Bundle.id).where(Bundle.is_subscription_only.is_(True))
-        not_excluded = (Course.bundle_id.is_(None)) | (Course.bundle_id.not_in(sub_only))
-        if license_type == "volume":
-            held = select(VolumeLot.course_id).where(VolumeLot.account_id == account.id, VolumeLot.expires_at > now)
-        else:
-            config = license_queries.find_ppu_config(session, account.id)
-            if config is None or not config.is_enabled:
-                return []
-            held = select(PpuLibraryEntry.course_id).where(PpuLibraryEntry.account_id == account.id)
-        stmt = select(Course.catalog_id).where(Course.id.in_(held), not_retired, not_excluded)
-    return list(session.scalars(stmt.order_by(Course.catalog_id)))
+    return holdings.deliverable_catalog_ids(session, account.id, license_type, now)
 
 
 # ---------------------------------------------------------------- package keys

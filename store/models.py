@@ -5,6 +5,7 @@ from store.base import Base
 from store.catalog.models import Bundle, Course, Publisher
 from store.content.models import CourseContentVersion
 from store.progress.models import CourseProgress
+from store.ratelimit.models import RateLimitCounter
 from store.licenses.models import (
     CourseLaunch,
     DepositEntry,
@@ -31,6 +32,7 @@ __all__ = [
     "PpuConfig",
     "PpuLibraryEntry",
     "Publisher",
+    "RateLimitCounter",
     "Seat",
     "VolumeLot",
 ]

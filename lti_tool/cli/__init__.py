@@ -11,6 +11,7 @@ from lti_tool.cli import core as _core  # noqa: F401  (registers commands)
 from lti_tool.cli import catalog as _catalog  # noqa: F401
 from lti_tool.cli import demo as _demo  # noqa: F401
 from lti_tool.cli import staff as _staff  # noqa: F401
+from lti_tool.cli import licenses as _licenses  # noqa: F401
 from lti_tool.cli import lti as _lti  # noqa: F401
 from lti_tool.cli import packages as _packages  # noqa: F401
 from lti_tool.cli import content as _content  # noqa: F401

@@ -104,6 +104,7 @@ def emit_json(data: Any) -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripting.")
+account_option = click.option("--account", "account", required=True, help="Account id or exact name.")
 
 
 def parse_start(value: str | None) -> datetime | None:

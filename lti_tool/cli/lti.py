@@ -15,8 +15,9 @@ from store.base import utcnow
 
 def _echo_registration(view: RegistrationView) -> None:
     label = f" — {view.label}" if view.label else ""
+    review = "  [needs review]" if view.needs_review else ""
     echo(f"registration {view.id}: {view.issuer} client {view.client_id} "
-         f"(account {view.account_id} {view.account_name!r}, via {view.created_via}){label}")
+         f"(account {view.account_id} {view.account_name!r}, via {view.created_via}){label}{review}")
     echo(f"  login {view.auth_login_url}")
     echo(f"  token {view.auth_token_url}" + (f"  (audience {view.auth_audience})" if view.auth_audience else ""))
     echo(f"  keys  {view.key_set_url}")
@@ -65,20 +66,35 @@ def platform_add(ctx: CliContext, account: str, issuer: str, client_id: str, dep
 
 @platform.command("list")
 @click.option("--account", default=None, help="Only this account (id or exact name).")
+@click.option("--needs-review", is_flag=True,
+              help="Only registrations (with their new accounts) made by anonymous Dynamic Registration and not "
+                   "reviewed yet.")
 @json_option
 @pass_ctx
 @store_errors
-def platform_list(ctx: CliContext, account: str | None, as_json: bool) -> None:
+def platform_list(ctx: CliContext, account: str | None, needs_review: bool, as_json: bool) -> None:
     """Registered platforms with their deployments."""
-    views = registrations.list_registrations(ctx.sessions, account)
+    views = registrations.list_registrations(ctx.sessions, account, needs_review=True if needs_review else None)
     if as_json:
         emit_json([asdict(v) for v in views])
         return
     if not views:
-        echo("no platforms registered yet: lti-tool platform add --help")
+        echo("no registrations wait for review" if needs_review
+             else "no platforms registered yet: lti-tool platform add --help")
         return
     for view in views:
         _echo_registration(view)
+
+
+@platform.command("review")
+@click.argument("registration_id", type=int)
+@pass_ctx
+@store_errors
+def platform_review(ctx: CliContext, registration_id: int) -> None:
+    """Mark a registration made by anonymous Dynamic Registration (and its new account) as reviewed."""
+    view = registrations.mark_reviewed(ctx.sessions, registration_id, utcnow())
+    echo(f"registration {view.id} reviewed: {view.issuer} client {view.client_id}, "
+         f"account {view.account_id} {view.account_name!r}")
 
 
 @platform.command("remove")

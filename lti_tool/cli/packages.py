@@ -11,7 +11,17 @@ from pathlib import Path
 
 import click
 
-from lti_tool.cli.base import CliContext, cli, echo, emit_json, fail, json_option, pass_ctx, store_errors
+from lti_tool.cli.base import (
+    CliContext,
+    account_option,
+    cli,
+    echo,
+    emit_json,
+    fail,
+    json_option,
+    pass_ctx,
+    store_errors,
+)
 from scorm_packages import service
 from scorm_packages.manifest import FORMATS
 from store.licenses.labels import LICENSE_LABELS
@@ -23,7 +33,6 @@ FORMAT_METAVAR = "|".join(FORMATS)
 CSV_NAME = "packages.csv"
 CSV_COLUMNS = ("file", "course_id", "title", "license_type", "format", "package_key", "created_at")
 
-account_option = click.option("--account", "account", required=True, help="Account id or exact name.")
 base_url_option = click.option(
     "--base-url", default=None,
     help="The product's public URL the package calls (default: the PUBLIC_BASE_URL setting).")

@@ -6,9 +6,17 @@ import sys
 from dataclasses import asdict
 
 import click
-from sqlalchemy import func, select
-
-from lti_tool.cli.base import CliContext, cli, echo, emit_json, json_option, parse_start, pass_ctx, store_errors
+from lti_tool.cli.base import (
+    CliContext,
+    account_option,
+    cli,
+    echo,
+    emit_json,
+    json_option,
+    parse_start,
+    pass_ctx,
+    store_errors,
+)
 from store.accounts import queries as account_queries
 from store.accounts.service import LearnerIdentity, create_account
 from store.base import utcnow
@@ -16,12 +24,11 @@ from store.money import format_money
 from store.licenses import queries as license_queries
 from store.licenses import rules
 from store.licenses import service as licenses
-from store.licenses.models import PlusSubscription, PpuConfig, VolumeLot
+from store.licenses.holdings import account_overview
 from store.text import printable
 
 REFUSED_EXIT_CODE = 3
 
-account_option = click.option("--account", "account", required=True, help="Account id or exact name.")
 
 
 # ---------------------------------------------------------------- accounts
@@ -52,27 +59,23 @@ def accounts_create(ctx: CliContext, name: str, kind: str, as_json: bool) -> Non
 @json_option
 @pass_ctx
 def accounts_list(ctx: CliContext, as_json: bool) -> None:
-    """List accounts with their licenses at a glance."""
+    """List accounts with their licenses at a glance (from the same read model as `licenses list`)."""
     now = utcnow()
     rows = []
     with ctx.read_sessions() as session:
         for account in account_queries.list_accounts(session):
-            sub = rules.active_subscription(license_queries.subscriptions_of(session, account.id), now)
-            lots = session.scalar(
-                select(func.count()).select_from(VolumeLot)
-                .where(VolumeLot.account_id == account.id, VolumeLot.expires_at > now)
-            )
-            ppu = license_queries.find_ppu_config(session, account.id)
+            overview = account_overview(session, account.id, now)
+            plus = overview.current_plus
             rows.append({
                 "id": account.id,
                 "name": account.name,
                 "kind": account.kind,
                 "annual_retake": account.annual_retake,
-                "plus_seats_used": sub.seats_used if sub else None,
-                "plus_seats_total": sub.seats_total if sub else None,
-                "plus_period_end": sub.current_period_end if sub else None,
-                "valid_volume_lots": lots,
-                "ppu_balance_cents": ppu.balance_cents if ppu else None,
+                "plus_seats_used": plus.seats_used if plus else None,
+                "plus_seats_total": plus.seats if plus else None,
+                "plus_period_end": plus.expires_at if plus else None,
+                "valid_volume_lots": sum(1 for h in overview.volume if h.delivers),
+                "ppu_balance_cents": overview.ppu.balance_cents if overview.ppu else None,
             })
     if as_json:
         emit_json(rows)

@@ -32,7 +32,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,7 +40,9 @@ from lti_tool.lti import keys
 from lti_tool.lti.models import LtiLaunch, LtiRegistration, LtiScorePost, LtiServiceToken
 from store.base import require_aware, utcnow
 from store.catalog.models import Course
+from store import outbound
 from store.database import upsert_insert
+from store.outbound import OutboundError, OutboundResponse
 from store.text import printable
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,6 @@ LINEITEM_MEDIA_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEM_CONTAINER_MEDIA_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-HTTP_TIMEOUT = (5, 20)  # connect, read (seconds)
 TOKEN_REUSE_MARGIN = timedelta(seconds=60)  # get a new token this long before the old one expires
 DEFAULT_TOKEN_LIFETIME = 300  # when the platform sends no expires_in
 BACKOFF_BASE_SECONDS = 15
@@ -102,17 +102,20 @@ class ServiceError(Exception):
 
 
 class HttpClient(Protocol):
-    def get(self, url: str, **kwargs: Any) -> requests.Response: ...
+    """What the AGS client needs of ``store.outbound.OutboundClient`` (total deadline, no
+    redirects, size cap, public addresses only in production)."""
 
-    def post(self, url: str, **kwargs: Any) -> requests.Response: ...
+    def get(self, url: str, **kwargs: Any) -> OutboundResponse: ...
+
+    def post(self, url: str, **kwargs: Any) -> OutboundResponse: ...
 
 
 def _retryable_status(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def _retry_after(response: requests.Response, now: datetime) -> float | None:
-    value = response.headers.get("Retry-After")
+def _retry_after(response: OutboundResponse, now: datetime) -> float | None:
+    value = response.header("Retry-After")
     if not value:
         return None
     if value.strip().isdigit():
@@ -126,18 +129,21 @@ def _retry_after(response: requests.Response, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _error_from(response: requests.Response, what: str, now: datetime) -> ServiceError:
+def _error_from(response: OutboundResponse, what: str, now: datetime) -> ServiceError:
     body = printable((response.text or "")[:300])  # LMS text: stored in last_error, logged, printed by the CLI
-    return ServiceError(f"{what}: HTTP {response.status_code} {body}".strip(),
-                        retryable=_retryable_status(response.status_code), status=response.status_code,
+    return ServiceError(f"{what}: HTTP {response.status} {body}".strip(),
+                        retryable=_retryable_status(response.status), status=response.status,
                         retry_after=_retry_after(response, now))
 
 
-def _call(what: str, func: Callable[[], requests.Response]) -> requests.Response:
+def _call(what: str, func: Callable[[], OutboundResponse]) -> OutboundResponse:
+    """The answer; a ServiceError when there is none. Connection failures and timeouts are worth
+    retrying; a redirect, an answer too large or a refused address or URL are not."""
     try:
         return func()
-    except requests.RequestException as exc:
-        raise ServiceError(f"{what}: {type(exc).__name__}: {exc}", retryable=True) from exc
+    except OutboundError as exc:
+        raise ServiceError(f"{what}: {exc.message} [{exc.reason}]", retryable=exc.reason in ("unreachable", "timeout")) \
+            from None
 
 
 def with_path_suffix(url: str, suffix: str) -> str:
@@ -216,8 +222,7 @@ def get_access_token(sessions: sessionmaker[Session], settings: Settings, platfo
         "scope": " ".join(scopes),
     }
     what = f"access token from {platform.auth_token_url}"
-    response = _call(what, lambda: http.post(platform.auth_token_url, data=form, timeout=HTTP_TIMEOUT,
-                                             headers={"Accept": "application/json"}))
+    response = _call(what, lambda: http.post(platform.auth_token_url, form=form, headers={"Accept": "application/json"}))
     if not response.ok:
         error = _error_from(response, what, now)
         error.retryable = True  # a key the LMS has not fetched yet, a tool not yet enabled: retry later
@@ -257,11 +262,11 @@ def drop_access_token(sessions: sessionmaker[Session], platform: Platform, scope
 
 def _authorized(sessions: sessionmaker[Session], settings: Settings, platform: Platform, scopes: list[str],
                 now: datetime, http: HttpClient, what: str,
-                send: Callable[[str], requests.Response]) -> requests.Response:
+                send: Callable[[str], OutboundResponse]) -> OutboundResponse:
     """Call ``send(token)``; on 401 drop the cached token and try once more with a new one."""
     token = get_access_token(sessions, settings, platform, scopes, now, http)
     response = _call(what, lambda: send(token))
-    if response.status_code == 401:
+    if response.status == 401:
         drop_access_token(sessions, platform, scopes)
         token = get_access_token(sessions, settings, platform, scopes, now, http)
         response = _call(what, lambda: send(token))
@@ -301,7 +306,7 @@ def find_or_create_lineitem(sessions: sessionmaker[Session], settings: Settings,
             break
         page_url = url
         response = _authorized(sessions, settings, platform, scopes, now, http, f"line items at {page_url}",
-                               lambda token: http.get(page_url, timeout=HTTP_TIMEOUT, headers={
+                               lambda token: http.get(page_url, headers={
                                    "Authorization": f"Bearer {token}", "Accept": LINEITEM_CONTAINER_MEDIA_TYPE}))
         if not response.ok:
             raise _error_from(response, f"line items at {page_url}", now)
@@ -312,7 +317,7 @@ def find_or_create_lineitem(sessions: sessionmaker[Session], settings: Settings,
         for item in items if isinstance(items, list) else []:
             if isinstance(item, dict) and _matches(item, spec):
                 return str(item["id"])
-        match = _NEXT_LINK.search(response.headers.get("Link", ""))
+        match = _NEXT_LINK.search(response.header("Link") or "")
         url = match.group(1) if match else None
 
     body = {"scoreMaximum": LINEITEM_SCORE_MAXIMUM, "label": spec.get("label") or "Course"}
@@ -320,7 +325,7 @@ def find_or_create_lineitem(sessions: sessionmaker[Session], settings: Settings,
         if spec.get(key):
             body[key] = spec[key]
     response = _authorized(sessions, settings, platform, scopes, now, http, f"new line item at {lineitems_url}",
-                           lambda token: http.post(lineitems_url, data=json.dumps(body), timeout=HTTP_TIMEOUT,
+                           lambda token: http.post(lineitems_url, body=json.dumps(body),
                                                    headers={"Authorization": f"Bearer {token}",
                                                             "Content-Type": LINEITEM_MEDIA_TYPE,
                                                             "Accept": LINEITEM_MEDIA_TYPE}))
@@ -482,7 +487,7 @@ def _send_one(sessions: sessionmaker[Session], settings: Settings, post: _Claime
     scores_url = with_path_suffix(lineitem_url, "/scores")
     what = f"score post to {scores_url}"
     response = _authorized(sessions, settings, platform, [SCOPE_SCORE], now, http, what,
-                           lambda token: http.post(scores_url, data=json.dumps(body), timeout=HTTP_TIMEOUT,
+                           lambda token: http.post(scores_url, body=json.dumps(body),
                                                    headers={"Authorization": f"Bearer {token}",
                                                             "Content-Type": SCORE_MEDIA_TYPE}))
     if not response.ok:
@@ -503,40 +508,35 @@ def send_pending_scores(sessions: sessionmaker[Session], settings: Settings, now
     deadline = current + timedelta(seconds=wait_seconds)
     only = list(only_ids) if only_ids is not None else None
     counts = {"sent": 0, "retrying": 0, "failed": 0, "gone": 0}
-    own_http = http is None
-    client: HttpClient = requests.Session() if http is None else http
-    try:
-        while True:
-            with sessions() as session:
-                due = _due_ids(session, current, only)
-            for post_id in due:
-                post = _claim(sessions, post_id, current)
-                if post is None:
-                    continue
-                error: ServiceError | None = None
-                try:
-                    _send_one(sessions, settings, post, current, client)
-                except ServiceError as exc:
-                    error = exc
-                except keys.ToolKeyUnreadable as exc:
-                    error = ServiceError(str(exc), retryable=True)
-                except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
-                    log.exception("score post %s: unexpected error", post.id)
-                    error = ServiceError(f"unexpected error: {exc!r}", retryable=True)
-                counts[_finish(sessions, settings, post, current, error)] += 1
-            with sessions() as session:
-                query = select(LtiScorePost.next_attempt_at).where(LtiScorePost.status == "pending")
-                if only is not None:
-                    query = query.where(LtiScorePost.id.in_(only))
-                next_due = session.scalar(query.order_by(LtiScorePost.next_attempt_at).limit(1))
-            if next_due is None or next_due > deadline:
-                break
-            if next_due > current:
-                clock.sleep((next_due - current).total_seconds())
-            current = max(require_aware(clock.now()), next_due)
-    finally:
-        if own_http:
-            client.close()  # type: ignore[attr-defined]
+    client: HttpClient = outbound.client_for(settings) if http is None else http
+    while True:
+        with sessions() as session:
+            due = _due_ids(session, current, only)
+        for post_id in due:
+            post = _claim(sessions, post_id, current)
+            if post is None:
+                continue
+            error: ServiceError | None = None
+            try:
+                _send_one(sessions, settings, post, current, client)
+            except ServiceError as exc:
+                error = exc
+            except keys.ToolKeyUnreadable as exc:
+                error = ServiceError(str(exc), retryable=True)
+            except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
+                log.exception("score post %s: unexpected error", post.id)
+                error = ServiceError(f"unexpected error: {exc!r}", retryable=True)
+            counts[_finish(sessions, settings, post, current, error)] += 1
+        with sessions() as session:
+            query = select(LtiScorePost.next_attempt_at).where(LtiScorePost.status == "pending")
+            if only is not None:
+                query = query.where(LtiScorePost.id.in_(only))
+            next_due = session.scalar(query.order_by(LtiScorePost.next_attempt_at).limit(1))
+        if next_due is None or next_due > deadline:
+            break
+        if next_due > current:
+            clock.sleep((next_due - current).total_seconds())
+        current = max(require_aware(clock.now()), next_due)
     with sessions() as session:
         query = select(LtiScorePost.id).where(LtiScorePost.status == "pending")
         if only is not None:
@@ -671,7 +671,7 @@ def enqueue_progress_score(sessions: sessionmaker[Session], event: Any, now: dat
 
 def make_progress_listener(sessions: sessionmaker[Session], settings: Settings,
                            http_factory: Callable[[], HttpClient] | None = None) -> Callable[[Any], None]:
-    """A callable for ``app.extensions["progress_listeners"]``: enqueue (one transaction),
+    """The LTI launch origin's progress listener (registered by ``create_app``): enqueue (one transaction),
     then send right away after the commit; what fails waits for the retry (``lti-tool ags flush``)."""
 
     def on_progress(event: Any) -> None:

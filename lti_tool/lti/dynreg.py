@@ -13,7 +13,12 @@ Brightspace and the registration is made.
    when there is one; Canvas sends it with the first launch) in one transaction, and render a
    page that posts ``{subject: "org.imsglobal.lti.close"}`` to the LMS window.
 
-Every failure is a 4xx page that names the problem; nothing is stored.
+Every failure is a 4xx page that names the problem; nothing is stored. Every fetch goes through
+``store.outbound`` (total deadline, no redirects, size cap, public https addresses only in
+production), and a fetch that fails reads the same whatever the cause, so the page is no port
+scanner. Attempts without a staff registration code (in the URL for step 1, with the chosen
+account for step 2) are rate-limited per client and in total (429); a registration that makes a
+new account this way waits for staff review (``lti-tool platform review``).
 
 pylti1p3's ``DynamicRegistration`` is not used: it fetches without timeouts, follows redirects,
 checks with ``assert`` (a 500 under ``python -O`` or a bare AssertionError otherwise), does not
@@ -22,13 +27,14 @@ check the issuer against the configuration URL, and its closing page posts to ``
 
 from __future__ import annotations
 
-import json
+import hashlib
+import hmac
+import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from flask import Blueprint, Response, render_template, request
 from flask_wtf.csrf import CSRFError
 
@@ -37,8 +43,11 @@ from lti_tool.lti import registrations
 from lti_tool.lti.install import LTI_TOOL_CONFIGURATION, TOOL_NAME, registration_metadata, tool_urls
 from lti_tool.lti.registrations import AccountBinding, PlatformDetails, RegistrationView
 from lti_tool.services import services
+from store import outbound
 from store.base import utcnow
 from store.errors import InvalidInput, NotFound, StoreError
+from store.outbound import OutboundClient, OutboundError, OutboundResponse
+from store.ratelimit.service import Limit, RateLimited, hit
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +55,7 @@ bp = Blueprint("lti_dynreg", __name__, static_folder="../templates/dynreg/assets
                static_url_path="/lti/register/assets")
 
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
-HTTP_TIMEOUT = (5, 15)
-MAX_RESPONSE_BYTES = 512 * 1024
+RATE_WINDOW_SECONDS = 3600
 
 
 class RegistrationFailed(Exception):
@@ -76,18 +84,6 @@ class PlatformConfiguration:
 # ---------------------------------------------------------------- talking to the platform
 
 
-def _read_json(response: requests.Response, what: str) -> Any:
-    body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
-    if len(body) > MAX_RESPONSE_BYTES:
-        raise RegistrationFailed(400, "platform_answer_too_large",
-                                 f"The platform's {what} is larger than {MAX_RESPONSE_BYTES // 1024} KB.")
-    try:
-        return json.loads(body.decode(response.encoding or "utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise RegistrationFailed(400, "platform_answer_not_json",
-                                 f"The platform's {what} is not JSON (HTTP {response.status_code}).") from None
-
-
 def _headers(token: str | None) -> dict[str, str]:
     headers = {"Accept": "application/json"}
     if token:
@@ -95,7 +91,29 @@ def _headers(token: str | None) -> dict[str, str]:
     return headers
 
 
-def fetch_configuration(settings: Settings, url: str | None, token: str | None) -> PlatformConfiguration:
+def _not_fetched(exc: OutboundError, code: str, what: str) -> RegistrationFailed:
+    """The page for a failed fetch. Every connection failure (refused address, closed port,
+    TLS, timeout) reads the same: the page must not tell a visitor what is listening where."""
+    if exc.reason == "too_large":
+        return RegistrationFailed(400, "platform_answer_too_large", f"{what} is too large.")
+    if exc.reason == "redirect":
+        return RegistrationFailed(400, f"{code}_redirected",
+                                  f"{what} answered with a redirect, which this tool does not follow.",
+                                  "Ask your LMS vendor: the platform must answer at the address it gives.")
+    return RegistrationFailed(400, f"{code}_unreachable", f"{what} could not be fetched: {exc.message}.",
+                              "Check that this server can reach your LMS over the internet (https).")
+
+
+def _read_json(response: OutboundResponse, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise RegistrationFailed(400, "platform_answer_not_json",
+                                 f"The platform's {what} is not JSON (HTTP {response.status}).") from None
+
+
+def fetch_configuration(settings: Settings, url: str | None, token: str | None,
+                        client: OutboundClient | None = None) -> PlatformConfiguration:
     """Fetch and check the platform's OpenID configuration."""
     if not url:
         raise RegistrationFailed(400, "missing_openid_configuration",
@@ -105,22 +123,16 @@ def fetch_configuration(settings: Settings, url: str | None, token: str | None) 
         url = registrations.check_fetchable_url(url, settings, "openid_configuration")
     except InvalidInput as exc:
         raise RegistrationFailed(400, "bad_openid_configuration", f"The {exc.message}.") from None
+    what = f"The platform's OpenID configuration at {url}"
     try:
-        with requests.get(url, headers=_headers(token), timeout=HTTP_TIMEOUT, allow_redirects=False,
-                          stream=True) as response:
-            if response.status_code != 200:
-                raise RegistrationFailed(400, "openid_configuration_unavailable",
-                                         f"The platform's OpenID configuration at {url} answered HTTP "
-                                         f"{response.status_code}.",
-                                         "The registration token may have expired: start the registration "
-                                         "again from your LMS.")
-            data = _read_json(response, "OpenID configuration")
-    except requests.RequestException as exc:
-        raise RegistrationFailed(400, "openid_configuration_unreachable",
-                                 f"The platform's OpenID configuration at {url} could not be fetched "
-                                 f"({type(exc).__name__}).",
-                                 "Check that this server can reach your LMS over the network.") from None
-    return check_configuration(settings, url, data)
+        response = (client or outbound.client_for(settings)).get(url, headers=_headers(token))
+    except OutboundError as exc:
+        raise _not_fetched(exc, "openid_configuration", what) from None
+    if response.status != 200:
+        raise RegistrationFailed(400, "openid_configuration_unavailable", f"{what} answered HTTP {response.status}.",
+                                 "The registration token may have expired: start the registration again from "
+                                 "your LMS.")
+    return check_configuration(settings, url, _read_json(response, "OpenID configuration"))
 
 
 def _endpoint(settings: Settings, data: dict[str, Any], key: str) -> str:
@@ -185,24 +197,23 @@ def check_configuration(settings: Settings, url: str, data: Any) -> PlatformConf
     )
 
 
-def post_registration(settings: Settings, config: PlatformConfiguration, token: str | None) -> dict[str, Any]:
+def post_registration(settings: Settings, config: PlatformConfiguration, token: str | None,
+                      client: OutboundClient | None = None) -> dict[str, Any]:
     """POST our client metadata; the platform's answer (with ``client_id``)."""
     metadata = registration_metadata(settings)
+    what = f"The platform's registration endpoint {config.registration_endpoint}"
     try:
-        with requests.post(config.registration_endpoint, json=metadata, headers=_headers(token),
-                           timeout=HTTP_TIMEOUT, allow_redirects=False, stream=True) as response:
-            if response.status_code not in (200, 201):
-                detail = response.raw.read(400, decode_content=True).decode("utf-8", "replace").replace("\n", " ")
-                raise RegistrationFailed(400, "platform_refused",
-                                         f"The platform refused the registration (HTTP {response.status_code}): "
-                                         f"{detail}".strip(),
-                                         "The registration token may have expired or been used already: start "
-                                         "the registration again from your LMS.")
-            answer = _read_json(response, "registration answer")
-    except requests.RequestException as exc:
-        raise RegistrationFailed(400, "platform_unreachable",
-                                 f"The platform's registration endpoint {config.registration_endpoint} could not be "
-                                 f"reached ({type(exc).__name__}).") from None
+        response = (client or outbound.client_for(settings)).post(config.registration_endpoint, json=metadata,
+                                                                  headers=_headers(token))
+    except OutboundError as exc:
+        raise _not_fetched(exc, "platform", what) from None
+    if response.status not in (200, 201):
+        detail = response.text[:400].replace("\n", " ")
+        raise RegistrationFailed(400, "platform_refused",
+                                 f"The platform refused the registration (HTTP {response.status}): {detail}".strip(),
+                                 "The registration token may have expired or been used already: start "
+                                 "the registration again from your LMS.")
+    answer = _read_json(response, "registration answer")
     if not isinstance(answer, dict) or not isinstance(answer.get("client_id"), str | int) \
             or not str(answer.get("client_id")).strip():
         raise RegistrationFailed(400, "platform_answer_incomplete",
@@ -263,15 +274,61 @@ def _csrf_failed(exc: CSRFError) -> Response:
         "the registration in a new window."))
 
 
+def _client_network() -> str:
+    """Who is counted as one client: the IPv4 address, or the IPv6 /64 (one subscriber)."""
+    raw = request.remote_addr or "unknown"
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw[:100]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _count_anonymous_attempt(settings: Settings) -> Response | None:
+    """Count a registration attempt without a staff code (per client and in total, per hour);
+    the 429 page when a limit is reached."""
+    client_key = hmac.new(settings.secret_key.encode(), f"lti-register:{_client_network()}".encode(),
+                          hashlib.sha256).hexdigest()
+    limits = [Limit("lti-register-client", client_key, settings.lti_register_per_ip_per_hour, RATE_WINDOW_SECONDS),
+              Limit("lti-register-all", "*", settings.lti_register_per_hour, RATE_WINDOW_SECONDS)]
+    try:
+        hit(services().sessions, limits, utcnow())
+    except RateLimited as exc:
+        minutes = max(1, (exc.retry_after_seconds + 59) // 60)
+        who = "from your network" if exc.limit == limits[0] else "on this server"
+        response = _error_page(RegistrationFailed(
+            429, "rate_limited",
+            f"Too many registrations were started {who} in the last hour.",
+            f"Try again in {minutes} minute{'s' if minutes != 1 else ''}, or ask the vendor's support for a "
+            "registration URL with your account's registration code: registrations with a code are not limited."))
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
+    return None
+
+
 @bp.get("/lti/register")
 def start() -> Response:
     settings = services().settings
     token = request.args.get("registration_token") or None
+    # Staff may hand out the registration URL with an account's code: such a registration is
+    # neither limited nor anonymous, and the form comes filled in.
+    code = (request.args.get("registration_code") or "").strip()
+    code_account = registrations.registration_code_account(settings, code, utcnow())
+    if request.args.get("openid_configuration") and code_account is None:
+        refused = _count_anonymous_attempt(settings)
+        if refused is not None:
+            return refused
     try:
         config = fetch_configuration(settings, request.args.get("openid_configuration"), token)
     except RegistrationFailed as exc:
         return _error_page(exc)
-    return _form_page(config, token, _origin_or_none(request.referrer), {"account_choice": "new"})
+    form = ({"account_choice": "existing", "account": str(code_account), "registration_code": code}
+            if code_account is not None else {"account_choice": "new"})
+    return _form_page(config, token, _origin_or_none(request.referrer), form)
 
 
 @bp.post("/lti/register")
@@ -281,6 +338,10 @@ def finish() -> Response:
             ("account_choice", "account", "registration_code", "new_account_name")}
     token = request.form.get("registration_token") or None
     platform_origin = _origin_or_none(request.form.get("platform_origin"))
+    if not _has_valid_staff_code(settings, form):
+        refused = _count_anonymous_attempt(settings)
+        if refused is not None:
+            return refused
     try:
         config = fetch_configuration(settings, request.form.get("openid_configuration"), token)
     except RegistrationFailed as exc:
@@ -322,6 +383,18 @@ def finish() -> Response:
     log.info("dynamic registration %s: %s client %s for account %s", view.id, view.issuer, view.client_id,
              view.account_id)
     return _done_page(view, config, platform_origin)
+
+
+def _has_valid_staff_code(settings: Settings, form: dict[str, str]) -> bool:
+    if form["account_choice"] != "existing":
+        return False
+    try:
+        registrations.check_binding(services().sessions, settings,
+                                    AccountBinding(existing=form["account"], registration_code=form["registration_code"]),
+                                    utcnow())
+    except StoreError:
+        return False
+    return True
 
 
 def _done_page(view: RegistrationView, config: PlatformConfiguration, platform_origin: str | None) -> Response:

@@ -22,7 +22,7 @@ from config import Settings
 from lti_tool.lti import claims
 from lti_tool.lti.errors import LaunchError, bad_request, forbidden, unauthorized
 from lti_tool.lti.models import LtiDeployment, LtiLaunch, LtiLoginState, LtiUsedNonce
-from lti_tool.lti.platform_keys import JwksFetcher, fetch_jwks, find_platform_key
+from lti_tool.lti.platform_keys import JwksFetcher, find_platform_key, jwks_fetcher
 from lti_tool.lti.roles import is_admin
 from lti_tool.lti.security import (
     Expected,
@@ -32,6 +32,7 @@ from lti_tool.lti.security import (
     verify_id_token,
 )
 from lti_tool.lti.tool_conf import RegistrationView, get_registration
+from store import outbound
 from store.accounts.service import LearnerIdentity, upsert_learner
 from store.licenses.labels import LICENSE_TYPES
 from store.database import upsert_insert
@@ -225,7 +226,7 @@ def username_of(body: Mapping[str, Any]) -> str | None:
 
 
 def verify_launch(sessions: sessionmaker[Session], settings: Settings, id_token: str, login: LoginBinding,
-                  now: datetime, fetcher: JwksFetcher = fetch_jwks) -> VerifiedLaunch:
+                  now: datetime, fetcher: JwksFetcher | None = None) -> VerifiedLaunch:
     """Every security check, then what the launch asks for. Writes nothing but the platform
     key cache."""
     with sessions() as session:
@@ -236,9 +237,12 @@ def verify_launch(sessions: sessionmaker[Session], settings: Settings, id_token:
         raise bad_request("bad_registration", "The registered issuer is too long to identify learners by "
                                               f"(at most {MAX_ISSUER_CHARS} characters).")
 
+    fetch = fetcher or jwks_fetcher(outbound.client_for(settings))
+
     def resolve_key(kid: str) -> Mapping[str, Any]:
-        return find_platform_key(sessions, registration.key_set_url, kid, now,
-                                 settings.lti_platform_jwks_ttl_seconds, fetcher)
+        return find_platform_key(sessions, registration.id, registration.key_set_url, kid, now,
+                                 settings.lti_platform_jwks_ttl_seconds, settings.lti_jwks_refetch_interval_seconds,
+                                 fetch)
 
     token = verify_id_token(
         id_token, Expected(registration.issuer, registration.client_id), login, now,

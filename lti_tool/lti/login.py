@@ -3,6 +3,9 @@ build the platform's authorization request."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +22,9 @@ from lti_tool.lti.tool_conf import RegistrationView, find_registration
 MAX_PARAM_CHARS = 4000
 STATE_COOKIE_PREFIX = "lti1p3-state-"
 STORAGE_KEY_PREFIX = "lti1p3_state_"
+NEW_WINDOW_PARAM = "lti1p3_new_window"
+NEW_WINDOW_EXPIRES_PARAM = "lti1p3_nw_exp"
+NEW_WINDOW_SIGNATURE_PARAM = "lti1p3_nw_sig"
 
 
 @dataclass(frozen=True)
@@ -149,3 +155,33 @@ def start_login(sessions: sessionmaker[Session], request: LoginRequest, redirect
     separator = "&" if urlsplit(registration.auth_login_url).query else "?"
     auth_url = registration.auth_login_url + separator + urlencode(params)
     return LoginStart(registration, state, nonce, auth_url, platform_origin, expires_at)
+
+
+# ---------------------------------------------------------------- the "open in a new window" link
+
+
+def _new_window_mac(secret_key: str, params: Mapping[str, str], expires: int) -> str:
+    material = json.dumps([sorted(params.items()), expires], separators=(",", ":"))
+    return hmac.new(secret_key.encode(), b"lti-tool/new-window\0" + material.encode(), hashlib.sha256).hexdigest()
+
+
+def new_window_params(secret_key: str, request: LoginRequest, now: datetime, ttl_seconds: int) -> dict[str, str]:
+    """The parameters of the fallback page's "Open in a new window" link: the login's own
+    parameters, and an HMAC (with SECRET_KEY) over them and an expiry, which proves the link was
+    made by this tool's login page."""
+    params = request.as_params()
+    expires = int(now.timestamp()) + ttl_seconds
+    return {**params, NEW_WINDOW_PARAM: "1", NEW_WINDOW_EXPIRES_PARAM: str(expires),
+            NEW_WINDOW_SIGNATURE_PARAM: _new_window_mac(secret_key, params, expires)}
+
+
+def new_window_link_is_ours(secret_key: str, request: LoginRequest, params: Mapping[str, str],
+                            now: datetime) -> bool:
+    """True when ``params`` carry a valid, unexpired HMAC made by ``new_window_params`` for
+    exactly this login request."""
+    expires_text = params.get(NEW_WINDOW_EXPIRES_PARAM) or ""
+    signature = params.get(NEW_WINDOW_SIGNATURE_PARAM) or ""
+    if not expires_text.isdigit() or len(expires_text) > 12 or int(expires_text) <= now.timestamp():
+        return False
+    expected = _new_window_mac(secret_key, request.as_params(), int(expires_text))
+    return hmac.compare_digest(expected, signature)

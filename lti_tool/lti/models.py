@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
@@ -52,6 +52,13 @@ class LtiRegistration(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_via: Mapped[str] = mapped_column(String(20), default="cli")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Made by an anonymous Dynamic Registration with a new account: nobody at the vendor has
+    # looked at it yet (`lti-tool platform review`). Launches work; the login never sends a
+    # browser's top window to its self-declared login URL without a click.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    # Last refetch of the key set for a launch naming an unknown kid (at most one per interval).
+    jwks_refetched_at: Mapped[datetime | None] = mapped_column()
 
 
 class LtiDeployment(Base):

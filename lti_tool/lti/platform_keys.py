@@ -1,60 +1,58 @@
 """Platform public keys (JWKS), cached in the database for every app process.
 
 A launch names its signing key by ``kid``. The key set of the registration's ``key_set_url`` is
-read from ``LtiPlatformKeySet``; it is fetched over HTTP when missing or older than
-``lti_platform_jwks_ttl_seconds``, and refetched once when the ``kid`` is not in it (Brightspace
-rotates keys often). Fetches happen outside any transaction; the result is upserted.
+read from ``LtiPlatformKeySet``; it is fetched over HTTP (``store.outbound``: total deadline, no
+redirects, size cap, public addresses only in production) when missing or older than
+``lti_platform_jwks_ttl_seconds``, and refetched when the ``kid`` is not in it (Brightspace
+rotates keys often) — at most once per registration per ``lti_jwks_refetch_interval_seconds``,
+claimed with one guarded UPDATE of ``lti_registrations.jwks_refetched_at`` so every process
+sees it: a token with a random ``kid`` cannot make the tool fetch on every launch. Fetches
+happen outside any transaction; the result is upserted.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.lti.errors import unauthorized
-from lti_tool.lti.models import LtiPlatformKeySet
+from lti_tool.lti.models import LtiPlatformKeySet, LtiRegistration
 from store.database import upsert_insert
+from store.outbound import OutboundClient, OutboundError
 
 log = logging.getLogger(__name__)
-
-FETCH_TIMEOUT_SECONDS = (3.05, 5.0)  # connect, read
-MAX_JWKS_BYTES = 512 * 1024
 
 JwksFetcher = Callable[[str], dict[str, Any]]
 
 
 class KeySetFetchError(Exception):
-    pass
+    """The key set could not be had; the message is safe to show (no exception details)."""
 
 
-def fetch_jwks(url: str) -> dict[str, Any]:
-    """GET a JWKS document; raises KeySetFetchError with a readable reason."""
-    if not url.startswith(("https://", "http://")):
-        raise KeySetFetchError(f"the key set URL {url!r} is not an http(s) URL")
-    try:
-        with requests.get(url, timeout=FETCH_TIMEOUT_SECONDS, stream=True,
-                          headers={"Accept": "application/json, application/jwk-set+json"}) as resp:
-            if resp.status_code != 200:
-                raise KeySetFetchError(f"{url} answered HTTP {resp.status_code}")
-            body = resp.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-    except requests.RequestException as exc:
-        raise KeySetFetchError(f"{url} could not be fetched: {exc.__class__.__name__}") from exc
-    if len(body) > MAX_JWKS_BYTES:
-        raise KeySetFetchError(f"{url} answered more than {MAX_JWKS_BYTES} bytes")
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise KeySetFetchError(f"{url} did not answer JSON") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-        raise KeySetFetchError(f"{url} did not answer a JWKS (an object with a 'keys' list)")
-    return data
+def jwks_fetcher(client: OutboundClient) -> JwksFetcher:
+    """A fetcher that GETs a JWKS document through ``client``."""
+
+    def fetch(url: str) -> dict[str, Any]:
+        try:
+            response = client.get(url, headers={"Accept": "application/json, application/jwk-set+json"})
+        except OutboundError as exc:
+            raise KeySetFetchError(f"{url}: {exc.message}") from None
+        if response.status != 200:
+            raise KeySetFetchError(f"{url} answered HTTP {response.status}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise KeySetFetchError(f"{url} did not answer JSON") from None
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise KeySetFetchError(f"{url} did not answer a JWKS (an object with a 'keys' list)")
+        return data
+
+    return fetch
 
 
 def _find_kid(jwks: dict[str, Any], kid: str) -> dict[str, Any] | None:
@@ -81,6 +79,22 @@ def _store(sessions: sessionmaker[Session], url: str, jwks: dict[str, Any], now:
         ))
 
 
+def _claim_refetch(sessions: sessionmaker[Session], registration_id: int, now: datetime,
+                   interval_seconds: int) -> bool:
+    """Take this registration's refetch for the interval (one guarded UPDATE); False when
+    another launch had it less than ``interval_seconds`` ago."""
+    with sessions.begin() as session:
+        taken = session.execute(
+            update(LtiRegistration)
+            .where(LtiRegistration.id == registration_id,
+                   or_(LtiRegistration.jwks_refetched_at.is_(None),
+                       LtiRegistration.jwks_refetched_at <= now - timedelta(seconds=interval_seconds)))
+            .values(jwks_refetched_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return taken == 1
+
+
 def _fetch(fetcher: JwksFetcher, url: str) -> dict[str, Any]:
     try:
         return fetcher(url)
@@ -91,15 +105,26 @@ def _fetch(fetcher: JwksFetcher, url: str) -> dict[str, Any]:
             f"The platform's public keys could not be fetched to verify the launch: {exc}.",
             "Check the registration's key set URL (`lti-tool platform list`) and that the LMS is reachable "
             "from this server.",
-        ) from exc
+        ) from None
 
 
-def find_platform_key(sessions: sessionmaker[Session], key_set_url: str, kid: str, now: datetime,
-                      ttl_seconds: int, fetcher: JwksFetcher = fetch_jwks) -> dict[str, Any]:
+def _unknown_kid(kid: str, key_set_url: str, jwks: dict[str, Any], when: str) -> Exception:
+    known = ", ".join(repr(k.get("kid")) for k in jwks["keys"] if isinstance(k, dict)) or "none"
+    return unauthorized(
+        "unknown_kid",
+        f"The launch token is signed with key id '{kid}', which the platform's key set at {key_set_url} "
+        f"does not contain ({when}; it lists {known}).",
+        "The LMS may be misconfigured or the token forged. Check the registration's key set URL.",
+    )
+
+
+def find_platform_key(sessions: sessionmaker[Session], registration_id: int, key_set_url: str, kid: str,
+                      now: datetime, ttl_seconds: int, refetch_interval_seconds: int,
+                      fetcher: JwksFetcher) -> dict[str, Any]:
     """The platform's public JWK named ``kid``; fetches/refetches as described above.
 
-    Raises a 401 LaunchError when the key set cannot be fetched or has no such ``kid`` even
-    after one refetch.
+    Raises a 401 LaunchError when the key set cannot be fetched, or has no such ``kid`` after
+    one refetch, or when the refetch was used up less than the interval ago.
     """
     cached = _load(sessions, key_set_url)
     fresh = cached is not None and cached[1] > now - timedelta(seconds=ttl_seconds)
@@ -107,16 +132,16 @@ def find_platform_key(sessions: sessionmaker[Session], key_set_url: str, kid: st
         key = _find_kid(cached[0], kid)
         if key is not None:
             return key
+        if not _claim_refetch(sessions, registration_id, now, refetch_interval_seconds):
+            log.warning("kid %r not in the cached JWKS of %s; refetched less than %ss ago: refused without a fetch",
+                        kid, key_set_url, refetch_interval_seconds)
+            raise _unknown_kid(kid, key_set_url, cached[0],
+                               f"fetched at {cached[1]:%H:%M:%S} UTC; it is refetched at most once every "
+                               f"{refetch_interval_seconds} seconds")
         log.info("kid %r not in the cached JWKS of %s: refetching once", kid, key_set_url)
     jwks = _fetch(fetcher, key_set_url)
     _store(sessions, key_set_url, jwks, now)
     key = _find_kid(jwks, kid)
     if key is None:
-        known = ", ".join(repr(k.get("kid")) for k in jwks["keys"] if isinstance(k, dict)) or "none"
-        raise unauthorized(
-            "unknown_kid",
-            f"The launch token is signed with key id '{kid}', which the platform's key set at {key_set_url} "
-            f"does not contain (fetched just now; it lists {known}).",
-            "The LMS may be misconfigured or the token forged. Check the registration's key set URL.",
-        )
+        raise _unknown_kid(kid, key_set_url, jwks, "fetched just now")
     return key

@@ -62,6 +62,8 @@ class RegistrationView:
     created_via: str
     created_at: datetime
     deployments: tuple[DeploymentView, ...] = ()
+    needs_review: bool = False
+    reviewed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def _view(session: Session, reg: LtiRegistration) -> RegistrationView:
         auth_audience=reg.auth_audience, key_set_url=reg.key_set_url, label=reg.label,
         created_via=reg.created_via, created_at=reg.created_at,
         deployments=tuple(DeploymentView(d.deployment_id, d.status, d.created_at) for d in deployments),
+        needs_review=bool(reg.needs_review), reviewed_at=reg.reviewed_at,
     )
 
 
@@ -254,11 +257,25 @@ def check_registration_code(settings: Settings, code: str | None, account_id: in
                            reason="bad_registration_code")
 
 
+def registration_code_account(settings: Settings, code: str | None, now: datetime) -> int | None:
+    """The account a valid, unexpired registration code was made for; None otherwise."""
+    if not code or len(code) > 500:
+        return None
+    try:
+        data: Any = _code_serializer(settings).loads(code.strip())
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("a"), int) or not isinstance(data.get("e"), int) \
+            or data["e"] <= require_aware(now).timestamp():
+        return None
+    return int(data["a"])
+
+
 # ---------------------------------------------------------------- use cases
 
 
 def _insert(session: Session, account_id: int, details: PlatformDetails, created_via: str,
-            now: datetime) -> RegistrationView:
+            now: datetime, *, needs_review: bool = False) -> RegistrationView:
     if session.scalars(select(LtiRegistration.id).where(
             LtiRegistration.issuer == details.issuer, LtiRegistration.client_id == details.client_id)).first():
         raise _duplicate_error(session, details.issuer, details.client_id)
@@ -266,7 +283,7 @@ def _insert(session: Session, account_id: int, details: PlatformDetails, created
         account_id=account_id, issuer=details.issuer, client_id=details.client_id,
         auth_login_url=details.auth_login_url, auth_token_url=details.auth_token_url,
         auth_audience=details.auth_audience, key_set_url=details.key_set_url, extra_origins=[],
-        label=details.label, created_via=created_via, created_at=now,
+        label=details.label, created_via=created_via, created_at=now, needs_review=needs_review,
     )
     session.add(reg)
     session.flush()
@@ -297,13 +314,16 @@ def add_registration(sessions: sessionmaker[Session], settings: Settings, accoun
 def register_dynamic(sessions: sessionmaker[Session], settings: Settings, binding: AccountBinding,
                      details: PlatformDetails, now: datetime) -> RegistrationView:
     """Store what Dynamic Registration returned, bound to an existing account (with its
-    registration code) or to a new organization account, in one transaction."""
+    registration code) or to a new organization account, in one transaction. A new account made
+    this way was made by an anonymous visitor: the registration waits for staff review
+    (``needs_review``; see ``mark_reviewed``)."""
     now = require_aware(now)
     details = _clean(details, settings)
     try:
         with sessions.begin() as session:
             account_id = resolve_binding(session, settings, binding, now, create=True)
-            return _insert(session, account_id, details, "dynamic", now)
+            return _insert(session, account_id, details, "dynamic", now,
+                           needs_review=binding.existing is None)
     except IntegrityError:
         with sessions() as session:
             raise _duplicate_error(session, details.issuer, details.client_id) from None
@@ -345,12 +365,29 @@ def resolve_binding(session: Session, settings: Settings, binding: AccountBindin
     return account.id
 
 
-def list_registrations(sessions: sessionmaker[Session], account: str | int | None = None) -> list[RegistrationView]:
+def list_registrations(sessions: sessionmaker[Session], account: str | int | None = None, *,
+                       needs_review: bool | None = None) -> list[RegistrationView]:
     with sessions() as session:
         query = select(LtiRegistration).order_by(LtiRegistration.id)
         if account is not None:
             query = query.where(LtiRegistration.account_id == account_queries.get_account(session, account).id)
+        if needs_review is not None:
+            query = query.where(LtiRegistration.needs_review.is_(needs_review))
         return [_view(session, reg) for reg in session.scalars(query)]
+
+
+def mark_reviewed(sessions: sessionmaker[Session], registration_id: int, now: datetime) -> RegistrationView:
+    """Staff looked at a self-made registration and its new account and trust them."""
+    with sessions.begin() as session:
+        reg = _get(session, registration_id, None, None)
+        if not reg.needs_review:
+            raise InvalidInput(f"registration {reg.id} does not wait for review"
+                               + (f" (reviewed {reg.reviewed_at:%Y-%m-%d %H:%M} UTC)" if reg.reviewed_at else ""),
+                               reason="not_waiting_for_review")
+        reg.needs_review = False
+        reg.reviewed_at = require_aware(now)
+        session.flush()
+        return _view(session, reg)
 
 
 def find_registration(session: Session, issuer: str, client_id: str) -> LtiRegistration | None:

@@ -1,7 +1,8 @@
 """What a recorded launch leads to: the seat decision for a course launch (admin confirmation,
-seat claim or refusal) and the pages of a launch without a course (the account's licenses for
-admins, the learner's courses for learners). Read functions take a sessionmaker and only read;
-the seat claim is the seat engine's own transaction."""
+seat claim or refusal) and the pages of a launch without a course (for admins the account's
+holdings, the read model of ``store.licenses.holdings``; for learners their courses). Read
+functions take a sessionmaker and only read; the seat claim is the seat engine's own
+transaction."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool.lti.errors import LaunchError, unauthorized
 from lti_tool.lti.launch import get_launch, identity_of, parse_intent
 from lti_tool.lti.roles import is_admin
-from store.accounts.models import Account
 from store.catalog.models import Course
-from store.errors import StoreError
+from store.errors import NotFound, StoreError
+from store.licenses import holdings
 from store.licenses import queries as license_queries
 from store.licenses import rules
-from store.licenses.models import CourseLaunch, PlusSubscription, PpuConfig, PpuLibraryEntry, Seat, VolumeLot
+from store.licenses.models import CourseLaunch, PlusSubscription, Seat
 from store.licenses.service import ClaimRequest, SeatView, claim_seat
 
 
@@ -51,7 +52,9 @@ def open_course(sessions: sessionmaker[Session], launch_id: str, now: datetime, 
                 confirmed: bool) -> CourseOpening:
     """Give the launch's learner a seat for the launch's course, unless the launcher is an admin
     holding no valid seat for it and has not confirmed yet (their first launch occupies a seat
-    like anybody's: 20 learners + 1 testing admin = 21 seats)."""
+    like anybody's: 20 learners + 1 testing admin = 21 seats). An admin is not asked to confirm
+    a seat the course cannot give (not deliverable under the link's license type): the seat
+    engine's refusal shows at once."""
     with sessions() as session:
         launch = get_launch(session, launch_id, now)
         if launch is None or launch.learner_id is None:
@@ -64,7 +67,8 @@ def open_course(sessions: sessionmaker[Session], launch_id: str, now: datetime, 
         account_id, learner_id = launch.account_id, launch.learner_id
         title = session.scalars(select(Course.title).where(Course.catalog_id == intent.course_id)).first()
         if is_admin(launch.claims) and not confirmed and title is not None:
-            if not holds_valid_seat(session, account_id, learner_id, intent.course_id, intent.license_type, now):
+            if (not holds_valid_seat(session, account_id, learner_id, intent.course_id, intent.license_type, now)
+                    and _is_deliverable(session, account_id, intent.course_id, intent.license_type, now)):
                 return CourseOpening("confirm", launch_id, account_id, learner_id, intent.course_id,
                                      intent.license_type, course_title=title)
     try:
@@ -91,91 +95,23 @@ def holds_valid_seat(session: Session, account_id: int, learner_id: int, course_
     return rules.reusable_seat(seats, facts, license_type, now) is not None
 
 
+def _is_deliverable(session: Session, account_id: int, course_catalog_id: str, license_type: str,
+                    now: datetime) -> bool:
+    course = holdings.course_facts(session, course_catalog_id)
+    return course is not None and holdings.verdict_of(session, account_id, course, license_type, now).deliverable
+
+
 # ---------------------------------------------------------------- launch without a course
 
 
-@dataclass(frozen=True)
-class PlusLine:
-    term: str
-    seats_used: int
-    seats_total: int
-    current_period_end: datetime
-    is_active: bool
-
-
-@dataclass(frozen=True)
-class VolumeLine:
-    course_id: str
-    title: str
-    seats_used: int
-    seats_total: int
-    expires_at: datetime
-    is_active: bool
-
-    @property
-    def seats_left(self) -> int:
-        return self.seats_total - self.seats_used
-
-
-@dataclass(frozen=True)
-class LibraryLine:
-    course_id: str
-    title: str
-    ppu_price_cents: int
-
-
-@dataclass(frozen=True)
-class PpuLine:
-    contract_ref: str
-    is_enabled: bool
-    balance_cents: int
-    library: tuple[LibraryLine, ...]
-
-
-@dataclass(frozen=True)
-class LicenseOverview:
-    account_name: str
-    plus: tuple[PlusLine, ...]
-    volume: tuple[VolumeLine, ...]
-    ppu: PpuLine | None
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.plus and not self.volume and self.ppu is None
-
-
-def license_overview(sessions: sessionmaker[Session], account_id: int, now: datetime) -> LicenseOverview:
+def admin_overview(sessions: sessionmaker[Session], account_id: int, now: datetime) -> holdings.AccountOverview:
+    """The admins' page: the account overview read model (every holding with its status)."""
     with sessions() as session:
-        account = session.get(Account, account_id)
-        if account is None:
+        try:
+            return holdings.account_overview(session, account_id, now)
+        except NotFound:
             raise unauthorized("no_session", "The account of this session no longer exists.",
-                               "Open the tool again from your LMS.")
-        plus = tuple(
-            PlusLine(s.term, s.seats_used, s.seats_total, s.current_period_end, s.started_at <= now < s.current_period_end)
-            for s in session.scalars(select(PlusSubscription).where(PlusSubscription.account_id == account_id)
-                                     .order_by(PlusSubscription.current_period_end.desc()))
-        )
-        volume = tuple(
-            VolumeLine(catalog_id, title, lot.seats_used, lot.seats_total, lot.expires_at,
-                       lot.purchased_at <= now < lot.expires_at)
-            for lot, catalog_id, title in session.execute(
-                select(VolumeLot, Course.catalog_id, Course.title).join(Course, Course.id == VolumeLot.course_id)
-                .where(VolumeLot.account_id == account_id).order_by(Course.title, VolumeLot.purchased_at)
-            )
-        )
-        config = session.scalars(select(PpuConfig).where(PpuConfig.account_id == account_id)).first()
-        ppu = None
-        if config is not None:
-            library = tuple(
-                LibraryLine(catalog_id, title, price)
-                for catalog_id, title, price in session.execute(
-                    select(Course.catalog_id, Course.title, Course.ppu_price_cents)
-                    .join(PpuLibraryEntry, PpuLibraryEntry.course_id == Course.id)
-                    .where(PpuLibraryEntry.account_id == account_id).order_by(Course.title)
-                )
-            )
-            ppu = PpuLine(config.contract_ref, config.is_enabled, config.balance_cents, library)
-        return LicenseOverview(account.name, plus, volume, ppu)
+                               "Open the tool again from your LMS.") from None
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,14 @@ class RegistrationView:
     key_set_url: str
     extra_origins: tuple[str, ...]
     label: str
+    # Self-made by an anonymous Dynamic Registration and not reviewed by staff yet.
+    needs_review: bool = False
 
     @classmethod
     def of(cls, row: LtiRegistration) -> RegistrationView:
         return cls(row.id, row.account_id, row.issuer, row.client_id, row.auth_login_url, row.auth_token_url,
-                   row.auth_audience, row.key_set_url, tuple(row.extra_origins or ()), row.label)
+                   row.auth_audience, row.key_set_url, tuple(row.extra_origins or ()), row.label,
+                   bool(row.needs_review))
 
 
 def find_registration(session: Session, issuer: str, client_id: str | None) -> RegistrationView | None:

@@ -18,8 +18,17 @@ from lti_tool.extensions import csrf
 from lti_tool.lti.errors import LaunchError, bad_request, forbidden, unauthorized
 from lti_tool.lti.frame_policy import note_registration
 from lti_tool.lti.launch import RecordedLaunch, binding_value, find_login, is_bound, record_launch, verify_launch
-from lti_tool.lti.login import STATE_COOKIE_PREFIX, STORAGE_KEY_PREFIX, LoginRequest, origin_of, start_login
-from lti_tool.lti.service import CourseOpening, learner_courses, license_overview, open_course
+from lti_tool.lti.login import (
+    NEW_WINDOW_PARAM,
+    STATE_COOKIE_PREFIX,
+    STORAGE_KEY_PREFIX,
+    LoginRequest,
+    new_window_link_is_ours,
+    new_window_params,
+    origin_of,
+    start_login,
+)
+from lti_tool.lti.service import CourseOpening, admin_overview, learner_courses, open_course
 from lti_tool.lti.tool_conf import get_registration
 from lti_tool.services import services
 from store.base import utcnow
@@ -29,7 +38,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("lti_launch", __name__)
 
 STORAGE_TIMEOUT_MS = 2500
-NEW_WINDOW_PARAM = "lti1p3_new_window"
 
 
 def render_launch_error(error: LaunchError) -> tuple[str, int]:
@@ -67,12 +75,25 @@ def login() -> Response | str:
                         settings.lti_login_state_ttl_seconds, utcnow())
     note_registration(start.registration.id)
     binding = binding_value(settings.secret_key, start.state)
+    now = utcnow()
+    # A registration nobody at the vendor has reviewed (self-made by an anonymous Dynamic
+    # Registration) declared its login URL itself: the tool must not become a redirector to it.
+    # Its top-level logins need a click on a button naming where it goes, unless the request is
+    # the tool's own "Open in a new window" link (valid HMAC) clicked on the tool's page
+    # (Sec-Fetch-Site: same-origin). Logins inside the LMS frame run as before.
+    trusted = not start.registration.needs_review
     if params.get(NEW_WINDOW_PARAM) == "1":
         # Opened top-level by the fallback page: cookies are first-party here.
-        response = redirect(start.auth_url, 302)
+        from_our_page = (new_window_link_is_ours(settings.secret_key, login_request, params, now)
+                         and request.headers.get("Sec-Fetch-Site") == "same-origin")
+        if trusted or from_our_page:
+            response = redirect(start.auth_url, 302)
+        else:
+            response = Response(render_template("lti/login_continue.html", auth_url=start.auth_url,
+                                                platform_origin=start.platform_origin))
     else:
-        new_window_url = (_public_url("lti_launch.login") + "?"
-                          + urlencode({**login_request.as_params(), NEW_WINDOW_PARAM: "1"}))
+        new_window_url = (_public_url("lti_launch.login") + "?" + urlencode(
+            new_window_params(settings.secret_key, login_request, now, settings.lti_login_state_ttl_seconds)))
         config = {
             "mode": "login",
             "authUrl": start.auth_url,
@@ -81,9 +102,10 @@ def login() -> Response | str:
             "storageKey": start.storage_key,
             "storageValue": binding,
             "timeoutMs": STORAGE_TIMEOUT_MS,
+            "confirmTopLevel": not trusted,
         }
         response = Response(render_template("lti/login.html", config=config, auth_url=start.auth_url,
-                                            new_window_url=new_window_url))
+                                            new_window_url=new_window_url, platform_origin=start.platform_origin))
     response.set_cookie(start.state_cookie_name, binding, max_age=settings.lti_login_state_ttl_seconds,
                         path=url_for("lti_launch.launch"), secure=True, httponly=True, samesite="None",
                         partitioned=_is_https())
@@ -234,7 +256,7 @@ def home() -> str:
     account_id, _learner_id = _require_session()
     if not session.get("is_admin"):
         raise forbidden("admins_only", "This page is for your organization's LMS administrators and instructors.")
-    return render_template("lti/home.html", overview=license_overview(services().read_sessions, account_id, utcnow()))
+    return render_template("lti/home.html", overview=admin_overview(services().read_sessions, account_id, utcnow()))
 
 
 @bp.get("/lti/my-courses")

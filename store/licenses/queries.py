@@ -40,19 +40,20 @@ def get_course_facts(session: Session, catalog_id: str) -> tuple[Course, rules.C
     return found
 
 
+def subscription_facts(s: PlusSubscription) -> rules.Subscription:
+    return rules.Subscription(s.id, s.started_at, s.current_period_end, s.seats_total, s.seats_used, s.term,
+                              s.auto_renew, s.cancelled_at)
+
+
+def lot_facts(lot: VolumeLot) -> rules.Lot:
+    return rules.Lot(lot.id, lot.purchased_at, lot.expires_at, lot.seats_total, lot.seats_used, lot.course_id)
+
+
 def subscriptions_of(session: Session, account_id: int) -> list[rules.Subscription]:
-    subs = session.scalars(select(PlusSubscription).where(PlusSubscription.account_id == account_id))
-    return [
-        rules.Subscription(s.id, s.started_at, s.current_period_end, s.seats_total, s.seats_used)
-        for s in subs
-    ]
-
-
-def lots_of(session: Session, account_id: int, course_id: int) -> list[rules.Lot]:
-    lots = session.scalars(
-        select(VolumeLot).where(VolumeLot.account_id == account_id, VolumeLot.course_id == course_id)
-    )
-    return [rules.Lot(lot.id, lot.purchased_at, lot.expires_at, lot.seats_total, lot.seats_used) for lot in lots]
+    """Every Plus subscription of the account, oldest start first."""
+    subs = session.scalars(select(PlusSubscription).where(PlusSubscription.account_id == account_id)
+                           .order_by(PlusSubscription.started_at, PlusSubscription.id))
+    return [subscription_facts(s) for s in subs]
 
 
 def find_ppu_config(session: Session, account_id: int) -> PpuConfig | None:
@@ -73,7 +74,7 @@ def learner_seat_facts(session: Session, account_id: int, learner_id: int, cours
     )
     facts = []
     for seat, sub_start, sub_end in rows:
-        active = sub_start is not None and sub_start <= now < sub_end
+        active = sub_start is not None and rules.in_term(sub_start, sub_end, now)
         facts.append(
             rules.SeatFacts(
                 id=seat.id,
@@ -132,7 +133,7 @@ def list_seats(session: Session, account_id: int, now: datetime, course_catalog_
     out = []
     for seat, learner, catalog_id, sub_start, sub_end in session.execute(stmt):
         if seat.license_type == "plus":
-            valid = sub_start is not None and sub_start <= now < sub_end
+            valid = sub_start is not None and rules.in_term(sub_start, sub_end, now)
         else:
             valid = seat.expires_at is not None and now < seat.expires_at
         out.append(

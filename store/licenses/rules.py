@@ -50,6 +50,11 @@ REFUSALS: dict[str, Refusal] = {
                 "Ask your LMS administrator to buy a license or check the course link."),
         Refusal("course_retired", "This course has been retired from the catalog.",
                 "Ask your LMS administrator for the suggested replacement course."),
+        Refusal("not_started", "Your organization's license for this course has not started yet.",
+                "Ask your LMS administrator when it starts, and open the course again then."),
+        Refusal("ppu_not_configured", "Your organization does not use Pay Per Use for this course link.",
+                "Ask your LMS administrator to check the link's license type, or to set up Pay Per Use with "
+                "the vendor."),
         Refusal("unknown_course", "This course link points to a course that is not in the catalog.",
                 "Ask your LMS administrator to check the link's course id."),
     )
@@ -74,11 +79,14 @@ class CourseFacts:
 
 @dataclass(frozen=True)
 class Lot:
+    """A Volume lot: seats for one course, valid from purchase for 12 months."""
+
     id: int
     purchased_at: datetime
     expires_at: datetime
     seats_total: int
     seats_used: int
+    course_pk: int
 
     @property
     def seats_left(self) -> int:
@@ -87,11 +95,25 @@ class Lot:
 
 @dataclass(frozen=True)
 class Subscription:
+    """A Plus subscription: seats for every Plus course during its current term."""
+
     id: int
     started_at: datetime
     current_period_end: datetime
     seats_total: int
     seats_used: int
+    term: str
+    auto_renew: bool
+    cancelled_at: datetime | None
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Will not renew: auto-renew turned off or cancelled (it still runs to its term's end)."""
+        return not self.auto_renew or self.cancelled_at is not None
+
+    @property
+    def seats_left(self) -> int:
+        return self.seats_total - self.seats_used
 
 
 @dataclass(frozen=True)
@@ -110,8 +132,18 @@ class SeatFacts:
 # ---------------------------------------------------------------- rules
 
 
+def in_term(start: datetime, end: datetime, now: datetime) -> bool:
+    """The one definition of "valid now" for a license with a term: started and not over
+    (``start <= now < end``). The SQL in ``holdings.py`` mirrors it."""
+    return start <= now < end
+
+
+def is_lot_valid(lot: Lot, now: datetime) -> bool:
+    return in_term(lot.purchased_at, lot.expires_at, now)
+
+
 def is_lot_usable(lot: Lot, now: datetime) -> bool:
-    return lot.seats_left > 0 and lot.purchased_at <= now < lot.expires_at
+    return lot.seats_left > 0 and is_lot_valid(lot, now)
 
 
 def candidate_lots(lots: Iterable[Lot], now: datetime) -> list[Lot]:
@@ -121,7 +153,7 @@ def candidate_lots(lots: Iterable[Lot], now: datetime) -> list[Lot]:
 
 
 def is_subscription_active(sub: Subscription, now: datetime) -> bool:
-    return sub.started_at <= now < sub.current_period_end
+    return in_term(sub.started_at, sub.current_period_end, now)
 
 
 def active_subscription(subs: Iterable[Subscription], now: datetime) -> Subscription | None:
@@ -194,26 +226,3 @@ def decide_course_seat(latest: SeatFacts | None, now: datetime, annual_retake: b
             return SeatDecision(Next.NEW_SEAT, attempt=latest.attempt + 1)
         return SeatDecision(Next.REFUSE, reason="retake_not_allowed")
     return SeatDecision(Next.REFUSE, reason="license_expired")
-
-
-def course_refusal(course: CourseFacts, license_type: str) -> str | None:
-    """Why a course can't take a NEW seat under a license type, or None."""
-    if license_type not in LICENSE_TYPES:
-        raise ValueError(f"unknown license type {license_type!r}")
-    if course.status == "retired":
-        return "course_retired"
-    if license_type == "plus":
-        return None if course.is_plus else "not_covered"
-    if course.is_subscription_only_bundle:
-        return "bundle_excluded"
-    return None
-
-
-def lots_refusal(lots: Iterable[Lot], now: datetime) -> str:
-    """Why no lot can give a seat: none bought, all expired, or all full."""
-    lots = list(lots)
-    if not lots:
-        return "no_license"
-    if all(now >= lot.expires_at or now < lot.purchased_at for lot in lots):
-        return "license_expired"
-    return "no_seats"

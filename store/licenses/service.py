@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,8 +25,7 @@ from store.base import require_aware
 from store.clock import add_months
 from store.database import upsert_insert
 from store.errors import InvalidInput, StoreError
-from store.text import check_text
-from store.licenses import queries, rules
+from store.licenses import holdings, holdings_rules, queries, rules
 from store.licenses.models import (
     CourseLaunch,
     DepositEntry,
@@ -37,6 +36,7 @@ from store.licenses.models import (
     Seat,
     VolumeLot,
 )
+from store.text import check_text
 
 log = logging.getLogger(__name__)
 
@@ -132,19 +132,22 @@ def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResul
         _record_launch(session, seat.id, course.id, now)
         return ClaimResult(learner_id, _view(seat, request.course_id), is_new_seat=False)
 
-    reason = rules.course_refusal(course, request.license_type)
-    if reason is not None:
-        return _refuse(session, account.id, learner_id, course.id, request.license_type, reason, now)
+    # A new seat only for a course the account may deliver under this license type now.
+    held = holdings.load_holdings(session, account.id, [course.id], license_type=request.license_type)
+    verdict = holdings_rules.verdict(course, held, request.license_type, now)
+    if not verdict.deliverable:
+        assert verdict.reason is not None
+        return _refuse(session, account.id, learner_id, course.id, request.license_type, verdict.reason, now)
     try:
         if request.license_type == "plus":
-            seat = _new_plus_seat(session, account, learner_id, seats, now)
+            seat = _new_plus_seat(session, account, learner_id, held, seats, now)
         else:
             latest = queries.latest_seat_in_scope(seats, request.license_type, course.id)
             decision = rules.decide_course_seat(latest, now, account.annual_retake)
             if decision.next is rules.Next.REFUSE:
                 raise _Refused(decision.reason or "license_expired")
             if request.license_type == "volume":
-                seat = _new_volume_seat(session, account, learner_id, course, decision.attempt, now)
+                seat = _new_volume_seat(session, account, learner_id, course, held, decision.attempt, now)
             else:
                 seat = _new_ppu_seat(session, account, learner_id, course, decision.attempt, now)
     except _Refused as refused:
@@ -153,12 +156,14 @@ def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResul
     return ClaimResult(learner_id, _view(seat, request.course_id), is_new_seat=True)
 
 
-def _new_plus_seat(session: Session, account: Account, learner_id: int,
+# The account may deliver the course (checked above); these take the seat with one guarded
+# statement each. A guard that matches no row means that source has no seat (or deposit) left.
+
+
+def _new_plus_seat(session: Session, account: Account, learner_id: int, held: holdings_rules.Holdings,
                    seats: list[rules.SeatFacts], now: datetime) -> Seat:
-    subs = queries.subscriptions_of(session, account.id)
-    sub = rules.active_subscription(subs, now)
-    if sub is None:
-        raise _Refused("license_expired" if subs else "no_license")
+    sub = rules.active_subscription(held.subscriptions, now)
+    assert sub is not None, "the verdict found a subscription in its term"
     taken = session.execute(
         update(PlusSubscription)
         .where(
@@ -181,9 +186,8 @@ def _new_plus_seat(session: Session, account: Account, learner_id: int,
 
 
 def _new_volume_seat(session: Session, account: Account, learner_id: int, course: rules.CourseFacts,
-                     attempt: int, now: datetime) -> Seat:
-    lots = queries.lots_of(session, account.id, course.id)
-    for lot in rules.candidate_lots(lots, now):
+                     held: holdings_rules.Holdings, attempt: int, now: datetime) -> Seat:
+    for lot in rules.candidate_lots(held.lots_for(course.id), now):
         taken = session.execute(
             update(VolumeLot)
             .where(
@@ -201,25 +205,15 @@ def _new_volume_seat(session: Session, account: Account, learner_id: int, course
                      scope=f"volume:{course.id}", course_id=course.id, lot_id=lot.id, attempt=attempt,
                      occupied_at=now, expires_at=lot.expires_at),
             )
-    raise _Refused(rules.lots_refusal(lots, now))
+    raise _Refused("no_seats")
 
 
 def _new_ppu_seat(session: Session, account: Account, learner_id: int, course: rules.CourseFacts,
                   attempt: int, now: datetime) -> Seat:
-    config = queries.find_ppu_config(session, account.id)
-    if config is None or not config.is_enabled:
-        raise _Refused("no_license")
-    in_library = session.scalars(
-        select(PpuLibraryEntry.id).where(
-            PpuLibraryEntry.account_id == account.id, PpuLibraryEntry.course_id == course.id
-        )
-    ).first()
-    if in_library is None:
-        raise _Refused("not_in_library")
     price = course.ppu_price_cents
     balance_after = session.execute(
         update(PpuConfig)
-        .where(PpuConfig.id == config.id, PpuConfig.is_enabled.is_(True), PpuConfig.balance_cents >= price)
+        .where(PpuConfig.account_id == account.id, PpuConfig.is_enabled.is_(True), PpuConfig.balance_cents >= price)
         .values(balance_cents=PpuConfig.balance_cents - price)
         .returning(PpuConfig.balance_cents)
     ).scalar_one_or_none()

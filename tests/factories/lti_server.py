@@ -27,6 +27,7 @@ class PlatformServer:
     base_url: str = ""
     jwks_fetches: int = 0
     fail_jwks: bool = False
+    redirect_jwks_to: str | None = None  # answer /jwks with a 302 to this URL
     paths: list[str] = field(default_factory=list)
 
     @property
@@ -38,7 +39,9 @@ class PlatformServer:
         self.paths.append(request.path)
         if request.path == "/jwks":
             self.jwks_fetches += 1
-            if self.fail_jwks:
+            if self.redirect_jwks_to:
+                response = Response("", status=302, headers={"Location": self.redirect_jwks_to})
+            elif self.fail_jwks:
                 response = Response("unavailable", status=503)
             else:
                 response = Response(json.dumps(self.platform.jwks()), mimetype="application/json")

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,12 +21,15 @@ from lti_tool.cli import cli
 from lti_tool.cli.base import CliContext
 from lti_tool.lti import ags, keys, registrations
 from lti_tool.lti.models import LtiLaunch, LtiScorePost, LtiServiceToken
+from store import outbound
 from store.base import utcnow
 from store.licenses.service import grant_plus
+from store.outbound import OutboundClient, OutboundPolicy
 from store.progress.service import ProgressEvent
 from tests.factories.catalog import make_course
 from tests.factories.fake_lms import FakeLms
 from tests.factories.licenses import T0, claim, make_account
+from tests.factories.tcp import answer, tcp_server
 
 Sessions = sessionmaker[Session]
 
@@ -63,9 +65,8 @@ def lms(committing_sessions: Sessions, settings: Settings, clock: FakeClock) -> 
 
 
 @pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
+def http(settings: Settings) -> OutboundClient:
+    return outbound.client_for(settings)
 
 
 def register(sessions: Sessions, settings: Settings, lms: FakeLms, client_id: str, *, account: str = "Acme",
@@ -113,7 +114,7 @@ def post(sessions: Sessions, post_id: int) -> LtiScorePost:
 
 def test_tokens_are_cached_per_issuer_client_token_url_and_scopes(
         committing_sessions: Sessions, settings: Settings, lms: FakeLms, clock: FakeClock,
-        http: requests.Session) -> None:
+        http: OutboundClient) -> None:
     a = platform(committing_sessions, register(committing_sessions, settings, lms, "client-A"))
     b = platform(committing_sessions, register(committing_sessions, settings, lms, "client-B"))
     assert a.issuer == b.issuer  # one issuer, two client ids: pylti1p3's cache would mix them
@@ -147,7 +148,7 @@ def test_tokens_are_cached_per_issuer_client_token_url_and_scopes(
 
 
 def test_client_assertion_uses_the_auth_audience_when_set(
-        committing_sessions: Sessions, settings: Settings, lms: FakeLms, http: requests.Session) -> None:
+        committing_sessions: Sessions, settings: Settings, lms: FakeLms, http: OutboundClient) -> None:
     d2l = platform(committing_sessions, register(committing_sessions, settings, lms, "client-D2L",
                                                  audience="https://api.brightspace.example/auth/token"))
     token = ags.get_access_token(committing_sessions, settings, d2l, [ags.SCOPE_SCORE], T0, http)
@@ -161,7 +162,7 @@ def test_client_assertion_uses_the_auth_audience_when_set(
 
 
 def test_a_score_is_sent_after_the_commit_only(committing_sessions: Sessions, settings: Settings, lms: FakeLms,
-                                               clock: FakeClock, http: requests.Session) -> None:
+                                               clock: FakeClock, http: OutboundClient) -> None:
     reg = register(committing_sessions, settings, lms, "client-A")
     lineitem = lms.add_lineitem("c1", query="type_id=7")
     with pytest.raises(RuntimeError):
@@ -185,7 +186,7 @@ def test_a_score_is_sent_after_the_commit_only(committing_sessions: Sessions, se
 
 
 def test_retries_with_exponential_backoff_until_sent(committing_sessions: Sessions, settings: Settings,
-                                                     lms: FakeLms, clock: FakeClock, http: requests.Session) -> None:
+                                                     lms: FakeLms, clock: FakeClock, http: OutboundClient) -> None:
     reg = register(committing_sessions, settings, lms, "client-A")
     post_id = enqueue(committing_sessions, reg, lms.add_lineitem(), score())
     lms.fail_next("scores", 429, 500, 503)
@@ -207,7 +208,7 @@ def test_retries_with_exponential_backoff_until_sent(committing_sessions: Sessio
 
 def test_network_errors_are_retried_and_the_post_fails_after_max_attempts(
         committing_sessions: Sessions, settings: Settings, lms: FakeLms, clock: FakeClock,
-        http: requests.Session) -> None:
+        http: OutboundClient) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
@@ -218,12 +219,12 @@ def test_network_errors_are_retried_and_the_post_fails_after_max_attempts(
     assert report == ags.SendReport(sent=0, retrying=0, failed=1)
     row = post(committing_sessions, post_id)
     assert (row.status, row.attempts) == ("failed", settings.ags_max_attempts)
-    assert "ConnectionError" in row.last_error and clock.sleeps == [15.0, 30.0, 60.0]
+    assert "could not be reached [unreachable]" in row.last_error and clock.sleeps == [15.0, 30.0, 60.0]
 
 
 def test_server_errors_until_max_attempts_end_failed_with_the_last_error(
         committing_sessions: Sessions, settings: Settings, lms: FakeLms, clock: FakeClock,
-        http: requests.Session) -> None:
+        http: OutboundClient) -> None:
     reg = register(committing_sessions, settings, lms, "client-A")
     post_id = enqueue(committing_sessions, reg, lms.add_lineitem(), score())
     lms.fail_next("scores", 500, 502, 500, 504, 500)
@@ -235,7 +236,7 @@ def test_server_errors_until_max_attempts_end_failed_with_the_last_error(
 
 
 def test_a_401_refreshes_the_token_once(committing_sessions: Sessions, settings: Settings, lms: FakeLms,
-                                        clock: FakeClock, http: requests.Session) -> None:
+                                        clock: FakeClock, http: OutboundClient) -> None:
     reg = register(committing_sessions, settings, lms, "client-A")
     lineitem = lms.add_lineitem()
     ags.get_access_token(committing_sessions, settings, platform(committing_sessions, reg), [ags.SCOPE_SCORE], T0,
@@ -255,7 +256,7 @@ def test_a_401_refreshes_the_token_once(committing_sessions: Sessions, settings:
 
 
 def test_other_client_errors_fail_at_once(committing_sessions: Sessions, settings: Settings, lms: FakeLms,
-                                          clock: FakeClock, http: requests.Session) -> None:
+                                          clock: FakeClock, http: OutboundClient) -> None:
     reg = register(committing_sessions, settings, lms, "client-A")
     post_id = enqueue(committing_sessions, reg, f"{lms.lineitems_url()}/999", score())  # deleted line item
     assert ags.send_pending_scores(committing_sessions, settings, clock.now(), http, clock=clock,
@@ -265,7 +266,7 @@ def test_other_client_errors_fail_at_once(committing_sessions: Sessions, setting
 
 
 def test_a_newer_score_replaces_an_unsent_one(committing_sessions: Sessions, settings: Settings, lms: FakeLms,
-                                              clock: FakeClock, http: requests.Session) -> None:
+                                              clock: FakeClock, http: OutboundClient) -> None:
     reg = register(committing_sessions, settings, lms, "client-A")
     lineitem = lms.add_lineitem()
     old = enqueue(committing_sessions, reg, lineitem, score(given=10))
@@ -283,7 +284,7 @@ def test_a_newer_score_replaces_an_unsent_one(committing_sessions: Sessions, set
 
 def test_a_missing_line_item_is_created_at_the_first_score_and_remembered(
         committing_sessions: Sessions, settings: Settings, lms: FakeLms, clock: FakeClock,
-        http: requests.Session) -> None:
+        http: OutboundClient) -> None:
     reg = register(committing_sessions, settings, lms, "client-A")
     spec = {"label": "Workplace Safety", "resourceId": "SAFE-101", "tag": "volume", "resourceLinkId": "rl-1"}
     lms.add_lineitem("c1", resourceLinkId="rl-other", resourceId="X", tag="plus")  # someone else's column
@@ -307,7 +308,7 @@ def test_a_missing_line_item_is_created_at_the_first_score_and_remembered(
 
 
 def test_an_existing_line_item_is_found_across_pages(committing_sessions: Sessions, settings: Settings,
-                                                     lms: FakeLms, clock: FakeClock, http: requests.Session) -> None:
+                                                     lms: FakeLms, clock: FakeClock, http: OutboundClient) -> None:
     reg = register(committing_sessions, settings, lms, "client-A")
     lms.lineitems_page_size = 1
     for n in range(2):
@@ -457,3 +458,39 @@ def test_build_score_edges() -> None:
     assert ags.with_path_suffix("https://lms/li/7?x=1&y=2", "/scores") == "https://lms/li/7/scores?x=1&y=2"
     assert ags.with_path_suffix("https://lms/li/7/", "/scores") == "https://lms/li/7/scores"
     assert ags.backoff_seconds(1) == 15 and ags.backoff_seconds(3) == 60 and ags.backoff_seconds(30) == 3600
+
+
+# ---------------------------------------------------------------- outbound safety
+
+
+def test_a_redirecting_token_endpoint_is_not_followed_and_fails_at_once(
+        committing_sessions: Sessions, settings: Settings, lms: FakeLms, clock: FakeClock,
+        http: OutboundClient) -> None:
+    with tcp_server(answer("200 OK", b"{}")) as inside:
+        with tcp_server(answer("307 Temporary Redirect", headers={"Location": f"{inside.url}/token"})) as jump:
+            reg = register(committing_sessions, settings, lms, "client-A", token_url=f"{jump.url}/token")
+            post_id = enqueue(committing_sessions, reg, lms.add_lineitem(), score())
+            report = ags.send_pending_scores(committing_sessions, settings, clock.now(), http, clock=clock,
+                                             wait_seconds=3600)
+            assert jump.connections == 1
+        assert inside.connections == 0
+    assert report == ags.SendReport(sent=0, retrying=0, failed=1)
+    row = post(committing_sessions, post_id)
+    assert (row.status, row.attempts) == ("failed", 1) and "[redirect]" in row.last_error and clock.sleeps == []
+
+
+def test_a_private_lms_address_is_refused_under_the_production_policy(
+        committing_sessions: Sessions, settings: Settings, lms: FakeLms, clock: FakeClock) -> None:
+    """A registration whose token URL resolves to this server's own network gets no request at all."""
+    def resolver(host: str, port: int) -> list[tuple[Any, ...]]:
+        return socket.getaddrinfo("127.0.0.1", port, type=socket.SOCK_STREAM)
+
+    production = OutboundClient(OutboundPolicy(allow_private=False), resolver=resolver)
+    port = int(lms.base_url.rsplit(":", 1)[1])
+    reg = register(committing_sessions, settings, lms, "client-A", token_url=f"https://lms.example.com:{port}/lti/token")
+    post_id = enqueue(committing_sessions, reg, lms.add_lineitem(), score())
+    report = ags.send_pending_scores(committing_sessions, settings, clock.now(), production, clock=clock,
+                                     wait_seconds=3600)
+    assert report == ags.SendReport(sent=0, retrying=0, failed=1) and lms.requests == []
+    row = post(committing_sessions, post_id)
+    assert row.attempts == 1 and "could not be reached [refused_address]" in row.last_error

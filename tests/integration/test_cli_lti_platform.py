@@ -16,6 +16,7 @@ from lti_tool.cli import cli
 from lti_tool.cli.base import CliContext
 from lti_tool.lti import registrations
 from lti_tool.lti.models import LtiDeployment, LtiRegistration
+from store.accounts.models import Account
 from store.base import utcnow
 
 Sessions = sessionmaker[Session]
@@ -216,3 +217,37 @@ def test_registration_code(run, settings, committing_sessions: Sessions) -> None
         registrations.check_registration_code(settings, code, acme, utcnow())
     unknown = run("platform", "registration-code", "--account", "Nobody")
     assert unknown.exit_code == 1 and "unknown account" in unknown.output
+
+
+def test_anonymous_registrations_are_listed_for_review_and_marked_reviewed(  # type: ignore[no-untyped-def]
+        run, committing_sessions: Sessions, settings) -> None:
+    details = registrations.PlatformDetails(
+        issuer="https://moodle.school.example", client_id="dyn-1",
+        auth_login_url="https://moodle.school.example/mod/lti/auth.php",
+        auth_token_url="https://moodle.school.example/mod/lti/token.php",
+        key_set_url="https://moodle.school.example/mod/lti/certs.php", deployment_ids=("1",))
+    anonymous = registrations.register_dynamic(committing_sessions, settings,
+                                               registrations.AccountBinding(new_account_name="Someone New"),
+                                               details, utcnow())
+    with committing_sessions() as s:
+        acme_id = s.scalar(select(Account.id).where(Account.name == "Acme University"))
+    code = registrations.make_registration_code(settings, acme_id, utcnow())
+    vouched = registrations.register_dynamic(
+        committing_sessions, settings, registrations.AccountBinding(existing="Acme University", registration_code=code),
+        registrations.PlatformDetails(**{**details.__dict__, "client_id": "dyn-2"}), utcnow())
+    assert anonymous.needs_review and not vouched.needs_review and vouched.account_id == acme_id
+    assert run("platform", "add", "--account", "Globex", *CANVAS, "--deployment-id", "1").exit_code == 0
+
+    listed = run("platform", "list", "--needs-review")
+    assert listed.exit_code == 0 and listed.output.count("registration ") == 1
+    assert "Someone New" in listed.output and "[needs review]" in listed.output
+    as_json = json.loads(run("platform", "list", "--needs-review", "--json").output)
+    assert [r["id"] for r in as_json] == [anonymous.id] and as_json[0]["reviewed_at"] is None
+
+    reviewed = run("platform", "review", str(anonymous.id))
+    assert reviewed.exit_code == 0 and "reviewed" in reviewed.output and "Someone New" in reviewed.output
+    assert "no registrations wait for review" in run("platform", "list", "--needs-review").output
+    again = run("platform", "review", str(anonymous.id))
+    assert again.exit_code == 1 and again.output.startswith("error: ") and "[not_waiting_for_review]" in again.output
+    unknown = run("platform", "review", "999999")
+    assert unknown.exit_code == 1 and "[unknown_registration]" in unknown.output

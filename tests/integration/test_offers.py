@@ -1,5 +1,6 @@
-"""What an account can deliver now (store.licenses.offers), on both databases: license types per
-course, the licensed-course listing with search, filters and pages, and the pure rule."""
+"""What an account can deliver now, as the deep-linking picker reads it (store.licenses.offers over
+store.licenses.holdings), on both databases: license types per course, the licensed-course
+listing with search, filters and pages."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.clock import add_months
 from store.errors import InvalidInput
-from store.licenses import offers
+from store.licenses import holdings, offers
 from store.licenses.models import PpuConfig, PpuLibraryEntry, VolumeLot
 from store.licenses.service import add_to_ppu_library, configure_ppu, grant_plus, grant_volume
 from tests.factories.catalog import make_bundle, make_course
@@ -44,7 +45,7 @@ def _account(sessions: sessionmaker[Session], name: str = "Acme Learning") -> in
 def _types(sessions: sessionmaker[Session], account_id: int, catalog_id: str,
            now: datetime = NOW) -> tuple[str, ...]:
     with sessions() as session:
-        return offers.deliverable_license_types(session, account_id, catalog_id, now)
+        return holdings.deliverable_license_types(session, account_id, catalog_id, now)
 
 
 def _listing(sessions: sessionmaker[Session], account_id: int, query: str = "", *, now: datetime = NOW,
@@ -185,30 +186,3 @@ def test_offers_for_a_selection(sessions, catalog) -> None:
     assert set(found) == {"C-V1", "C-P1"}
     assert found["C-V1"].license_types == ("volume",) and found["C-V1"].publisher == "Factory Publishing"
     assert found["C-P1"].license_types == ()
-
-
-# ---------------------------------------------------------------- the pure rule
-
-
-def _traits(**kw: object) -> offers.CourseTraits:
-    base: dict[str, object] = {"id": 1, "is_plus": True, "status": "active", "is_subscription_only_bundle": False}
-    base.update(kw)
-    return offers.CourseTraits(**base)  # type: ignore[arg-type]
-
-
-ALL = offers.Holdings(True, frozenset({1}), True, frozenset({1}))
-
-
-@pytest.mark.parametrize(("traits", "holdings", "expected"), [
-    (_traits(), ALL, ("plus", "volume", "ppu")),
-    (_traits(is_plus=False), ALL, ("volume", "ppu")),
-    (_traits(is_subscription_only_bundle=True), ALL, ("plus",)),
-    (_traits(is_subscription_only_bundle=True, is_plus=False), ALL, ()),
-    (_traits(status="retired"), ALL, ()),
-    (_traits(status="retiring"), ALL, ("plus", "volume", "ppu")),
-    (_traits(), offers.Holdings(False, frozenset(), True, frozenset({1})), ("ppu",)),
-    (_traits(), offers.Holdings(False, frozenset(), False, frozenset({1})), ()),
-    (_traits(id=2), ALL, ("plus",)),
-])
-def test_license_types_rule(traits, holdings, expected) -> None:  # type: ignore[no-untyped-def]
-    assert offers.license_types_for(traits, holdings) == expected

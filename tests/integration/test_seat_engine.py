@@ -135,7 +135,7 @@ def test_annual_retake(sessions: Sessions, account_id: int, catalog: dict[str, s
 
 def test_ppu_debits_full_price_and_gives_a_twelve_month_seat(sessions: Sessions, account_id: int,
                                                             catalog: dict[str, str]) -> None:
-    assert claim(sessions, account_id, "ppu", catalog["vol"], "a", T0).reason == "no_license"
+    assert claim(sessions, account_id, "ppu", catalog["vol"], "a", T0).reason == "ppu_not_configured"
     service.configure_ppu(sessions, account_id, "CTR-1", 6_000, T0)
     assert claim(sessions, account_id, "ppu", catalog["vol"], "a", T0).reason == "not_in_library"
     assert service.add_to_ppu_library(sessions, account_id, catalog["vol"], T0) is True

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import requests
-
 from lti_tool.lti.ags import _error_from
+from store.outbound import OutboundResponse
 
 
 def test_the_kept_error_text_is_printable() -> None:
-    response = requests.Response()
-    response.status_code = 500
-    response._content = "broken\x00 body\nline two \x1b[31m\ud800".encode("utf-8", "surrogatepass")
-    response.encoding = "utf-8"
+    body = "broken\x00 body\nline two \x1b[31m\ud800".encode("utf-8", "surrogatepass")
+    response = OutboundResponse("https://lms.example.edu/scores", 500, (("Content-Type", "text/plain"),), body)
     error = _error_from(response, "score", datetime(2026, 1, 1, tzinfo=UTC))
     text = str(error)
     assert text.startswith("score: HTTP 500 broken\\x00 body\\x0aline two \\x1b[31m")

@@ -188,7 +188,8 @@ def pure_modules() -> list[str]:
 def test_the_pure_modules_are_found_by_convention() -> None:
     found = set(pure_modules())
     for expected in ("store.pricing", "store.clock", "store.money", "store.licenses.rules", "store.licenses.labels",
-                     "store.progress.rules", "scorm_packages.manifest", "scorm_packages.manifest.checks"):
+                     "store.progress.rules", "store.licenses.holdings_rules", "scorm_packages.manifest",
+                     "scorm_packages.manifest.checks"):
         assert expected in found
 
 

@@ -8,7 +8,7 @@ import html
 import json
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,6 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from config import Settings, load_settings
+from lti_tool import create_app
 from lti_tool.lti import keys, registrations
 from lti_tool.lti.models import LtiDeployment, LtiRegistration
 from lti_tool.services import services_of
@@ -24,6 +26,8 @@ from store.accounts.models import Account
 from store.accounts.service import create_account
 from store.base import utcnow
 from tests.factories.fake_lms import FakeLms
+from tests.factories.tcp import answer, tcp_server
+from tests.web.conftest import settings_for
 
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 
@@ -239,3 +243,144 @@ def test_a_client_id_already_registered_is_a_conflict(app: Flask, client: FlaskC
     second = client.post("/lti/register", data={**fields, "account_choice": "new", "new_account_name": "Two"})
     assert second.status_code == 409 and "already registered" in html.unescape(second.get_data(as_text=True))
     assert stored(app) == (1, 1, 1)  # the second account was not created either
+
+
+# ---------------------------------------------------------------- abuse: rate limit, review, SSRF
+
+
+@pytest.fixture
+def limited(engine, lms: FakeLms) -> Iterator[Callable[..., FlaskClient]]:  # type: ignore[no-untyped-def]
+    """Test clients of apps with other limits, on the same database; each client its own IP."""
+    apps: list[Flask] = []
+
+    def make(ip: str = "203.0.113.7", **overrides: Any) -> FlaskClient:
+        application = create_app(settings_for(engine, secret_key="s" * 40, **overrides))  # one secret, as in production
+        apps.append(application)
+        client = application.test_client()
+        client.environ_base["REMOTE_ADDR"] = ip
+        return client
+
+    yield make
+    for application in apps:
+        services_of(application).engine.dispose()
+
+
+def config_requests(lms: FakeLms) -> int:
+    return len([r for r in lms.requests if r.path == "/lti/openid-configuration"])
+
+
+def test_anonymous_registrations_are_limited_per_client_per_hour(lms: FakeLms, limited) -> None:  # type: ignore[no-untyped-def]
+    client = limited(lti_register_per_ip_per_hour=2, lti_register_per_hour=100)
+    for _ in range(2):
+        assert client.get(start_url(lms)).status_code == 200
+    refused = client.get(start_url(lms))
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and "Too many registrations were started from your network" in page
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600 and "rate_limited" in page and "Traceback" not in page
+    assert config_requests(lms) == 2  # the refused attempt fetched nothing
+    same_ipv6_net = limited("2001:db8:1:2::5", lti_register_per_ip_per_hour=1, lti_register_per_hour=100)
+    assert same_ipv6_net.get(start_url(lms)).status_code == 200
+    assert limited("2001:db8:1:2::99", lti_register_per_ip_per_hour=1, lti_register_per_hour=100) \
+        .get(start_url(lms)).status_code == 429  # one /64 is one client
+    assert limited("198.51.100.1", lti_register_per_ip_per_hour=2, lti_register_per_hour=100) \
+        .get(start_url(lms)).status_code == 200  # another client has its own count
+
+
+def test_anonymous_registrations_are_limited_in_total(lms: FakeLms, limited) -> None:  # type: ignore[no-untyped-def]
+    for i in range(3):
+        assert limited(f"198.51.100.{i}", lti_register_per_hour=3).get(start_url(lms)).status_code == 200
+    refused = limited("198.51.100.9", lti_register_per_hour=3).get(start_url(lms))
+    assert refused.status_code == 429 and "on this server" in refused.get_data(as_text=True)
+    assert config_requests(lms) == 3
+
+
+def test_a_staff_registration_code_is_not_limited_and_not_flagged_for_review(
+        app: Flask, lms: FakeLms, limited) -> None:  # type: ignore[no-untyped-def]
+    client = limited(lti_register_per_ip_per_hour=1, lti_register_per_hour=1)
+    sessions, settings = services_of(client.application).sessions, services_of(client.application).settings
+    acme = create_account(sessions, "Acme", utcnow())
+    code = registrations.make_registration_code(settings, acme.id, utcnow())
+    # the URL staff hand out carries the code: not counted, and the form comes filled in
+    for _ in range(3):
+        page = client.get(start_url(lms, registration_code=code))
+        assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    fields = {name: html.unescape(value) for name, value in
+              re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
+    assert f'value="{acme.id}"' in body and code in html.unescape(body)
+    assert re.search(r'value="existing"\s+checked', body)
+    done = client.post("/lti/register", data={**fields, "account_choice": "existing", "account": str(acme.id),
+                                              "registration_code": code})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    (view,) = registrations.list_registrations(sessions)
+    assert view.account_id == acme.id and not view.needs_review
+
+    # without a code the first anonymous attempt uses the whole (tiny) allowance
+    assert client.get(start_url(lms)).status_code == 200
+    anonymous = client.post("/lti/register", data={**fields, "account_choice": "new", "new_account_name": "Anon"})
+    assert anonymous.status_code == 429
+    bad_code = client.post("/lti/register", data={**fields, "account_choice": "existing", "account": str(acme.id),
+                                                  "registration_code": "guess"})
+    assert bad_code.status_code == 429  # a wrong code counts as anonymous
+    assert len(lms.registrations) == 1
+
+
+def test_a_new_account_made_anonymously_waits_for_review(app: Flask, client: FlaskClient, lms: FakeLms) -> None:
+    _, fields = open_form(client, lms)
+    assert client.post("/lti/register", data={**fields, "account_choice": "new",
+                                              "new_account_name": "Nobody Knows U"}).status_code == 200
+    (view,) = registrations.list_registrations(services_of(app).sessions, needs_review=True)
+    assert view.account_name == "Nobody Knows U" and view.created_via == "dynamic" and view.reviewed_at is None
+
+
+def _production(engine) -> Settings:  # type: ignore[no-untyped-def]
+    url = engine.url.render_as_string(hide_password=False)
+    return load_settings({"ENV": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": url,
+                          "PUBLIC_BASE_URL": "https://tool.example.com", "OUTBOUND_ALLOW_PRIVATE": "true"})
+
+
+def _message(page: str) -> str:
+    found = re.search(r'<div class="notice error" role="alert">\s*<p>(.*?)</p>', page, re.S)
+    assert found is not None, page
+    return html.unescape(found.group(1))
+
+
+def test_in_production_internal_addresses_are_refused_and_look_like_any_unreachable_server(
+        engine, committing_sessions, lms: FakeLms) -> None:  # type: ignore[no-untyped-def]
+    """The issue's port scanner: numeric spellings of 127.0.0.1 reached internal ports, and the
+    page named SSLError or ConnectionError. Now nothing is fetched and every refusal reads the
+    same as a server that cannot be reached."""
+    production = create_app(_production(engine))
+    test_app = create_app(settings_for(engine))
+    try:
+        port = lms.base_url.rsplit(":", 1)[1]
+        closed = closed_port()
+        messages: dict[str, str] = {}
+        for host in ("2130706433", "127.1", "0x7f000001", "017700000001"):
+            url = f"https://{host}:{port}/lti/openid-configuration"
+            response = production.test_client().get(start_url(lms, openid_configuration=url))
+            assert response.status_code == 400
+            messages[host] = _message(response.get_data(as_text=True)).replace(url, "URL")
+        # where private addresses are allowed (tests), a closed port and a port that speaks no TLS
+        for name, url in (("closed", f"http://127.0.0.1:{closed}/x"), ("not tls", f"https://127.0.0.1:{port}/x")):
+            response = test_app.test_client().get(start_url(lms, openid_configuration=url))
+            assert response.status_code == 400
+            messages[name] = _message(response.get_data(as_text=True)).replace(url, "URL")
+        assert set(messages.values()) == {"The platform's OpenID configuration at URL could not be fetched: the "
+                                          "server could not be reached."}, messages
+        assert config_requests(lms) == 0 and not lms.requests
+    finally:
+        for application in (production, test_app):
+            services_of(application).engine.dispose()
+
+
+def test_a_registration_endpoint_that_redirects_is_not_followed(app: Flask, client: FlaskClient,
+                                                               lms: FakeLms) -> None:
+    with tcp_server(answer("302 Found", headers={"Location": f"{lms.base_url}/lti/registrations"})) as jump:
+        lms.config_overrides["registration_endpoint"] = f"{jump.url}/register"
+        _, fields = open_form(client, lms)
+        response = client.post("/lti/register", data={**fields, "account_choice": "new", "new_account_name": "Acme"})
+        assert jump.connections == 1
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "answered with a redirect" in page and "platform_redirected" in page
+    assert not lms.registrations and stored(app) == (0, 0, 0)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from lti_tool.lti import claims
-from lti_tool.lti.models import LtiDeployment, LtiLoginState, LtiPlatformKeySet
+from lti_tool.lti.models import LtiDeployment, LtiLoginState, LtiPlatformKeySet, LtiRegistration
 from lti_tool.lti.testplatform import ROLE_INSTRUCTOR, SigningKey
 from lti_tool.services import services_of
 from store.base import utcnow
@@ -19,6 +19,7 @@ from store.licenses.service import grant_plus
 from tests.factories import lti as f
 from tests.factories.catalog import make_course
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
+from tests.factories.tcp import answer, tcp_server
 
 COURSE = f.course_custom("C-100", "plus")
 
@@ -273,6 +274,44 @@ def test_unknown_kid_missing_after_the_refetch_is_refused(env) -> None:
     after = env.counts()
     assert (after.seats, after.learners, after.launches, after.used_nonces) == (
         before.seats, before.learners, before.launches, before.used_nonces)
+
+
+def test_unknown_kid_refetches_at_most_once_per_registration_per_interval(env) -> None:
+    """A random kid must not make the tool fetch the platform's JWKS on every launch: the refetch
+    is claimed in the database (every process sees it), then refused without a fetch until the
+    interval (LTI_JWKS_REFETCH_INTERVAL_SECONDS, 60 s) has passed."""
+    assert f.launch(env.client, env.platform, custom=COURSE).status_code == 303
+    for attempt in range(3):
+        started = f.login(env.client, env.platform)
+        response = f.post_launch(env.client, f.authorize(env.platform, started, custom=COURSE, kid=f"random-{attempt}"))
+        _refused(response, 401, "unknown_kid")
+    assert env.server.jwks_fetches == 2  # the first launch, one refetch; then none
+    assert "at most once every 60 seconds" in response.get_data(as_text=True)
+    other_process = env.make_app().test_client()
+    started = f.login(other_process, env.platform)
+    _refused(f.post_launch(other_process, f.authorize(env.platform, started, custom=COURSE, kid="random-9")), 401,
+             "unknown_kid")
+    assert env.server.jwks_fetches == 2
+    # a known kid still launches meanwhile, from the cache
+    assert f.launch(env.client, env.platform, custom=COURSE, sub="learner-2").status_code == 303
+    # after the interval, a rotated key is picked up by the next refetch
+    with env.sessions.begin() as session:
+        session.execute(update(LtiRegistration).where(LtiRegistration.id == env.registration_id)
+                        .values(jwks_refetched_at=utcnow() - timedelta(seconds=61)))
+    env.platform.rotate_key()
+    assert f.launch(env.client, env.platform, custom=COURSE, sub="learner-3").status_code == 303
+    assert env.server.jwks_fetches == 3
+
+
+def test_a_key_set_url_that_redirects_is_not_followed(env) -> None:
+    with tcp_server(answer("200 OK", b'{"keys": []}')) as inside:
+        env.server.redirect_jwks_to = f"http://127.0.0.1:{inside.port}/internal"
+        started = f.login(env.client, env.platform)
+        page = _refused(f.post_launch(env.client, f.authorize(env.platform, started, custom=COURSE)), 401,
+                        "key_set_unavailable", "answered with a redirect")
+        assert inside.connections == 0 and env.server.jwks_fetches == 1
+    assert "127.0.0.1:" + str(inside.port) not in page
+    _nothing_written(env)
 
 
 def test_unreachable_key_set_is_a_clear_401(env) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from lti_tool.lti.models import LtiLoginState
+from lti_tool.lti import registrations
+from lti_tool.lti.models import LtiLoginState, LtiRegistration
 from lti_tool.lti.testplatform import TestPlatform
 from lti_tool.services import services_of
 from store.base import utcnow
@@ -164,3 +165,72 @@ def test_expired_login_states_are_purged_by_later_logins(lti_env) -> None:
     with lti_env.sessions() as session:
         states = set(session.scalars(select(LtiLoginState.state)))
     assert states == {second.state}
+
+
+# ---------------------------------------------------------------- no open redirect for unreviewed registrations
+
+
+def _unreviewed(lti_env) -> None:  # type: ignore[no-untyped-def]
+    """As if the registration had been made by an anonymous Dynamic Registration."""
+    with lti_env.sessions.begin() as session:
+        session.execute(update(LtiRegistration).where(LtiRegistration.id == lti_env.registration_id)
+                        .values(needs_review=True))
+
+
+def _fallback_link(lti_env) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    page = f.login(lti_env.client, lti_env.platform).response.get_data(as_text=True)
+    link = next(part for part in page.split('"') if "lti1p3_new_window=1" in part).replace("&amp;", "&")
+    return _query(link)
+
+
+def test_the_fallback_link_carries_an_hmac_of_the_login_parameters(lti_env) -> None:
+    params = _fallback_link(lti_env)
+    assert params["lti1p3_new_window"] == "1" and len(params["lti1p3_nw_sig"]) == 64
+    assert int(params["lti1p3_nw_exp"]) > utcnow().timestamp()
+
+
+def test_an_unreviewed_registration_never_redirects_a_top_level_login_by_itself(lti_env) -> None:
+    _unreviewed(lti_env)
+    forged = {**lti_env.platform.login_params(f.LAUNCH_URL), "lti1p3_new_window": "1"}
+    response = lti_env.client.get("/lti/login", query_string=forged, headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 200 and "Location" not in response.headers
+    page = response.get_data(as_text=True)
+    assert "Continue to https://lms.example.edu" in page
+    auth_url = next(part for part in page.split('"') if part.startswith("https://lms.example.edu/")).replace("&amp;", "&")
+    lti_env.platform.check_auth_request(auth_url, f.LAUNCH_URL)  # the button still finishes the login
+    assert any(h.startswith("lti1p3-state-") for h in response.headers.getlist("Set-Cookie"))
+    assert f.login(lti_env.client, lti_env.platform).config["confirmTopLevel"] is True
+
+
+@pytest.mark.parametrize(("change", "fetch_site", "redirects"), [
+    ({}, "same-origin", True),                       # the tool's own link, clicked on the tool's page
+    ({}, "cross-site", False),                       # the same link sent from elsewhere
+    ({}, "none", False),                             # pasted or opened from an e-mail
+    ({}, None, False),                               # a browser without Fetch Metadata
+    ({"login_hint": "someone-else"}, "same-origin", False),
+    ({"lti1p3_nw_sig": "0" * 64}, "same-origin", False),
+    ({"lti1p3_nw_exp": "1700000000"}, "same-origin", False),
+])
+def test_the_new_window_redirect_of_an_unreviewed_registration_needs_our_link_from_our_page(
+        lti_env, change: dict[str, str], fetch_site: str | None, redirects: bool) -> None:
+    _unreviewed(lti_env)
+    params = {**_fallback_link(lti_env), **change}
+    headers = {"Sec-Fetch-Site": fetch_site} if fetch_site else {}
+    response = lti_env.client.get("/lti/login", query_string=params, headers=headers)
+    assert (response.status_code == 302) is redirects, response.get_data(as_text=True)
+    if redirects:
+        lti_env.platform.check_auth_request(response.headers["Location"], f.LAUNCH_URL)
+
+
+def test_a_reviewed_registration_redirects_again(lti_env) -> None:
+    _unreviewed(lti_env)
+    registrations.mark_reviewed(lti_env.sessions, lti_env.registration_id, utcnow())
+    params = {**lti_env.platform.login_params(f.LAUNCH_URL), "lti1p3_new_window": "1"}
+    assert lti_env.client.get("/lti/login", query_string=params).status_code == 302
+    assert f.login(lti_env.client, lti_env.platform).config["confirmTopLevel"] is False
+
+
+def test_the_login_script_asks_for_a_click_only_top_level() -> None:
+    script = JS.read_text()
+    assert "cfg.confirmTopLevel && isTopLevel()" in script and 'show("lti-continue")' in script
+    assert "window.top === window.self" in script

@@ -3,7 +3,8 @@
  * Login page: probe lti.capabilities on the frame the LMS named (lti_storage_target), store the
  * login's browser-binding value with lti.put_data, then go to the LMS authorization URL. When the
  * LMS does not answer (e.g. Canvas mobile apps) the state cookie is the way; when cookies are
- * blocked too, offer to open the tool in a new window (where cookies are first-party).
+ * blocked too, offer to open the tool in a new window (where cookies are first-party). A login
+ * opened top-level for a registration not reviewed yet waits for a click (no open redirect).
  * Launch page (no state cookie arrived): read the value back with lti.get_data and post it with
  * the id_token; the server compares it with what it derived for this login's state.
  *
@@ -140,6 +141,14 @@
     }
   }
 
+  function isTopLevel() {
+    try {
+      return window.top === window.self;
+    } catch (error) {
+      return false;
+    }
+  }
+
   function login() {
     var stored = cfg.storageTarget
       ? storageWindow().then(function (frame) {
@@ -148,7 +157,14 @@
       : Promise.resolve(false);
     stored.then(function (viaStorage) {
       if (viaStorage || cookiesWork()) {
-        window.location.replace(cfg.authUrl);
+        if (cfg.confirmTopLevel && isTopLevel()) {
+          // A registration the vendor has not reviewed yet chose this login URL itself: the tool
+          // never sends a top-level window there without the user's click.
+          setStatus("");
+          show("lti-continue");
+        } else {
+          window.location.replace(cfg.authUrl);
+        }
       } else {
         setStatus("This page cannot keep your login safe inside the LMS window.");
         show("lti-new-window");

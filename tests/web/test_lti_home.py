@@ -1,0 +1,58 @@
+"""The admins' license page (a navigation launch) renders the account overview read model: each
+holding with its status, and the refusal page without a seat question for what cannot be
+delivered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from lti_tool.lti.testplatform import ROLE_INSTRUCTOR
+from store.base import utcnow
+from store.licenses.models import PlusSubscription
+from store.licenses.service import add_to_ppu_library, configure_ppu, grant_plus, grant_volume
+from tests.factories import lti as f
+from tests.factories.catalog import make_course
+from tests.factories.licenses import claim
+from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
+
+
+@pytest.fixture
+def env(lti_env):  # type: ignore[no-untyped-def]
+    with lti_env.sessions.begin() as session:
+        make_course(session, "C-100", title="Workplace Safety", is_plus=True, ppu_price_cents=2_000)
+        make_course(session, "C-200", title="Advanced Forklift", is_plus=False)
+        make_course(session, "C-300", title="Crane Signals", is_plus=False)
+    return lti_env
+
+
+def test_the_license_page_shows_each_holdings_status(env) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    start = now + timedelta(days=20)
+    grant_plus(env.sessions, env.account_id, 5, "annual", now)
+    with env.sessions.begin() as session:
+        session.execute(update(PlusSubscription).values(auto_renew=False))
+    grant_volume(env.sessions, env.account_id, "C-200", 10, now, start=start)
+    grant_volume(env.sessions, env.account_id, "C-300", 1, now)
+    assert claim(env.sessions, env.account_id, "volume", "C-300", "holder", now).ok
+    configure_ppu(env.sessions, env.account_id, "PPU-7", 1_000, now)
+    add_to_ppu_library(env.sessions, env.account_id, "C-100", now)
+
+    response = f.launch(env.client, env.platform, roles=[ROLE_INSTRUCTOR], target_link_uri="https://tool.test/")
+    page = env.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "0 of 5" in page and "cancelled (runs to the end of its term)" in page
+    assert "Advanced Forklift" in page and f"starts {start:%Y-%m-%d}" in page
+    assert "Crane Signals" in page and "0 of 1" in page and "all seats taken" in page
+    assert "10.00" in page and "20.00" in page and "deposit too low for a new learner" in page
+
+
+def test_an_admin_is_not_asked_to_take_a_seat_a_course_cannot_give(env) -> None:  # type: ignore[no-untyped-def]
+    grant_volume(env.sessions, env.account_id, "C-200", 10, utcnow(), start=utcnow() + timedelta(days=20))
+    response = f.launch(env.client, env.platform, roles=[ROLE_INSTRUCTOR],
+                        custom=f.course_custom("C-200", "volume"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 403 and "<code>not_started</code>" in page
+    assert "has not started yet" in page and "Continue and use a seat" not in page
+    assert env.counts().seats == 0
