@@ -212,6 +212,8 @@ def test_an_imported_scorm_course_finishing_finishes_the_lms_session(
     try:
         page.goto(stub_lms.page_url(dispatch.course, "lms-learner-4", "Ada Lovelace"))
         course = player_of(page).frame_locator("#scorm-frame")
+        # The course writes its greeting once its LMS API answers: wait for it, then compare.
+        course.locator("#sco-greeting", has_text="Hello,").wait_for()
         assert course.locator("#sco-greeting").inner_text() == "Hello, Ada Lovelace."
         for _ in range(3):
             course.locator("#sco-next").click()
