@@ -398,7 +398,10 @@ def api_beacon() -> Response:
 
 @bp.post("/play/api/quiz")
 def api_quiz() -> Response:
-    """Grade the quiz on the server from the chosen answers (``{"answers": {qid: choice}}``)."""
+    """Grade the quiz on the server from the chosen answers (``{"answers": {qid: choice}}``).
+
+    The answer says how many answers were right, the score and pass/fail, never which answers
+    were right: per-question results would let a learner find every answer in a few attempts."""
 
     def run() -> dict[str, Any]:
         grant = _bearer_grant()
@@ -424,7 +427,6 @@ def api_quiz() -> Response:
                 "score_percent": round(result.score_scaled * 100),
                 "passed": result.is_passed,
                 "is_best_score": outcome.is_best_score,
-                "questions": [{"id": q.id, "correct": q.is_correct} for q in result.questions],
             },
         }
 

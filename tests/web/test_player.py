@@ -288,7 +288,8 @@ def test_quiz_is_graded_on_the_server(client: FlaskClient, seated: Seated, commi
     assert failed.status_code == 200
     data = failed.get_json()
     assert data["result"]["passed"] is False and data["result"]["score_percent"] == 0
-    assert all(q["correct"] is False for q in data["result"]["questions"])
+    assert set(data["result"]) == {"correct", "total", "score_percent", "passed", "is_best_score"}
+    assert data["result"]["correct"] == 0 and data["result"]["total"] == len(content.questions)
     assert (data["state"]["completion_status"], data["state"]["success_status"]) == ("completed", "failed")
 
     passed = client.post("/play/api/quiz", headers=bearer(seated.token), json={"answers": right}).get_json()
@@ -299,6 +300,24 @@ def test_quiz_is_graded_on_the_server(client: FlaskClient, seated: Seated, commi
     assert row and (row.score_raw, row.score_max, row.score_scaled, row.total_time_seconds) == (100.0, 100.0, 1.0, 30)
     html = client.get(f"/play?t={seated.token}").get_data(as_text=True)
     assert "Completed — score 100%" in html and "(passed)" in html
+
+
+def test_the_quiz_result_never_says_which_answers_were_right(client: FlaskClient, seated: Seated,
+                                                             committing_sessions: Sessions) -> None:
+    """Two attempts with one right answer each, on different questions, get the same answer: a
+    learner cannot find the right answers question by question."""
+    quiz = content_of(committing_sessions, seated.course)
+    results = []
+    for right_one in (quiz.questions[0].id, quiz.questions[1].id):
+        answers = {q.id: q.answer if q.id == right_one else next(c.id for c in q.choices if c.id != q.answer)
+                   for q in quiz.questions}
+        response = client.post("/play/api/quiz", headers=bearer(seated.token), json={"answers": answers})
+        assert response.status_code == 200
+        result = response.get_json()["result"]
+        assert (result["correct"], result["total"], result["passed"]) == (1, len(quiz.questions), False)
+        assert not any(f'"{q.id}"' in response.get_data(as_text=True) for q in quiz.questions)
+        results.append(result)
+    assert results[0] == results[1]
 
 
 @pytest.mark.parametrize(
