@@ -56,7 +56,8 @@ def test_a_seat_deleted_during_a_commit_gives_seat_gone(engine: Engine, committi
     seat = claim(committing_sessions, account_id, "volume", course, "L1", T0)
     assert seat.ok and seat.seat and seat.learner_id
     seat_id, learner_id = seat.seat.id, seat.learner_id
-    service.start_session(committing_sessions, seat_id, course, T0, learner_id=learner_id)  # the row exists
+    service.start_session(committing_sessions, seat_id, course, T0, learner_id=learner_id,
+                          demo_content=True)  # the row exists
 
     with ThreadPoolExecutor(max_workers=1) as pool, engine.connect() as other:
         deleting = other.begin()

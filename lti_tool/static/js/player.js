@@ -156,6 +156,8 @@
         if (!response.ok) {
           var error = new Error(data.message || ("HTTP " + response.status));
           error.status = response.status;
+          error.code = data.error || "";
+          error.ask = data.ask || "";
           throw error;
         }
         return data;
@@ -164,10 +166,14 @@
   }
 
   function refused(err) {
-    // The token expired, the seat is gone or not this learner's: stop saving and say so.
-    if (err.status === 401 || err.status === 403 || err.status === 404 || err.status === 410) {
+    // The token expired, the seat is gone or not this learner's, the package was revoked, the
+    // content is not available: stop saving and say so (with the server's "ask" when it gave one).
+    if (err.status === 401 || err.status === 403 || err.status === 404 || err.status === 409 ||
+        err.status === 410) {
       stopped = true;
-      showNotice(err.message + " Your progress up to now is saved. Open the course again from your LMS.");
+      showNotice(err.message + " Your progress up to now is saved. " +
+                 (err.ask || "Open the course again from your LMS."));
+      PlayerBridge.stop({ status: err.status, code: err.code || "", message: err.message, ask: err.ask || "" });
       return true;
     }
     return false;
