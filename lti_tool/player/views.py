@@ -4,11 +4,15 @@ No cookies anywhere: the page gets its token from the URL, the script sends it b
 ``Authorization: Bearer TOKEN`` (in the body for ``/play/api/beacon``, since
 ``navigator.sendBeacon`` cannot set headers). The API views are exempt from CSRF because a
 bearer token, not a cookie, authenticates them. Each call re-checks the seat (still there, same
-learner, admitted to the course) inside the service's transaction.
+learner, admitted to the course) inside the service's transaction, and the course's content:
+without imported content and with ``DEMO_CONTENT`` off it is "not available yet" (409
+``content_not_available``; nothing is saved or scored).
 
 The player knows nothing of the launch paths that use it: each registers with
-``services().player`` (``lti_tool.services.PlayerHooks``) who may frame its launches' pages, what extra
-configuration their pages get, and what happens after a progress commit (LTI: grade passback).
+``services().player`` (``lti_tool.services.PlayerHooks``) whether a grant may still play (asked on
+every page load and API call: a dispatch grant is refused with 403 ``package_revoked`` once its
+package is revoked), who may frame its launches' pages, what extra configuration their pages
+get, and what happens after a progress commit (LTI: grade passback).
 
 A course with imported SCORM content (``lti-tool content import``) plays in the same page: the
 page loads the scorm-again runtime (``static/vendor``, installed by ``make install``) and
