@@ -64,7 +64,7 @@ def test_a_seat_deleted_during_a_commit_gives_seat_gone(engine: Engine, committi
         other.execute(select(CourseProgress.id).where(CourseProgress.seat_id == seat_id).with_for_update())
         commit = pool.submit(service.record_progress, committing_sessions, seat_id, course,
                              ProgressUpdate(location="lesson-2", session_time_seconds=5), T0,
-                             learner_id=learner_id)
+                             learner_id=learner_id, demo_content=True)
         try:
             wait_until_blocked(engine)
             other.execute(delete(Seat).where(Seat.id == seat_id))
