@@ -77,10 +77,7 @@ class DispatchLaunch(Base):
     __tablename__ = "dispatch_launches"
     __table_args__ = (
         Index("ix_dispatch_launches_package_created", "package_id", "created_at"),
-        CheckConstraint(
-            "outcome IN ('seat', 'refused', 'domain_not_allowed', 'rate_limited', 'replayed', 'replaced', "
-            "'content_unavailable', 'busy')", name="outcome_known"
-        ),
+        CheckConstraint("outcome IN (" + ", ".join(f"'{o}'" for o in LAUNCH_OUTCOMES) + ")", name="outcome_known"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
