@@ -60,6 +60,9 @@ DEFAULTS: dict[str, str] = {
     "OUTBOUND_ALLOW_PRIVATE": "",
     # The demo LMS at /demo: on in development, never in production.
     "DEMO_PLATFORM": "",
+    # Generated demo lessons and quiz for courses without imported content: on in development
+    # and test, never in production (there such a course is "not available yet").
+    "DEMO_CONTENT": "",
     # --- Imported publisher courses (lti-tool content import)
     # Where imported SCORM content is extracted: outside the web root; on a shared filesystem
     # when several hosts serve the app.

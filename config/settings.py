@@ -42,6 +42,8 @@ class Settings:
     player_token_ttl_seconds: int = 28800
     ags_max_attempts: int = 6
     demo_platform: bool = False
+    # Courses without imported content play generated demo lessons (never in production).
+    demo_content: bool = False
     dispatch_new_learners_per_minute: int = 30
     content_dir: str = "var/content"
     content_max_bytes: int = 524_288_000
@@ -165,6 +167,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ags_max_attempts=_int(environ, "AGS_MAX_ATTEMPTS", minimum=1),
         dispatch_new_learners_per_minute=_int(environ, "DISPATCH_NEW_LEARNERS_PER_MINUTE", minimum=1),
         demo_platform=_bool(environ, "DEMO_PLATFORM", env == "development") and env != "production",
+        demo_content=_bool(environ, "DEMO_CONTENT", env in ("development", "test")) and env != "production",
         content_dir=_lookup(environ, "CONTENT_DIR"),
         content_max_bytes=_int(environ, "CONTENT_MAX_BYTES", minimum=1),
         content_max_file_bytes=_int(environ, "CONTENT_MAX_FILE_BYTES", minimum=1),

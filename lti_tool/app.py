@@ -102,10 +102,11 @@ def _register_player_launches(services: Services) -> None:
         frame_ancestors=lambda grant: services.frame_policy.origins_for_lti_launch(grant.launch_id),
         on_progress=ags.make_progress_listener(services.sessions, services.settings),
     )
-    # SCORM dispatch: framed by the account's allowed LMS domains; the page relays its status to
-    # the package's launch page.
+    # SCORM dispatch: stops once the package is revoked or replaced; framed by the account's
+    # allowed LMS domains; the page relays its status to the package's launch page.
     services.player.register(
         "dispatch",
+        check_access=dispatch.player_check_access(services.read_sessions),
         frame_ancestors=dispatch.player_frame_ancestors(services.read_sessions),
         page_config=dispatch.player_page_config(services.read_sessions),
     )

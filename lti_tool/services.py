@@ -11,8 +11,9 @@ This module sits at the bottom of ``lti_tool``: it imports nothing from the feat
 protocols and provided by ``create_app``:
 
 - ``FramePolicy``: who may frame a page (``lti_tool.lti.frame_policy``);
-- ``PlayerHooks``: how each launch path (LTI, SCORM dispatch) uses the course player: who may
-  frame its pages, what its pages' configuration adds, what happens after a progress commit.
+- ``PlayerHooks``: how each launch path (LTI, SCORM dispatch) uses the course player: whether a
+  grant may still play, who may frame its pages, what its pages' configuration adds, what happens
+  after a progress commit.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Grant(Protocol):
 
 FrameAncestors = Callable[[Any], Iterable[str] | None]
 PageConfig = Callable[[Any], Mapping[str, Any]]
+CheckAccess = Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,16 @@ class LaunchOrigin:
     frame_ancestors: FrameAncestors | None = None
     page_config: PageConfig | None = None
     on_progress: ProgressListener | None = None
+    check_access: CheckAccess | None = None
 
 
 class PlayerHooks:
     """How each launch origin (a grant's ``origin``: ``lti``, ``dispatch``) uses the course
     player. The player imports neither launch path; ``create_app`` registers each one once:
 
+    - ``check_access(grant)``: raises ``store.errors.AccessDenied`` (the player answers 403 with
+      its reason, title and ask) when the grant may no longer play, e.g. its dispatch package was
+      revoked; called on every page load and API call, so it must be cheap;
     - ``frame_ancestors(grant)``: the origins allowed to frame the player pages of that launch;
       ``None`` leaves the page without a ``frame-ancestors`` directive of its own;
     - ``page_config(grant)``: extra keys for the page's configuration;
@@ -75,14 +81,21 @@ class PlayerHooks:
         self._origins: dict[str, LaunchOrigin] = {}
 
     def register(self, origin: str, *, frame_ancestors: FrameAncestors | None = None,
-                 page_config: PageConfig | None = None, on_progress: ProgressListener | None = None) -> None:
+                 page_config: PageConfig | None = None, on_progress: ProgressListener | None = None,
+                 check_access: CheckAccess | None = None) -> None:
         if origin in self._origins:
             raise ValueError(f"player launch origin {origin!r} is already registered")
-        self._origins[origin] = LaunchOrigin(frame_ancestors, page_config, on_progress)
+        self._origins[origin] = LaunchOrigin(frame_ancestors, page_config, on_progress, check_access)
 
     def registered(self, origin: str) -> LaunchOrigin:
         """What the origin registered (nothing: an empty ``LaunchOrigin``)."""
         return self._origins.get(origin) or LaunchOrigin()
+
+    def check_access(self, grant: Grant) -> None:
+        """Raise ``AccessDenied`` when the grant's launch path says it may no longer play."""
+        hook = self.registered(grant.origin).check_access
+        if hook is not None:
+            hook(grant)
 
     def frame_ancestors(self, grant: Grant) -> tuple[str, ...] | None:
         hook = self.registered(grant.origin).frame_ancestors

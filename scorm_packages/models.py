@@ -9,8 +9,13 @@ that came through packages.
   refused as revoked/replaced.
 - ``dispatch_allowed_domains``: an account's allowed LMS domains; none = any domain.
 - ``dispatch_launches``: every launch whose signed token verified, with its outcome (seat,
-  refused by the seat engine, domain not allowed, rate limited) and the LMS origin it came from
-  (the course player's token points at it; admins can see where a package is used).
+  refused by the seat engine, domain not allowed, rate limited, replayed, replaced, content not
+  available, busy; ``reason`` says more), the package generation it was signed for and the LMS
+  origin it came from (the course player's token points at it; the player checks through it
+  that the package is neither revoked nor replaced; admins can see where a package is used).
+- ``dispatch_launch_tokens``: the ids (``jti``) of the launch tokens already used, per package,
+  until the token expires: a launch token is accepted once (every app server sees the same rows;
+  the primary key makes two identical posts give one launch).
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ PACKAGE_FORMATS = ("scorm12", "scorm2004")
 KEY_MAX = 40
 DOMAIN_MAX = 253
 ORIGIN_MAX = 300
+JTI_MAX = 128
+LAUNCH_OUTCOMES = ("seat", "refused", "domain_not_allowed", "rate_limited", "replayed", "replaced",
+                   "content_unavailable", "busy")
 
 
 class DispatchPackage(Base):
@@ -69,9 +77,7 @@ class DispatchLaunch(Base):
     __tablename__ = "dispatch_launches"
     __table_args__ = (
         Index("ix_dispatch_launches_package_created", "package_id", "created_at"),
-        CheckConstraint(
-            "outcome IN ('seat', 'refused', 'domain_not_allowed', 'rate_limited')", name="outcome_known"
-        ),
+        CheckConstraint("outcome IN (" + ", ".join(f"'{o}'" for o in LAUNCH_OUTCOMES) + ")", name="outcome_known"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -83,4 +89,20 @@ class DispatchLaunch(Base):
     is_new_seat: Mapped[bool] = mapped_column(Boolean, default=False)
     lms_origin: Mapped[str | None] = mapped_column(String(ORIGIN_MAX))
     referrer_origin: Mapped[str | None] = mapped_column(String(ORIGIN_MAX))
+    # The package generation the launch token was signed for (None: recorded before 0008).
+    generation: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DispatchLaunchToken(Base):
+    __tablename__ = "dispatch_launch_tokens"
+    __table_args__ = (
+        Index("ix_dispatch_launch_tokens_expires_at", "expires_at"),
+        CheckConstraint("length(jti) > 0", name="jti_not_blank"),
+    )
+
+    package_id: Mapped[int] = mapped_column(ForeignKey("dispatch_packages.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    jti: Mapped[str] = mapped_column(String(JTI_MAX), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()  # refused as expired from then on: the row may go
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,9 +9,14 @@
   no domain listed allows any LMS; once one is listed, only launches from those domains (and
   their subdomains) are accepted.
 - ``dispatch_launch``: the server side of a package launch: verify the package and the signed
-  launch token, the LMS domain and the new-learner rate limit, then claim the seat through the
-  seat engine (``store.licenses.service.claim_seat``) as learner ``package:<key>`` + the LMS
-  learner id.
+  launch token, use up the token's id (a launch token is accepted once), check the LMS domain
+  (the browser's ``Origin``; an account that restricts domains refuses launches without one),
+  that the course has content to play, and the new-learner rate limit, then claim the seat
+  through the seat engine (``store.licenses.service.claim_seat``) as learner ``package:<key>`` +
+  the LMS learner id. Every launch whose signature verified is recorded in
+  ``dispatch_launches``, refusals included.
+- ``check_player_launch``: the course player of a dispatch launch stops once its package is
+  revoked or replaced by a newer generation (the player asks on every page load and API call).
 
 Rate limit: at most ``new_learners_per_minute`` learners new to a package get a seat through it
 in any 60 seconds (counted from ``dispatch_launches``, so every app server sees the same count;
@@ -26,18 +31,20 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from scorm_packages.manifest import FORMATS, ManifestSpec
-from scorm_packages.models import DispatchAllowedDomain, DispatchLaunch, DispatchPackage
+from scorm_packages.models import DispatchAllowedDomain, DispatchLaunch, DispatchLaunchToken, DispatchPackage
 from scorm_packages.packaging import PACKAGE_FILES, BuiltPackage, PackageSpec, build_package, normalize_base_url
 from scorm_packages.packaging import package_filename as _package_filename
 from scorm_packages.tokens import (
+    LaunchClaims,
     LaunchTokenError,
     SecretUnreadable,
     decrypt_secret,
@@ -52,15 +59,15 @@ from store.accounts.queries import get_account
 from store.accounts.service import LearnerIdentity
 from store.base import require_aware
 from store.catalog.models import Bundle, Course
-from store.content import MASTERY_SCORE, content_for
-from store.errors import InvalidInput, NotFound, StoreError
+from store.content import ContentNotAvailable, content_kind, mastery_score_of
+from store.content.queries import current_package, current_packages
+from store.errors import AccessDenied, InvalidInput, NotFound, StoreError
 from store.licenses import holdings
 from store.licenses import queries as license_queries
 from store.licenses import rules
 from store.licenses.labels import license_label
 from store.licenses.holdings import Verdict
 from store.licenses.service import ClaimRequest, SeatView, claim_seat
-from store.progress.queries import find_course
 from store.database import upsert_insert
 
 log = logging.getLogger(__name__)
@@ -96,6 +103,15 @@ class PackageNotFound(NotFound):
 
 class InvalidDomain(InvalidInput):
     reason = "invalid_domain"
+
+
+class PackageRevoked(AccessDenied):
+    """The course player of a dispatch launch whose package was revoked, replaced by a newer
+    generation, or deleted."""
+
+    reason = "package_revoked"
+    title = "This course package has been revoked"
+    ask = "Your LMS administrator can download a new copy of the package and upload it to the LMS."
 
 
 # ---------------------------------------------------------------- views
@@ -232,18 +248,10 @@ def licensed_course_ids(session: Session, account: Account, license_type: str, n
 # ---------------------------------------------------------------- package keys
 
 
-def _mastery(session: Session, catalog_id: str) -> tuple[float | None, str, str]:
-    """The course's mastery score (from its content: demo or imported SCORM), description and
-    language, for the manifest."""
-    found = find_course(session, catalog_id)
-    if found is None:
-        return MASTERY_SCORE, "", "en"
-    course, info = found
-    return content_for(info).mastery_score, course.description or "", course.language or "en"
-
-
 def _ensure(session: Session, settings: Settings, account: Account, course: Course, license_type: str, fmt: str,
-            now: datetime, existing: DispatchPackage | None) -> PreparedPackage:
+            now: datetime, existing: DispatchPackage | None, mastery_score: float | None) -> PreparedPackage:
+    """Create or reuse the package key. ``mastery_score``: the manifest's (``mastery_score_of``
+    the course's current imported content: its own score, or the demo pass mark without one)."""
     created = reactivated = False
     if existing is None:
         inserted = session.execute(
@@ -275,9 +283,8 @@ def _ensure(session: Session, settings: Settings, account: Account, course: Cour
         reactivated = True
     package.built_at = now
     session.flush()
-    mastery, description, language = _mastery(session, course.catalog_id)
-    return PreparedPackage(_view(package, account, course), secret, description, language, mastery,
-                           was_created=created, was_reactivated=reactivated)
+    return PreparedPackage(_view(package, account, course), secret, course.description or "",
+                           course.language or "en", mastery_score, was_created=created, was_reactivated=reactivated)
 
 
 def _find(session: Session, account_id: int, course_id: int, license_type: str, fmt: str) -> DispatchPackage | None:
@@ -297,7 +304,8 @@ def prepare_package(sessions: sessionmaker[Session], settings: Settings, account
         course, facts = license_queries.get_course_facts(session, course_id)
         check_license(session, account, course, facts, license_type, now)
         return _ensure(session, settings, account, course, license_type, fmt, now,
-                       _find(session, account.id, course.id, license_type, fmt))
+                       _find(session, account.id, course.id, license_type, fmt),
+                       mastery_score_of(current_package(session, course.id)))
 
 
 def build_package_zip(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, course_id: str,
@@ -328,9 +336,10 @@ def prepare_export(sessions: sessionmaker[Session], settings: Settings, account_
                     DispatchPackage.account_id == account.id, DispatchPackage.license_type == license_type,
                     DispatchPackage.format == fmt, DispatchPackage.course_id.in_([c.id for c in courses]),
                 ).with_for_update())}
+                contents = current_packages(session, [c.id for c in courses])
                 for course in sorted(courses, key=lambda c: c.catalog_id):
                     out.append(_ensure(session, settings, account, course, license_type, fmt, now,
-                                       packages.get(course.id)))
+                                       packages.get(course.id), mastery_score_of(contents.get(course.id))))
         if not out:
             kinds = " or ".join(license_label(t) for t in license_types)
             raise LicenseNotHeld(f"account {account.name!r} holds no {kinds} license for any course")
@@ -466,7 +475,8 @@ class LaunchRequest:
 class DispatchOutcome:
     """``kind``: ``seat`` (play), or why not: ``refused`` (the seat engine's refusal),
     ``unknown_package``, ``revoked``, ``replaced``, ``unverifiable``, ``invalid_token``,
-    ``domain_not_allowed``, ``rate_limited``, ``busy``."""
+    ``replayed``, ``domain_not_allowed`` (``reason`` ``origin_required`` when the browser sent no
+    Origin), ``content_unavailable``, ``rate_limited``, ``busy``."""
 
     kind: str
     status: int
@@ -548,15 +558,52 @@ def _outcome(kind: str, status: int, reason: str, page: tuple[str, str, str], **
     return DispatchOutcome(kind, status, reason, title, message, ask, **extra)  # type: ignore[arg-type]
 
 
+_REPLAYED = ("This launch was already used",
+             "The server has already received this launch request once: a launch is accepted only once, so a "
+             "copied or re-sent request cannot open the course again.",
+             "Close the course and open it again from your LMS.")
+_ORIGIN_REQUIRED = ("This course package cannot check where it was opened",
+                    "Your organization allows this course package only on its own LMS domains, but the browser "
+                    "did not say which site opened the course (it sent no Origin header, or \"null\"). No seat "
+                    "was used.",
+                    "LMS administrator: the LMS must not serve the course pages with \"Referrer-Policy: "
+                    "no-referrer\" nor in a sandboxed frame, and learners need an up-to-date browser; or ask "
+                    "vendor support to remove the LMS domain restriction. Learners: tell your LMS administrator.")
+_CONTENT_UNAVAILABLE = ("This course's content is not available yet",
+                        "This course has no course content on this server yet, so it cannot be opened. No seat "
+                        "was used.",
+                        "Try again later; if this persists, tell your LMS administrator (who can ask vendor "
+                        "support to publish the course's content).")
+
+
 def _record(sessions: sessionmaker[Session], package_id: int, outcome: str, now: datetime, *,
             reason: str | None = None, learner_id: int | None = None, seat_id: int | None = None,
-            is_new_seat: bool = False, lms_origin: str | None = None, referrer_origin: str | None = None) -> str:
+            is_new_seat: bool = False, lms_origin: str | None = None, referrer_origin: str | None = None,
+            generation: int | None = None) -> str:
     launch_id = secrets.token_hex(16)
     with sessions.begin() as session:
         session.add(DispatchLaunch(id=launch_id, package_id=package_id, learner_id=learner_id, seat_id=seat_id,
                                    outcome=outcome, reason=reason, is_new_seat=is_new_seat, lms_origin=lms_origin,
-                                   referrer_origin=referrer_origin, created_at=now))
+                                   referrer_origin=referrer_origin, generation=generation, created_at=now))
     return launch_id
+
+
+def _use_token_id(sessions: sessionmaker[Session], package_id: int, claims: LaunchClaims, now: datetime,
+                  leeway_seconds: int) -> bool:
+    """Record the token's ``jti`` as used (one transaction); False when it already was. The row
+    stays until the token could no longer be accepted anyway (``exp`` + leeway); expired rows are
+    deleted on the way. Two identical posts at once: the primary key lets one insert win, the
+    other waits for it and finds the row."""
+    expires_at = datetime.fromtimestamp(claims.expires_at + max(0, leeway_seconds), UTC)
+    with sessions.begin() as session:
+        session.execute(delete(DispatchLaunchToken).where(DispatchLaunchToken.expires_at < now))
+        inserted = session.execute(
+            upsert_insert(session)(DispatchLaunchToken).values(
+                package_id=package_id, jti=claims.token_id, expires_at=max(expires_at, now), used_at=now,
+            ).on_conflict_do_nothing(index_elements=["package_id", "jti"])
+            .returning(DispatchLaunchToken.jti)
+        ).scalar_one_or_none()
+    return inserted is not None
 
 
 def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request: LaunchRequest, now: datetime, *,
@@ -564,8 +611,12 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
     """Verify a package launch and claim the learner's seat (or say why not).
 
     Nothing is written for a request that fails before its signature is verified (unknown,
-    revoked or replaced package, bad token). A verified launch is recorded in
-    ``dispatch_launches`` with its outcome; the seat engine records its own refusals."""
+    revoked or replaced package, bad token). Every launch whose signature verified is recorded in
+    ``dispatch_launches`` with its outcome (the seat engine records its own refusals as well):
+    a replayed token (each ``jti`` is accepted once), a newer generation than the package has,
+    a domain that is not allowed or no browser ``Origin`` where domains are restricted, a course
+    without content to play (``settings.demo_content`` off), the rate limit, the seat engine's
+    refusal, or a seat."""
     now = require_aware(now, "now")
     try:
         peek = peek_launch_token(request.token)
@@ -579,6 +630,7 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
         package = _view(package_row, account, course)
         package_id, ciphertext = package_row.id, package_row.secret_encrypted
         domains = _domains(session, account.id)
+        content = current_package(session, course.id)
     if package.is_revoked:
         return _outcome("revoked", 403, "package_revoked", _REVOKED, package=package)
     if peek.generation is not None and peek.generation < package.generation:
@@ -592,16 +644,33 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
                                    leeway_seconds=settings.lti_clock_leeway_seconds)
     except LaunchTokenError as exc:
         return _outcome("invalid_token", *_token_page(exc), package=package)
-    if claims.generation != package.generation:
-        return _outcome("replaced", 403, "package_replaced", _REPLACED, package=package)
 
-    # The browser's Origin header cannot be set by page scripts; the page's own claim is the
-    # fallback when the browser sends none (or "null").
-    lms_origin = clean_origin(request.origin_header) or clean_origin(claims.page_origin)
+    # The signature is verified: from here on every outcome is recorded.
+    # The browser's Origin header cannot be set by page scripts. Where the account restricts its
+    # LMS domains it is required: the page's own claim (``org``) is signed with a secret every
+    # learner can read, so it proves nothing. Without restriction the claim only labels the launch.
+    browser_origin = clean_origin(request.origin_header)
+    lms_origin = browser_origin if domains else browser_origin or clean_origin(claims.page_origin)
     referrer = clean_origin(claims.referrer_origin) or clean_origin(request.referrer_header)
+
+    def record(outcome: str, reason: str | None = None, **extra: object) -> str:
+        return _record(sessions, package_id, outcome, now, reason=reason, lms_origin=lms_origin,
+                       referrer_origin=referrer, generation=claims.generation, **extra)  # type: ignore[arg-type]
+
+    if claims.generation != package.generation:
+        record("replaced", "package_replaced")
+        return _outcome("replaced", 403, "package_replaced", _REPLACED, package=package)
+    if not _use_token_id(sessions, package_id, claims, now, settings.lti_clock_leeway_seconds):
+        record("replayed", "launch_replayed")
+        log.warning("dispatch launch of %s refused: token id already used (replay)", package.key)
+        return _outcome("replayed", 409, "launch_replayed", _REPLAYED, package=package, lms_origin=lms_origin)
+    if domains and browser_origin is None:
+        record("domain_not_allowed", "origin_required")
+        log.warning("dispatch launch of %s refused: no browser Origin (%r) and the account restricts domains",
+                    package.key, (request.origin_header or "")[:40])
+        return _outcome("domain_not_allowed", 403, "origin_required", _ORIGIN_REQUIRED, package=package)
     if not is_domain_allowed(_host(lms_origin), domains):
-        _record(sessions, package_id, "domain_not_allowed", now, reason="domain_not_allowed",
-                lms_origin=lms_origin, referrer_origin=referrer)
+        record("domain_not_allowed", "domain_not_allowed")
         host = _host(lms_origin) or "this LMS"
         log.warning("dispatch launch of %s refused: domain %s not allowed", package.key, host)
         return _outcome(
@@ -612,6 +681,12 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
              f"If {host} is your organization's LMS, ask your LMS administrator to add it to the allowed LMS "
              "domains."),
             package=package, lms_origin=lms_origin)
+    if content_kind(content, demo_content=settings.demo_content) is None:
+        record("content_unavailable", ContentNotAvailable.reason)
+        log.warning("dispatch launch of %s refused: course %s has no content to play (no imported package, "
+                    "DEMO_CONTENT off)", package.key, package.course_id)
+        return _outcome("content_unavailable", 409, ContentNotAvailable.reason, _CONTENT_UNAVAILABLE,
+                        package=package, lms_origin=lms_origin)
 
     identity = LearnerIdentity(source=SOURCE_PREFIX + package.key, external_id=claims.learner_id,
                                name=claims.learner_name)
@@ -624,8 +699,7 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
                 DispatchLaunch.package_id == package_id, DispatchLaunch.is_new_seat.is_(True),
                 DispatchLaunch.created_at > now - RATE_WINDOW))
     if recent is not None and recent >= new_learners_per_minute:
-        _record(sessions, package_id, "rate_limited", now, reason="rate_limited", lms_origin=lms_origin,
-                referrer_origin=referrer)
+        record("rate_limited", "rate_limited")
         log.warning("dispatch launch of %s refused: %d new learners in the last minute", package.key, recent)
         return _outcome(
             "rate_limited", 429, "rate_limited",
@@ -638,19 +712,21 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
         result = claim_seat(sessions, ClaimRequest(package.account_id, package.license_type, package.course_id,
                                                    identity), now)
     except StoreError as exc:
+        try:
+            record("busy", exc.reason[:40])
+        except SQLAlchemyError:  # the page must still answer; the log keeps the refusal
+            log.exception("dispatch launch of %s: the busy refusal could not be recorded", package.key)
         return _outcome("busy", 503, exc.reason, ("Try again", f"The seat could not be given right now: {exc.message}",
                                                   "Open the course again in a moment."), package=package)
     if not result.ok:
         refusal = result.refusal
-        launch_id = _record(sessions, package_id, "refused", now, reason=result.reason, learner_id=result.learner_id,
-                            lms_origin=lms_origin, referrer_origin=referrer)
+        launch_id = record("refused", result.reason, learner_id=result.learner_id)
         return _outcome("refused", 403, result.reason or "refused",
                         ("This course cannot be opened", refusal.message if refusal else "No seat is available.",
                          refusal.ask if refusal else "Ask your LMS administrator."),
                         package=package, launch_id=launch_id, learner_id=result.learner_id, lms_origin=lms_origin)
     assert result.seat is not None and result.learner_id is not None
-    launch_id = _record(sessions, package_id, "seat", now, learner_id=result.learner_id, seat_id=result.seat.id,
-                        is_new_seat=result.is_new_seat, lms_origin=lms_origin, referrer_origin=referrer)
+    launch_id = record("seat", learner_id=result.learner_id, seat_id=result.seat.id, is_new_seat=result.is_new_seat)
     log.info("dispatch launch %s of %s: seat %s (%s)", launch_id, package.key, result.seat.id,
              "new" if result.is_new_seat else "existing")
     return DispatchOutcome("seat", 303, "seat", package=package, launch_id=launch_id, learner_id=result.learner_id,
@@ -685,3 +761,25 @@ def lms_origin_for_launch(sessions: sessionmaker[Session], launch_id: str | None
         return None
     with sessions() as session:
         return session.scalar(select(DispatchLaunch.lms_origin).where(DispatchLaunch.id == launch_id))
+
+
+def check_player_launch(sessions: sessionmaker[Session], launch_id: str | None) -> None:
+    """Raise ``PackageRevoked`` unless the package of this dispatch launch is still live: not
+    revoked, not replaced by a newer generation than the launch was signed for, not deleted. One
+    read by primary keys; the course player asks on every page load and API call of a dispatch
+    grant, so revoking a package stops its open player sessions too."""
+    row = None
+    if launch_id:
+        with sessions() as session:
+            row = session.execute(
+                select(DispatchPackage.revoked_at, DispatchPackage.generation, DispatchLaunch.generation)
+                .join(DispatchLaunch, DispatchLaunch.package_id == DispatchPackage.id)
+                .where(DispatchLaunch.id == launch_id)).first()
+    if row is None:
+        raise PackageRevoked("This course package no longer exists on the server; ask your LMS administrator for a "
+                             "new one.")
+    revoked_at, current, launched = row
+    if revoked_at is not None:
+        raise PackageRevoked(_REVOKED[1])
+    if launched is not None and launched < current:
+        raise PackageRevoked(_REPLACED[1] + " Ask your LMS administrator to upload the current package to the LMS.")

@@ -9,8 +9,10 @@ secret is not a secret from them. What it does:
   (``package:<key>`` learners), CSV exports, support tickets and logs; the secret is only in
   the zip and, encrypted, in our database.
 - The launch page signs a short-lived token (HS256 JWT: package key, package generation,
-  learner id and name, LMS origin, issued-at, 5-minute expiry). A captured launch request cannot
-  be replayed later or altered for another learner.
+  learner id and name, LMS origin, issued-at, 5-minute expiry, and a random id ``jti`` made
+  fresh for every launch). A captured launch request cannot be altered for another learner, nor
+  replayed: the server accepts each ``jti`` once (``scorm_packages.service`` keeps the used ids
+  in the database until the token expires).
 - Revocation and replacement work per copy: a revoked package, or a copy of an older
   generation (the package was rebuilt after a revocation), is refused.
 
@@ -48,6 +50,8 @@ MAX_TOKEN_LIFETIME_SECONDS = 900  # exp - iat above this is refused
 MAX_TOKEN_CHARS = 16_000
 MAX_LEARNER_ID_CHARS = 4000  # SCORM 2004 cmi.learner_id
 MAX_LEARNER_NAME_CHARS = 300
+MIN_TOKEN_ID_CHARS = 8  # dispatch.js sends 16 (12 random bytes, base64url)
+MAX_TOKEN_ID_CHARS = 128
 
 
 class SecretUnreadable(StoreError):
@@ -55,8 +59,8 @@ class SecretUnreadable(StoreError):
 
 
 class LaunchTokenError(StoreError):
-    """A launch token that cannot be accepted; ``reason`` is one of ``malformed``,
-    ``bad_signature``, ``expired``, ``bad_learner``, ``invalid_text``."""
+    """A launch token that cannot be accepted; ``reason`` is one of ``malformed`` (a missing or
+    odd ``jti`` too), ``bad_signature``, ``expired``, ``bad_learner``, ``invalid_text``."""
 
     reason = "malformed"
 
@@ -104,6 +108,7 @@ class LaunchClaims:
     referrer_origin: str | None  # the LMS page that framed it (document.referrer's origin)
     issued_at: int
     expires_at: int
+    token_id: str = ""  # the jti: accepted once
 
 
 def make_launch_token(*, package_key: str, generation: int, secret: str, learner_id: str,
@@ -183,10 +188,14 @@ def read_launch_token(token: str, *, package_key: str, secret: str, now: datetim
     generation = body.get("gen")
     if not isinstance(generation, int) or isinstance(generation, bool):
         raise LaunchTokenError("the launch token names no package generation", reason="malformed")
+    token_id = body.get("jti")
+    if not isinstance(token_id, str) or not MIN_TOKEN_ID_CHARS <= len(token_id) <= MAX_TOKEN_ID_CHARS \
+            or not token_id.isascii() or not token_id.isprintable():
+        raise LaunchTokenError("the launch token has no valid id (jti)", reason="malformed")
     return LaunchClaims(
         package_key=package_key, generation=generation, learner_id=learner_id.strip(), learner_name=name or None,
         page_origin=_text(body.get("org")), referrer_origin=_text(body.get("ref")),
-        issued_at=issued, expires_at=expires,
+        issued_at=issued, expires_at=expires, token_id=token_id,
     )
 
 

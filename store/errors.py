@@ -22,3 +22,12 @@ class NotFound(StoreError):
 
 class InvalidInput(StoreError):
     reason = "invalid_input"
+
+
+class AccessDenied(StoreError):
+    """Access refused for a reason the person can act on (a web page answers 403): ``title`` and
+    ``ask`` (who can help, and how) come with the message."""
+
+    reason = "access_denied"
+    title = "Not available"
+    ask = ""

@@ -1,4 +1,9 @@
-"""demo seed: a realistic synthetic catalog and a demo organization."""
+"""demo seed: a realistic synthetic catalog and a demo organization.
+
+Demo data and demo content go together: ``demo seed`` never runs in production (it would put a
+synthetic catalog and demo accounts next to real ones), and it does not switch demo content on.
+Where ``DEMO_CONTENT`` is off, only the two seeded courses that get generated SCORM packages
+play; the other demo courses show "not available yet", as any course without content does."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from lti_tool.cli.base import CliContext, cli, echo, pass_ctx, store_errors
 from lti_tool.player.content import content_store
 from store.base import utcnow
 from store.demo import is_empty, seed_demo
+from store.errors import InvalidInput
 
 
 @cli.group()
@@ -23,7 +29,10 @@ def demo() -> None:
 @pass_ctx
 @store_errors
 def demo_seed(ctx: CliContext, courses: int, seed: int, if_empty: bool) -> None:
-    """Import a synthetic catalog and create the demo accounts."""
+    """Import a synthetic catalog and create the demo accounts (never in production)."""
+    if ctx.settings.is_production:
+        raise InvalidInput("demo seed adds a synthetic catalog and demo accounts: it is for development and test, "
+                           "never for a production database (ENV=production)", reason="demo_in_production")
     if if_empty and not is_empty(ctx.sessions):
         echo("database already has data: demo seed skipped")
         return
@@ -33,3 +42,6 @@ def demo_seed(ctx: CliContext, courses: int, seed: int, if_empty: bool) -> None:
     for line in report.lines:
         echo(line)
     echo(f"demo account id: {report.account_id}  (try: lti-tool seats list --account {report.account_id})")
+    if not ctx.settings.demo_content:
+        echo("note: DEMO_CONTENT is off here: demo courses without imported content show \"not available "
+             "yet\" (only the courses with generated SCORM packages above play)")

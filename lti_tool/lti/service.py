@@ -1,8 +1,8 @@
-"""What a recorded launch leads to: the seat decision for a course launch (admin confirmation,
-seat claim or refusal) and the pages of a launch without a course (for admins the account's
-holdings, the read model of ``store.licenses.holdings``; for learners their courses). Read
-functions take a sessionmaker and only read; the seat claim is the seat engine's own
-transaction."""
+"""What a recorded launch leads to: the seat decision for a course launch (content not available
+yet, admin confirmation, seat claim or refusal) and the pages of a launch without a course (for
+admins the account's holdings, the read model of ``store.licenses.holdings``; for learners their
+courses). Read functions take a sessionmaker and only read; the seat claim is the seat engine's
+own transaction."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from lti_tool.lti.errors import LaunchError, unauthorized
 from lti_tool.lti.launch import get_launch, identity_of, parse_intent
 from lti_tool.lti.roles import is_admin
 from store.catalog.models import Course
+from store.content import ContentNotAvailable, content_kind
+from store.content.queries import current_package
 from store.errors import NotFound, StoreError
 from store.licenses import holdings
 from store.licenses import queries as license_queries
@@ -27,7 +29,7 @@ from store.licenses.service import ClaimRequest, SeatView, claim_seat
 
 @dataclass(frozen=True)
 class CourseOpening:
-    outcome: Literal["confirm", "seat", "refused"]
+    outcome: Literal["unavailable", "confirm", "seat", "refused"]
     launch_id: str
     account_id: int
     learner_id: int
@@ -37,6 +39,7 @@ class CourseOpening:
     seat: SeatView | None = None
     is_new_seat: bool = False
     reason: str | None = None
+    is_admin: bool = False
 
     @property
     def refusal(self) -> rules.Refusal | None:
@@ -49,12 +52,14 @@ def _launch_gone() -> LaunchError:
 
 
 def open_course(sessions: sessionmaker[Session], launch_id: str, now: datetime, *,
-                confirmed: bool) -> CourseOpening:
-    """Give the launch's learner a seat for the launch's course, unless the launcher is an admin
-    holding no valid seat for it and has not confirmed yet (their first launch occupies a seat
-    like anybody's: 20 learners + 1 testing admin = 21 seats). An admin is not asked to confirm
-    a seat the course cannot give (not deliverable under the link's license type): the seat
-    engine's refusal shows at once."""
+                confirmed: bool, demo_content: bool) -> CourseOpening:
+    """Give the launch's learner a seat for the launch's course, unless the course has nothing to
+    play (no imported content and ``demo_content`` off: "not available yet", checked first, so no
+    seat is taken and no admin is asked to use one), or the launcher is an admin holding no
+    valid seat for it and has not confirmed yet (their first launch occupies a seat like
+    anybody's: 20 learners + 1 testing admin = 21 seats). An admin is not asked to confirm a seat
+    the course cannot give (not deliverable under the link's license type): the seat engine's
+    refusal shows at once."""
     with sessions() as session:
         launch = get_launch(session, launch_id, now)
         if launch is None or launch.learner_id is None:
@@ -65,8 +70,15 @@ def open_course(sessions: sessionmaker[Session], launch_id: str, now: datetime, 
             raise _launch_gone()
         assert intent.course_id is not None and intent.license_type is not None
         account_id, learner_id = launch.account_id, launch.learner_id
-        title = session.scalars(select(Course.title).where(Course.catalog_id == intent.course_id)).first()
-        if is_admin(launch.claims) and not confirmed and title is not None:
+        admin = is_admin(launch.claims)
+        course = session.execute(select(Course.id, Course.title).where(Course.catalog_id == intent.course_id)).first()
+        title = course.title if course is not None else None
+        # An unknown course is left to the seat engine (its refusal names it).
+        if course is not None and content_kind(current_package(session, course.id), demo_content=demo_content) is None:
+            return CourseOpening("unavailable", launch_id, account_id, learner_id, intent.course_id,
+                                 intent.license_type, course_title=title, reason=ContentNotAvailable.reason,
+                                 is_admin=admin)
+        if admin and not confirmed and title is not None:
             if (not holds_valid_seat(session, account_id, learner_id, intent.course_id, intent.license_type, now)
                     and _is_deliverable(session, account_id, intent.course_id, intent.license_type, now)):
                 return CourseOpening("confirm", launch_id, account_id, learner_id, intent.course_id,

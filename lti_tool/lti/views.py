@@ -210,7 +210,8 @@ def _after_launch(recorded: RecordedLaunch) -> Response:
     if recorded.intent.kind == "navigation":
         endpoint = "lti_launch.home" if recorded.is_admin else "lti_launch.my_courses"
         return redirect(url_for(endpoint, s=token), 303)
-    opening = open_course(services().sessions, recorded.id, utcnow(), confirmed=False)
+    opening = open_course(services().sessions, recorded.id, utcnow(), confirmed=False,
+                          demo_content=services().settings.demo_content)
     return _show_opening(opening)
 
 
@@ -221,6 +222,10 @@ def _player_url(*, seat_id: int, course_id: str, learner_id: int, launch_id: str
 
 
 def _show_opening(opening: CourseOpening) -> Response:
+    if opening.outcome == "unavailable":
+        log.warning("launch %s: course %s has no content to play (no imported package, DEMO_CONTENT off): no seat "
+                    "taken", opening.launch_id, opening.course_id)
+        return Response(render_template("lti/content_unavailable.html", opening=opening), status=409)
     if opening.outcome == "confirm":
         return Response(render_template("lti/confirm_seat.html", opening=opening))
     if opening.outcome == "refused":
@@ -237,7 +242,8 @@ def confirm_seat() -> Response:
         raise forbidden("confirmation_mismatch",
                         "This confirmation does not belong to your current launch.",
                         "Open the course again from the LMS.")
-    return _show_opening(open_course(services().sessions, launch_id, utcnow(), confirmed=True))
+    return _show_opening(open_course(services().sessions, launch_id, utcnow(), confirmed=True,
+                                     demo_content=services().settings.demo_content))
 
 
 # ---------------------------------------------------------------- launch without a course

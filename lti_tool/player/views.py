@@ -4,11 +4,15 @@ No cookies anywhere: the page gets its token from the URL, the script sends it b
 ``Authorization: Bearer TOKEN`` (in the body for ``/play/api/beacon``, since
 ``navigator.sendBeacon`` cannot set headers). The API views are exempt from CSRF because a
 bearer token, not a cookie, authenticates them. Each call re-checks the seat (still there, same
-learner, admitted to the course) inside the service's transaction.
+learner, admitted to the course) inside the service's transaction, and the course's content:
+without imported content and with ``DEMO_CONTENT`` off it is "not available yet" (409
+``content_not_available``; nothing is saved or scored).
 
 The player knows nothing of the launch paths that use it: each registers with
-``services().player`` (``lti_tool.services.PlayerHooks``) who may frame its launches' pages, what extra
-configuration their pages get, and what happens after a progress commit (LTI: grade passback).
+``services().player`` (``lti_tool.services.PlayerHooks``) whether a grant may still play (asked on
+every page load and API call: a dispatch grant is refused with 403 ``package_revoked`` once its
+package is revoked), who may frame its launches' pages, what extra configuration their pages
+get, and what happens after a progress commit (LTI: grade passback).
 
 A course with imported SCORM content (``lti-tool content import``) plays in the same page: the
 page loads the scorm-again runtime (``static/vendor``, installed by ``make install``) and
@@ -40,8 +44,15 @@ from lti_tool.player import content as content_files
 from lti_tool.player.tokens import PlayerGrant, PlayerTokenError, verify_player_token
 from lti_tool.services import services
 from store.base import utcnow
-from store.content import QUIZ_LOCATION, ContentPackage, CourseContent, visited_locations
-from store.errors import InvalidInput, NotFound, StoreError
+from store.content import (
+    NOT_AVAILABLE_TITLE,
+    QUIZ_LOCATION,
+    ContentNotAvailable,
+    ContentPackage,
+    CourseContent,
+    visited_locations,
+)
+from store.errors import AccessDenied, InvalidInput, NotFound, StoreError
 from store.progress import scorm, service
 from store.progress.queries import ProgressView
 from store.progress.rules import ProgressUpdate
@@ -113,12 +124,17 @@ def _store_error_page(exc: StoreError) -> Response:
 
 
 def _store_error_parts(exc: StoreError) -> tuple[int, str, str, str]:
+    if isinstance(exc, AccessDenied):
+        return (403, exc.title, exc.message, exc.ask)
     if isinstance(exc, SeatGone):
         return (410, "Seat no longer available", "The seat this course link was opened with no longer exists.",
                 "Open the course again from your LMS; if this persists, ask your LMS administrator.")
     if isinstance(exc, SeatNotYours):
         return (401, "Course link not valid", "This course link belongs to a different learner.",
                 "Open the course again from your LMS.")
+    if isinstance(exc, ContentNotAvailable):
+        return (409, NOT_AVAILABLE_TITLE, "This course's content is not available yet: nothing can be played or "
+                "scored for it.", "Try again later; if this persists, tell your LMS administrator.")
     if isinstance(exc, CourseNotCovered):
         return (403, "Course not available", "Your seat does not cover this course.",
                 "Open the course from your LMS; if this persists, ask your LMS administrator.")
@@ -128,6 +144,11 @@ def _store_error_parts(exc: StoreError) -> tuple[int, str, str, str]:
     if isinstance(exc, InvalidInput):
         return (400, "Not accepted", exc.message, "")
     return (503, "Try again", exc.message, "Try again in a moment.")
+
+
+def _demo_content() -> bool:
+    """Whether courses without imported content play demo lessons here (``DEMO_CONTENT``)."""
+    return services().settings.demo_content
 
 
 def _frame_ancestors(grant: PlayerGrant) -> Iterable[str] | None:
@@ -149,10 +170,13 @@ def _bearer_grant() -> PlayerGrant:
 
 
 def _grant(token: Any) -> PlayerGrant:
+    """The API call's grant, once its launch path says it may still play (``AccessDenied``)."""
     try:
-        return verify_player_token(services().settings, token if isinstance(token, str) else None)
+        grant = verify_player_token(services().settings, token if isinstance(token, str) else None)
     except PlayerTokenError as exc:
         raise ApiError(401, f"token_{exc.reason}", exc.message) from None
+    services().player.check_access(grant)
+    return grant
 
 
 def _json_body(limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
@@ -237,8 +261,11 @@ def _api(fn: Callable[[], Response | tuple[Any, int] | dict[str, Any]]) -> Respo
         response = jsonify(error=exc.error, message=exc.message)
         response.status_code = exc.status
     except StoreError as exc:
-        status, _title, message, _ask = _store_error_parts(exc)
-        response = jsonify(error=exc.reason, message=message if status != 400 else exc.message)
+        status, _title, message, ask = _store_error_parts(exc)
+        body = {"error": exc.reason, "message": message if status != 400 else exc.message}
+        if ask:
+            body["ask"] = ask  # who can help: the page shows it instead of "open the course again"
+        response = jsonify(body)
         response.status_code = status
     return _secure_headers(response)
 
@@ -254,7 +281,9 @@ def play() -> Response:
         title, message, ask = _TOKEN_PAGES[exc.reason]
         return _error_page(401, title, message, ask)
     try:
-        player = service.open_player(services().read_sessions, grant.seat_id, grant.course_id, learner_id=grant.learner_id)
+        services().player.check_access(grant)
+        player = service.open_player(services().read_sessions, grant.seat_id, grant.course_id,
+                                     demo_content=_demo_content(), learner_id=grant.learner_id)
     except StoreError as exc:
         return _store_error_page(exc)
     content, progress = player.content, player.progress
@@ -343,7 +372,7 @@ def api_session() -> Response:
         grant = _bearer_grant()
         now = utcnow()
         resume = service.start_session(services().sessions, grant.seat_id, grant.course_id, now,
-                                       learner_id=grant.learner_id)
+                                       demo_content=_demo_content(), learner_id=grant.learner_id)
         _notify(resume.progress, grant, now)
         result: dict[str, Any] = {"state": _state_json(resume.progress), "entry": resume.entry}
         package = resume.content.package if resume.content is not None else None
@@ -363,7 +392,8 @@ def api_session() -> Response:
 def api_state() -> Response:
     def run() -> dict[str, Any]:
         grant = _bearer_grant()
-        player = service.open_player(services().read_sessions, grant.seat_id, grant.course_id, learner_id=grant.learner_id)
+        player = service.open_player(services().read_sessions, grant.seat_id, grant.course_id,
+                                     demo_content=_demo_content(), learner_id=grant.learner_id)
         return {"state": _state_json(player.progress)}
 
     return _api(run)
@@ -372,7 +402,7 @@ def api_state() -> Response:
 def _commit(grant: PlayerGrant, body: dict[str, Any]) -> ProgressView:
     now = utcnow()
     view = service.record_progress(services().sessions, grant.seat_id, grant.course_id, _update_from(body), now,
-                                   learner_id=grant.learner_id)
+                                   demo_content=_demo_content(), learner_id=grant.learner_id)
     _notify(view, grant, now)
     return view
 
@@ -407,7 +437,10 @@ def api_beacon() -> Response:
 
 @bp.post("/play/api/quiz")
 def api_quiz() -> Response:
-    """Grade the quiz on the server from the chosen answers (``{"answers": {qid: choice}}``)."""
+    """Grade the quiz on the server from the chosen answers (``{"answers": {qid: choice}}``).
+
+    The answer says how many answers were right, the score and pass/fail, never which answers
+    were right: per-question results would let a learner find every answer in a few attempts."""
 
     def run() -> dict[str, Any]:
         grant = _bearer_grant()
@@ -419,7 +452,8 @@ def api_quiz() -> Response:
         session_time = body.get("session_time_seconds")
         now = utcnow()
         outcome = service.submit_quiz(
-            services().sessions, grant.seat_id, grant.course_id, answers, now, learner_id=grant.learner_id,
+            services().sessions, grant.seat_id, grant.course_id, answers, now, demo_content=_demo_content(),
+            learner_id=grant.learner_id,
             session_time_seconds=0 if session_time is None else session_time,
             location=_optional_str(body, "location"), suspend_data=_optional_str(body, "suspend_data"),
         )
@@ -433,7 +467,6 @@ def api_quiz() -> Response:
                 "score_percent": round(result.score_scaled * 100),
                 "passed": result.is_passed,
                 "is_best_score": outcome.is_best_score,
-                "questions": [{"id": q.id, "correct": q.is_correct} for q in result.questions],
             },
         }
 
@@ -468,7 +501,7 @@ def api_cmi() -> Response:
                                  session=session_number, player_seconds=body.get("player_seconds"), seq=seq)
         now = utcnow()
         view = service.record_cmi(services().sessions, grant.seat_id, grant.course_id, commit, now,
-                                  learner_id=grant.learner_id)
+                                  demo_content=_demo_content(), learner_id=grant.learner_id)
         _notify(view, grant, now)
         return {"result": "true", "errorCode": 0, "state": _state_json(view)}
 

@@ -11,7 +11,8 @@
 
 Pages under ``/dispatch/`` may be framed by any origin (``frame-ancestors *``): they are
 refusal messages shown in whatever LMS hosts the package. How the course player treats dispatch
-launches (``player_frame_ancestors``: the account's allowed LMS domains, any when it lists none;
+launches (``player_check_access``: refused once the package is revoked or replaced;
+``player_frame_ancestors``: the account's allowed LMS domains, any when it lists none;
 ``player_page_config``: the origin of the package's launch page) is registered with the player by
 ``create_app``; registering this blueprint has no other effect.
 
@@ -76,6 +77,17 @@ def csrf_exempt_views() -> tuple[Any, ...]:
 
 
 # ---------------------------------------------------------------- what dispatch launches tell the player
+
+
+def player_check_access(read_sessions: sessionmaker[Session]) -> Any:
+    """The player's ``check_access`` hook for dispatch grants: ``service.PackageRevoked`` (an
+    ``AccessDenied``, reason ``package_revoked``) once the launch's package is revoked, replaced
+    by a newer generation or deleted."""
+
+    def check_access(grant: Any) -> None:
+        service.check_player_launch(read_sessions, grant.launch_id)
+
+    return check_access
 
 
 def player_frame_ancestors(read_sessions: sessionmaker[Session]) -> Any:

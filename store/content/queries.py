@@ -31,6 +31,16 @@ def current_package(session: Session, course_pk: int) -> ContentPackage | None:
     return None if row is None else package_of(row)
 
 
+def current_packages(session: Session, course_pks: list[int]) -> dict[int, ContentPackage]:
+    """The current imported package of each course that has one (by course primary key), in one
+    query: for many courses at once (a package export)."""
+    if not course_pks:
+        return {}
+    rows = session.scalars(select(CourseContentVersion).where(
+        CourseContentVersion.course_id.in_(course_pks), CourseContentVersion.is_current.is_(True)))
+    return {row.course_id: package_of(row) for row in rows}
+
+
 def find_package(session: Session, content_id: int, course_pk: int | None = None) -> ContentPackage | None:
     """One imported version by id (of that course, when ``course_pk`` is given)."""
     row = session.get(CourseContentVersion, content_id)

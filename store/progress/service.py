@@ -163,24 +163,31 @@ def _admit(session: Session, seat_id: int, course_catalog_id: str, learner_id: i
     return seat, course, info
 
 
-def _content(session: Session, course_pk: int, info: CourseInfo, content_id: int | None) -> CourseContent:
-    """What a progress row plays: its pinned SCORM version, else the course's current content."""
+def _content(session: Session, course_pk: int, info: CourseInfo, content_id: int | None, *,
+             demo_content: bool) -> CourseContent:
+    """What a progress row plays: its pinned SCORM version, else the course's current content
+    (``ContentNotAvailable`` when there is none: no imported package, demo content off)."""
     if content_id is not None and (info.package is None or info.package.id != content_id):
         pinned = find_package(session, content_id, course_pk)
         if pinned is not None:
-            return content_for(replace(info, package=pinned))
-    return content_for(info)
+            return content_for(replace(info, package=pinned), demo_content=demo_content)
+    return content_for(info, demo_content=demo_content)
 
 
-def open_player(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, *,
+def open_player(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, *, demo_content: bool,
                 learner_id: int | None = None) -> PlayerCourse:
-    """The course, content and saved progress for the player page (reads only)."""
+    """The course, content and saved progress for the player page (reads only).
+
+    ``demo_content`` (every use case here takes it: the ``DEMO_CONTENT`` setting): whether a
+    course without imported content plays generated demo lessons; when it is off such a course
+    raises ``ContentNotAvailable`` before anything is read or written for it."""
     with sessions() as session:
         seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
         row = queries.find_progress(session, seat.id, course.id)
         progress = (queries.view_of(row, course.catalog_id, seat.learner_id) if row is not None
                     else ProgressView(seat.id, course.catalog_id, seat.learner_id))
-        content = _content(session, course.id, info, row.content_id if row is not None else None)
+        content = _content(session, course.id, info, row.content_id if row is not None else None,
+                           demo_content=demo_content)
         return PlayerCourse(seat.id, seat.learner_id, seat.license_type, info, content, progress)
 
 
@@ -263,7 +270,7 @@ class _Changed:
 
 
 def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, learner_id: int | None,
-            now: datetime, step: Callable[[ProgressState, CourseContent], ProgressState], *,
+            now: datetime, step: Callable[[ProgressState, CourseContent], ProgressState], *, demo_content: bool,
             with_learner: bool = False) -> _Changed:
     """One transaction: admit, lock the row, apply ``step`` (with the content the row plays),
     write. Retries when the seat's row set changed under it (IntegrityError, or the progress row
@@ -276,7 +283,7 @@ def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: st
                 seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
                 row = _locked_row(session, seat.id, course.id, now)
                 before = _state_of(row)
-                content = _content(session, course.id, info, before.content_id)
+                content = _content(session, course.id, info, before.content_id, demo_content=demo_content)
                 after = step(before, content)
                 _write(row, after, now)
                 session.flush()
@@ -284,7 +291,7 @@ def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: st
                                        status_changed=_status_key(before) != _status_key(after))
                 learner = session.get(Learner, seat.learner_id) if with_learner else None
                 if after.content_id is not None and after.content_id != before.content_id:
-                    content = _content(session, course.id, info, after.content_id)
+                    content = _content(session, course.id, info, after.content_id, demo_content=demo_content)
                 return _Changed(view, before, after, content, learner)
         except IntegrityError as exc:
             log.info("progress write collided (try %d): %s", attempt + 1, exc.orig)
@@ -294,7 +301,7 @@ def _change(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: st
 
 
 def start_session(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, now: datetime, *,
-                  learner_id: int | None = None) -> ResumeState:
+                  demo_content: bool, learner_id: int | None = None) -> ResumeState:
     """A new player session: counts it, marks the course started, returns where to resume.
 
     Imported SCORM content: the first session pins the course's current version to this
@@ -309,7 +316,8 @@ def start_session(sessions: sessionmaker[Session], seat_id: int, course_catalog_
             state = replace(state, content_id=content.package.id, location="", suspend_data="", cmi={})
         return rules.start_session(state)
 
-    changed = _change(sessions, seat_id, course_catalog_id, learner_id, now, step, with_learner=True)
+    changed = _change(sessions, seat_id, course_catalog_id, learner_id, now, step, demo_content=demo_content,
+                      with_learner=True)
     package = changed.content.package
     if package is None:
         return ResumeState(changed.view, rules.entry_mode(changed.before), changed.content)
@@ -327,7 +335,7 @@ def start_session(sessions: sessionmaker[Session], seat_id: int, course_catalog_
 
 
 def record_cmi(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, commit: scorm.CmiCommit,
-               now: datetime, *, learner_id: int | None = None) -> ProgressView:
+               now: datetime, *, demo_content: bool, learner_id: int | None = None) -> ProgressView:
     """Store a SCORM runtime's commit for an imported course: the whole CMI state, mapped onto
     the progress fields (store.progress.scorm). A commit numbered (``seq``) at or below the
     session's last applied one is older than what is stored and changes nothing. Raises
@@ -354,11 +362,12 @@ def record_cmi(sessions: sessionmaker[Session], seat_id: int, course_catalog_id:
         return replace(after, session_seconds_reported=counted,
                        commit_seq=state.commit_seq if commit.seq is None else commit.seq)
 
-    return _change(sessions, seat_id, course_catalog_id, learner_id, now, step).view
+    return _change(sessions, seat_id, course_catalog_id, learner_id, now, step, demo_content=demo_content).view
 
 
 def record_progress(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str,
-                    update: ProgressUpdate, now: datetime, *, learner_id: int | None = None) -> ProgressView:
+                    update: ProgressUpdate, now: datetime, *, demo_content: bool,
+                    learner_id: int | None = None) -> ProgressView:
     """Apply one commit from the player. Raises ProgressRejected (a rule or a content limit
     broken: nothing changes), SeatGone, SeatNotYours, CourseNotCovered."""
 
@@ -374,11 +383,11 @@ def record_progress(sessions: sessionmaker[Session], seat_id: int, course_catalo
                                        reason="unknown_location")
         return rules.apply_update(state, update, now, mastery_score=content.mastery_score)
 
-    return _change(sessions, seat_id, course_catalog_id, learner_id, now, step).view
+    return _change(sessions, seat_id, course_catalog_id, learner_id, now, step, demo_content=demo_content).view
 
 
 def submit_quiz(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str,
-                answers: Mapping[str, str], now: datetime, *, learner_id: int | None = None,
+                answers: Mapping[str, str], now: datetime, *, demo_content: bool, learner_id: int | None = None,
                 session_time_seconds: float = 0, location: str | None = None,
                 suspend_data: str | None = None) -> QuizOutcome:
     """Grade the learner's answers against the course's own quiz and record the result:
@@ -405,6 +414,6 @@ def submit_quiz(sessions: sessionmaker[Session], seat_id: int, course_catalog_id
         )
         return rules.apply_update(state, update, now, mastery_score=content.mastery_score, keep_best_score=True)
 
-    changed = _change(sessions, seat_id, course_catalog_id, learner_id, now, step)
+    changed = _change(sessions, seat_id, course_catalog_id, learner_id, now, step, demo_content=demo_content)
     result = graded[-1]
     return QuizOutcome(changed.view, result, is_best_score=changed.after.score_scaled == result.score_scaled)

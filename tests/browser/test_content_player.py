@@ -91,6 +91,8 @@ def test_scorm12_course_saves_resumes_and_reports_a_failed_score(
     page = new_page(chromium)
     try:
         frame = open_course(page, live_server, seated)
+        # The course writes its greeting once its LMS API answers: wait for it, then compare.
+        frame.locator("#sco-greeting", has_text="Hello,").wait_for()
         assert frame.locator("#sco-greeting").inner_text() == "Hello, Ada Lovelace."
         frame.locator("#sco-next").click()
         frame.locator("#sco-page h2", has_text="part 2").wait_for()

@@ -7,8 +7,10 @@ signs its launch token and frames the product's course player, whose dispatch br
 (static/js/dispatch-bridge.js) relays the learner's progress back through the launch page to the
 LMS API. For each SCORM version: the first launch occupies one seat; passing the demo quiz makes
 completion, success, score and session time reach the LMS and finishes the LMS session; a second
-launch (a fresh LMS registration) takes no seat and gets the state again from the player; a
-revoked package shows the revocation message in the LMS window and takes no seat. Then: an LMS
+launch (a fresh LMS registration) takes no seat and gets the state again from the player; each
+launch signs a token with a fresh id, and a captured launch request posted again is refused;
+revoking the package stops the open player (the player, its dispatch bridge and the package page
+say so); a revoked package shows the revocation message in the LMS window and takes no seat. Then: an LMS
 that refuses a value gets the learner a banner, and dispatch messages from anywhere but the
 launch page's origin and window are ignored.
 """
@@ -21,8 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+import jwt
 import pytest
+import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -99,7 +104,7 @@ def package_in_lms(live_server: LiveServer, sessions: Sessions, lms: StubLms, ve
     with sessions() as s:
         found = find_course(s, course)
         assert found is not None
-        questions = content_for(found[1]).questions
+        questions = content_for(found[1], demo_content=True).questions
     return Dispatch(lms, prepared.view.key, course, {q.id: q.answer for q in questions})
 
 
@@ -142,6 +147,10 @@ def test_a_package_in_an_lms_takes_one_seat_and_reports_completion_score_and_tim
     names = ELEMENT[version]
     page = new_page(chromium)
     errors = watch_errors(page)
+    posted: list[tuple[str, str | None]] = []  # (launch token, Origin) of every launch the browser posts
+    page.on("request", lambda request: posted.append(
+        (parse_qs(request.post_data or "")["token"][0], request.headers.get("origin")))
+        if request.method == "POST" and request.url.endswith("/dispatch/launch") else None)
     try:
         # First launch: the LMS opens the package; the player comes from the product, one seat taken.
         page.goto(stub_lms.page_url(dispatch.course, "lms-learner-1", "Doe, Jane"))
@@ -188,14 +197,34 @@ def test_a_package_in_an_lms_takes_one_seat_and_reports_completion_score_and_tim
         assert seat_count(committing_sessions) == 1
         assert [row[:2] for row in launches(committing_sessions)] == [("seat", True), ("seat", False)]
 
-        # A revoked package: the LMS window says so, and a new learner takes no seat.
+        # Each launch signed its own token id; the browser sent its Origin. A captured launch
+        # request posted again is refused: a launch token is accepted once.
+        assert len(posted) == 2 and all(origin == stub_lms.url for _token, origin in posted)
+        ids = [jwt.decode(token, options={"verify_signature": False})["jti"] for token, _origin in posted]
+        assert len(set(ids)) == 2
+        replayed = requests.post(f"{live_server.url}/dispatch/launch", data={"token": posted[0][0]},
+                                 headers={"Origin": stub_lms.url}, timeout=10)
+        assert replayed.status_code == 409 and "This launch was already used" in replayed.text
+        assert [row[:2] for row in launches(committing_sessions)][-1] == ("replayed", False)
+        assert seat_count(committing_sessions) == 1
+
+        # Revoking the package stops the player that is open: its next save is refused, the
+        # player and its dispatch bridge say why, and so does the package page in the LMS.
         service.revoke_package(committing_sessions, dispatch.key, datetime.now(UTC))
+        player.locator(".player-nav a[data-goto='lesson-1']").click()
+        player.locator("#player-notice", has_text="This course package has been revoked").wait_for()
+        assert "download a new copy" in player.locator("#player-notice").inner_text()
+        player.locator("#dispatch-notice", has_text="has been revoked").wait_for()
+        page.frame_locator("#sco").locator("#dispatch-errors", has_text="has been revoked").wait_for()
+        assert player_frame(page).evaluate("window.DispatchBridge.stopped") == "package_revoked"
+
+        # A revoked package: the LMS window says so, and a new learner takes no seat.
         page.goto(stub_lms.page_url(dispatch.course, "lms-learner-2", "Roe, Rick"))
         refusal = player_of(page).locator("body")
         refusal.get_by_text("This course package has been revoked").first.wait_for()
         assert "ask your LMS administrator for a new one" in refusal.inner_text()
         assert seat_count(committing_sessions) == 1
-        assert len(launches(committing_sessions)) == 2  # refused before any seat or record
+        assert len(launches(committing_sessions)) == 3  # refused before any seat or record
         assert not errors, errors
     finally:
         page.context.close()
@@ -212,6 +241,8 @@ def test_an_imported_scorm_course_finishing_finishes_the_lms_session(
     try:
         page.goto(stub_lms.page_url(dispatch.course, "lms-learner-4", "Ada Lovelace"))
         course = player_of(page).frame_locator("#scorm-frame")
+        # The course writes its greeting once its LMS API answers: wait for it, then compare.
+        course.locator("#sco-greeting", has_text="Hello,").wait_for()
         assert course.locator("#sco-greeting").inner_text() == "Hello, Ada Lovelace."
         for _ in range(3):
             course.locator("#sco-next").click()

@@ -27,6 +27,6 @@ def override_player_origin(app: Flask, origin: str, **hooks: Any) -> PlayerHooks
             fresh.register(name, **hooks)
         else:
             fresh.register(name, frame_ancestors=registered.frame_ancestors, page_config=registered.page_config,
-                           on_progress=registered.on_progress)
+                           on_progress=registered.on_progress, check_access=registered.check_access)
     override_services(app, player=fresh)
     return fresh

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import load_settings
 from lti_tool.cli import cli
 from lti_tool.cli.base import CliContext
 from store.base import utcnow
@@ -39,3 +42,24 @@ def test_demo_seed_sets_up_every_license_type_once(engine: Engine, committing_se
     assert "already exists" in run("demo", "seed")
     with committing_sessions() as s:
         assert s.scalar(select(func.count()).select_from(PlusSubscription)) == 1
+
+
+def test_demo_seed_never_runs_in_production(engine: Engine, committing_sessions: sessionmaker[Session]) -> None:
+    production = load_settings({"ENV": "production", "SECRET_KEY": "p" * 40})
+    result = CliRunner().invoke(cli, ["demo", "seed", "--courses", "40"],
+                                obj=CliContext(_settings=production, _engine=engine))
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("never for a production database (ENV=production) [demo_in_production]")
+    assert "Traceback" not in result.output
+    with committing_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Course)) == 0
+
+
+def test_demo_seed_says_what_plays_where_demo_content_is_off(engine: Engine, committing_sessions: sessionmaker[Session],
+                                                             tmp_path: Path) -> None:
+    settings = load_settings({"ENV": "development", "SECRET_KEY": "d" * 40, "DEMO_CONTENT": "false",
+                              "CONTENT_DIR": str(tmp_path / "content")})
+    result = CliRunner().invoke(cli, ["demo", "seed", "--courses", "40"],
+                                obj=CliContext(_settings=settings, _engine=engine), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "note: DEMO_CONTENT is off" in result.output and "not available yet" in result.output

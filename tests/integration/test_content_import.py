@@ -79,7 +79,7 @@ def test_import_a_package(version: str, committing_sessions: Sessions, store: Co
             "Safety & <you>", "lang=en", "pkg.zip", True)
         found = queries.find_course(s, course)
         assert found is not None
-        content = content_for(found[1])
+        content = content_for(found[1], demo_content=True)
     assert content.kind == "scorm" and content.accepts_client_scores and content.package is not None
     assert content.package.storage_key == result.storage_key and content.mastery_score == pytest.approx(0.7)
 
@@ -96,7 +96,7 @@ def test_reimport_makes_versions_and_attempts_keep_theirs(committing_sessions: S
     licenses.grant_volume(committing_sessions, account, course, 5, NOW)
     early = claim(committing_sessions, account, "volume", course, "early", NOW)
     assert early.seat is not None
-    started = progress.start_session(committing_sessions, early.seat.id, course, NOW)
+    started = progress.start_session(committing_sessions, early.seat.id, course, NOW, demo_content=True)
     assert started.content is not None and started.content.package is not None
     assert started.content.package.version == 1 and started.entry == "ab-initio"
 
@@ -105,14 +105,15 @@ def test_reimport_makes_versions_and_attempts_keep_theirs(committing_sessions: S
     assert (second.version, second.replaced_version, second.scorm_version) == (2, 1, "scorm2004")
     assert versions(committing_sessions) == [(1, False), (2, True)]
     # The learner mid-attempt keeps version 1; a new learner plays version 2.
-    again = progress.start_session(committing_sessions, early.seat.id, course, NOW + timedelta(hours=1))
+    again = progress.start_session(committing_sessions, early.seat.id, course, NOW + timedelta(hours=1),
+                                   demo_content=True)
     assert again.content is not None and again.content.package is not None
     assert (again.content.package.version, again.content.package.scorm_version) == (1, "scorm12")
-    player = progress.open_player(committing_sessions, early.seat.id, course)
+    player = progress.open_player(committing_sessions, early.seat.id, course, demo_content=True)
     assert player.content.package is not None and player.content.package.version == 1
     late = claim(committing_sessions, account, "volume", course, "late", NOW)
     assert late.seat is not None
-    fresh = progress.start_session(committing_sessions, late.seat.id, course, NOW)
+    fresh = progress.start_session(committing_sessions, late.seat.id, course, NOW, demo_content=True)
     assert fresh.content is not None and fresh.content.package is not None and fresh.content.package.version == 2
 
     # Prune keeps version 1 while an attempt plays it, and removes it once none does.
@@ -132,11 +133,12 @@ def test_demo_data_saved_before_an_import_does_not_reach_the_sco(committing_sess
     licenses.grant_volume(committing_sessions, account, course, 5, NOW)
     seat = claim(committing_sessions, account, "volume", course, "ada", NOW).seat
     assert seat is not None
-    progress.start_session(committing_sessions, seat.id, course, NOW)
+    progress.start_session(committing_sessions, seat.id, course, NOW, demo_content=True)
     progress.record_progress(committing_sessions, seat.id, course,
-                             progress.ProgressUpdate(location="lesson-2", suspend_data='{"visited":["lesson-1"]}'), NOW)
+                             progress.ProgressUpdate(location="lesson-2", suspend_data='{"visited":["lesson-1"]}'),
+                             NOW, demo_content=True)
     import_content(committing_sessions, store, course, write_zip(tmp_path, "p.zip", build_package("scorm12")), NOW)
-    resumed = progress.start_session(committing_sessions, seat.id, course, NOW)
+    resumed = progress.start_session(committing_sessions, seat.id, course, NOW, demo_content=True)
     assert resumed.entry == "ab-initio" and resumed.cmi is not None
     assert "cmi.core.lesson_location" not in resumed.cmi and "cmi.suspend_data" not in resumed.cmi
     assert resumed.cmi["cmi.core.lesson_status"] == "incomplete"  # the learner's record is kept

@@ -329,9 +329,11 @@ def test_every_caller_agrees(case: Case, world: World, settings: Settings, engin
     expected = case.reason or case.new_learner
     engine_claim = claim(sessions, account, lt, cid, "engine-new", NOW)
     assert engine_claim.reason == expected and engine_claim.ok is (expected is None)
-    opening = open_course(sessions, _lti_launch(world, cid, lt, "lti-new", ROLE_LEARNER), NOW, confirmed=False)
+    opening = open_course(sessions, _lti_launch(world, cid, lt, "lti-new", ROLE_LEARNER), NOW, confirmed=False,
+                          demo_content=True)
     assert (opening.outcome, opening.reason) == (("seat", None) if expected is None else ("refused", expected))
-    admin = open_course(sessions, _lti_launch(world, cid, lt, "lti-admin", ROLE_INSTRUCTOR), NOW, confirmed=False)
+    admin = open_course(sessions, _lti_launch(world, cid, lt, "lti-admin", ROLE_INSTRUCTOR), NOW, confirmed=False,
+                        demo_content=True)
     # An admin is warned before a seat is taken, but never asked to confirm a seat the course cannot give.
     assert (admin.outcome, admin.reason) == (("confirm", None) if deliverable else ("refused", case.reason))
     dispatched = _dispatch(world, settings, *package, "pkg-new")

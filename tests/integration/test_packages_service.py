@@ -4,6 +4,7 @@ revocation, allowed domains, export, and the dispatch launch through the seat en
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -11,13 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings, load_settings
 from scorm_packages import service
-from scorm_packages.models import DispatchLaunch, DispatchPackage
+from scorm_packages.models import DispatchLaunch, DispatchLaunchToken, DispatchPackage
 from scorm_packages.tokens import make_launch_token
 from store.accounts.models import Learner
+from store.content import MASTERY_SCORE
 from store.errors import InvalidInput, NotFound
 from store.licenses import service as licenses
 from store.licenses.models import PpuLibraryEntry, Seat, VolumeLot
 from tests.factories.catalog import make_bundle, make_course
+from tests.factories.content import content_store, import_generated
 from tests.factories.licenses import T0, make_account
 
 Sessions = sessionmaker[Session]
@@ -281,7 +284,12 @@ def test_bad_launches_change_nothing(sessions: Sessions, settings: Settings, acm
     outcome = launch(sessions, settings, token)
     assert (outcome.kind, outcome.status) == (kind, status), outcome
     assert outcome.title and outcome.message and outcome.ask
-    assert seats(sessions) == 0 and count(sessions, DispatchLaunch) == 0 and count(sessions, Learner) == 0
+    assert seats(sessions) == 0 and count(sessions, Learner) == 0
+    # Only a launch whose signature verified is recorded (a copy signed for a generation the
+    # package never had is one: it holds the current secret).
+    with sessions() as s:
+        recorded = [(r.outcome, r.reason, r.generation) for r in s.scalars(select(DispatchLaunch))]
+    assert recorded == ([("replaced", "package_replaced", 5)] if tamper == "future_generation" else [])
 
 
 def test_unknown_domain_takes_no_seat(sessions: Sessions, settings: Settings, acme: int) -> None:
@@ -295,15 +303,28 @@ def test_unknown_domain_takes_no_seat(sessions: Sessions, settings: Settings, ac
     spoofed = launch(sessions, settings, launch_token(prepared, "u-3", page_origin="https://lms.example.edu"),
                      origin="https://evil.example.com")
     assert spoofed.kind == "domain_not_allowed"
-    # no Origin header ("null" under a no-referrer policy): the page's claim is used
-    assert launch(sessions, settings, launch_token(prepared, "u-4"), origin="null").ok
-    assert launch(sessions, settings, launch_token(prepared, "u-5", page_origin=None), origin=None).kind == \
-        "domain_not_allowed"
+    # No Origin header ("null" under a no-referrer policy): refused where domains are restricted,
+    # since the page's own claim is signed with a secret every learner can read.
+    for origin in ("null", None, ""):
+        nulled = launch(sessions, settings, launch_token(prepared, "u-4"), origin=origin)
+        assert (nulled.kind, nulled.status, nulled.reason) == ("domain_not_allowed", 403, "origin_required")
+        assert "no Origin header" in nulled.message and "Referrer-Policy" in nulled.ask
     assert launch(sessions, settings, launch_token(prepared, "u-6"), origin="https://lms.example.edu").ok
-    assert seats(sessions) == 3
+    assert seats(sessions) == 2
     with sessions() as s:
-        refusals = s.scalars(select(DispatchLaunch.lms_origin).where(DispatchLaunch.outcome == "domain_not_allowed"))
-        assert sorted(o or "" for o in refusals) == ["", "https://evil.example.com", "https://evil.example.com"]
+        refusals = s.execute(select(DispatchLaunch.reason, DispatchLaunch.lms_origin)
+                             .where(DispatchLaunch.outcome == "domain_not_allowed"))
+        assert sorted((reason, origin or "") for reason, origin in refusals) == [
+            ("domain_not_allowed", "https://evil.example.com"), ("domain_not_allowed", "https://evil.example.com"),
+            ("origin_required", ""), ("origin_required", ""), ("origin_required", "")]
+
+
+def test_without_a_domain_restriction_a_launch_needs_no_origin(sessions: Sessions, settings: Settings,
+                                                                acme: int) -> None:
+    prepared = service.prepare_package(sessions, settings, acme, "PLUS-1", "plus", "scorm12", NOW)
+    no_origin = launch(sessions, settings, launch_token(prepared, "u-1"), origin=None)
+    assert no_origin.ok and no_origin.lms_origin == "https://lms.example.edu"  # the page's claim labels it
+    assert launch(sessions, settings, launch_token(prepared, "u-2", page_origin=None), origin="null").ok
 
 
 def test_new_learners_are_rate_limited_per_package(sessions: Sessions, settings: Settings, acme: int) -> None:
@@ -359,3 +380,159 @@ def test_closing_the_account_removes_its_packages(sessions: Sessions, settings: 
 
         s.delete(s.get(Account, acme))
     assert count(sessions, DispatchPackage) == 0 and count(sessions, DispatchLaunch) == 0
+
+
+# ---------------------------------------------------------------- single-use launch tokens
+
+
+def test_a_launch_token_is_accepted_once(sessions: Sessions, settings: Settings, acme: int) -> None:
+    prepared = service.prepare_package(sessions, settings, acme, "VOL-1", "volume", "scorm12", NOW)
+    token = launch_token(prepared)
+    first = launch(sessions, settings, token)
+    assert first.ok and first.is_new_seat
+    replayed = launch(sessions, settings, token)
+    assert (replayed.kind, replayed.status, replayed.reason) == ("replayed", 409, "launch_replayed")
+    assert "already" in replayed.message and "open it again from your LMS" in replayed.ask
+    # The launch page signs a fresh token (a new jti) for every launch: a relaunch works.
+    again = launch(sessions, settings, launch_token(prepared))
+    assert again.ok and not again.is_new_seat
+    assert seats(sessions) == 1
+    with sessions() as s:
+        rows = s.execute(select(DispatchLaunch.outcome, DispatchLaunch.reason, DispatchLaunch.generation)
+                         .order_by(DispatchLaunch.created_at, DispatchLaunch.outcome)).all()
+        assert sorted(rows) == [("replayed", "launch_replayed", 1), ("seat", None, 1), ("seat", None, 1)]
+        assert s.scalar(select(func.count()).select_from(DispatchLaunchToken)) == 2
+
+
+def test_a_token_without_an_id_is_refused(sessions: Sessions, settings: Settings, acme: int) -> None:
+    import jwt
+
+    prepared = service.prepare_package(sessions, settings, acme, "VOL-1", "volume", "scorm12", NOW)
+    issued = int(NOW.timestamp())
+    for jti in (None, "", "short", 12345, "x" * 200):
+        claims = {"iss": prepared.view.key, "gen": 1, "sub": "u", "iat": issued, "exp": issued + 300}
+        if jti is not None:
+            claims["jti"] = jti
+        token = jwt.encode(claims, prepared.secret, algorithm="HS256", headers={"kid": prepared.view.key})
+        outcome = launch(sessions, settings, token)
+        assert (outcome.kind, outcome.status, outcome.reason) == ("invalid_token", 400, "malformed"), jti
+    assert seats(sessions) == 0 and count(sessions, DispatchLaunchToken) == 0
+
+
+def test_used_token_ids_are_kept_until_the_token_expires(sessions: Sessions, settings: Settings, acme: int) -> None:
+    prepared = service.prepare_package(sessions, settings, acme, "VOL-1", "volume", "scorm12", NOW)
+    token = launch_token(prepared)
+    assert launch(sessions, settings, token).ok
+    leeway = settings.lti_clock_leeway_seconds
+    # Still stored (and refused) up to the moment the token itself would be refused as expired.
+    almost = NOW + timedelta(seconds=300 + leeway - 1)
+    assert service.dispatch_launch(sessions, settings, service.LaunchRequest(token, "https://lms.example.edu"),
+                                   almost).kind == "replayed"
+    # Later launches clear the ids of expired tokens (an expired token is refused anyway).
+    later = NOW + timedelta(seconds=300 + leeway + 1)
+    fresh = make_launch_token(package_key=prepared.view.key, generation=1, secret=prepared.secret,
+                              learner_id="lms-user-1", learner_name=None, page_origin=None, referrer_origin=None,
+                              now=later)
+    assert service.dispatch_launch(sessions, settings, service.LaunchRequest(fresh, "https://lms.example.edu"),
+                                   later).ok
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(DispatchLaunchToken)) == 1
+    assert service.dispatch_launch(sessions, settings, service.LaunchRequest(token, "https://lms.example.edu"),
+                                   later).kind == "invalid_token"  # expired
+
+
+@pytest.mark.race
+def test_two_identical_posts_at_once_give_one_seat_and_one_refusal(committing_sessions: Sessions,
+                                                                     settings: Settings) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    account_id = make_account(committing_sessions, "Race Org").id
+    with committing_sessions.begin() as s:
+        make_course(s, "RACE-1", is_plus=False)
+    licenses.grant_volume(committing_sessions, account_id, "RACE-1", 5, NOW)
+    prepared = service.prepare_package(committing_sessions, settings, account_id, "RACE-1", "volume", "scorm12", NOW)
+    for round_ in range(3):
+        token = launch_token(prepared, f"racer-{round_}")
+        barrier = threading.Barrier(2, timeout=60)
+
+        def post(_: int) -> service.DispatchOutcome:
+            barrier.wait()
+            return launch(committing_sessions, settings, token)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            outcomes = list(pool.map(post, range(2)))
+        assert sorted(o.kind for o in outcomes) == ["replayed", "seat"]
+    assert seats(committing_sessions) == 3
+
+
+# ---------------------------------------------------------------- content to play
+
+
+def test_a_course_without_content_takes_no_seat_where_demo_content_is_off(
+        sessions: Sessions, settings: Settings, acme: int, tmp_path: Path) -> None:
+    production_like = settings.with_overrides(demo_content=False)
+    prepared = service.prepare_package(sessions, production_like, acme, "VOL-1", "volume", "scorm12", NOW)
+    refused = launch(sessions, production_like, launch_token(prepared))
+    assert (refused.kind, refused.status, refused.reason) == ("content_unavailable", 409, "content_not_available")
+    assert refused.title == "This course's content is not available yet" and "No seat was used" in refused.message
+    assert seats(sessions) == 0 and count(sessions, Learner) == 0
+    with sessions() as s:
+        assert s.execute(select(DispatchLaunch.outcome, DispatchLaunch.reason)).all() == [
+            ("content_unavailable", "content_not_available")]
+    # Demo content on (development, test): the demo lessons play.
+    assert launch(sessions, settings, launch_token(prepared)).ok
+    # Imported content plays everywhere.
+    import_generated(sessions, content_store(tmp_path / "content"), "VOL-1", "scorm12", NOW, tmp_path)
+    assert launch(sessions, production_like, launch_token(prepared, "other")).ok
+    assert seats(sessions) == 2
+
+
+def test_packages_take_the_mastery_score_without_generating_lessons(
+        sessions: Sessions, settings: Settings, acme: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import store.content
+    import store.content.demo
+
+    def no_demo_lessons(*_args: object) -> None:
+        raise AssertionError("packaging generated demo lessons")
+
+    store.content._content_of.cache_clear()
+    monkeypatch.setattr(store.content, "_demo_lessons", no_demo_lessons)
+    monkeypatch.setattr(store.content.demo, "demo_content", no_demo_lessons)
+    import_generated(sessions, content_store(tmp_path / "content"), "PLUS-2", "scorm2004", NOW, tmp_path,
+                     mastery_percent=65)
+    exported = {p.view.course_id: p.mastery_score
+                for p in service.prepare_export(sessions, settings, acme, "scorm12", ["plus"], NOW)}
+    assert exported["PLUS-1"] == MASTERY_SCORE and exported["PLUS-2"] == pytest.approx(0.65)
+    assert service.prepare_package(sessions, settings, acme, "PLUS-2", "plus", "scorm2004", NOW).mastery_score == \
+        pytest.approx(0.65)
+    without = service.prepare_package(sessions, settings, acme, "VOL-1", "volume", "scorm2004", NOW)
+    assert without.mastery_score == MASTERY_SCORE
+
+
+# ---------------------------------------------------------------- open player sessions
+
+
+def test_the_player_of_a_revoked_or_replaced_package_is_refused(sessions: Sessions, settings: Settings,
+                                                                acme: int) -> None:
+    prepared = service.prepare_package(sessions, settings, acme, "PPU-1", "ppu", "scorm12", NOW)
+    launched = launch(sessions, settings, launch_token(prepared))
+    assert launched.ok and launched.launch_id
+    service.check_player_launch(sessions, launched.launch_id)  # live: nothing raised
+
+    service.revoke_package(sessions, prepared.view.key, NOW)
+    with pytest.raises(service.PackageRevoked) as revoked:
+        service.check_player_launch(sessions, launched.launch_id)
+    assert revoked.value.reason == "package_revoked" and "has been revoked" in revoked.value.message
+    assert revoked.value.ask and revoked.value.title
+
+    rebuilt = service.prepare_package(sessions, settings, acme, "PPU-1", "ppu", "scorm12", NOW)
+    assert rebuilt.view.generation == 2
+    with pytest.raises(service.PackageRevoked, match="replaced by a newer copy"):
+        service.check_player_launch(sessions, launched.launch_id)  # a launch of the old copy
+    relaunched = launch(sessions, settings, launch_token(rebuilt))
+    assert relaunched.ok and relaunched.launch_id
+    service.check_player_launch(sessions, relaunched.launch_id)
+    for unknown in (None, "", "no-such-launch"):
+        with pytest.raises(service.PackageRevoked, match="no longer exists"):
+            service.check_player_launch(sessions, unknown)

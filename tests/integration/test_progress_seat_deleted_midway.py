@@ -56,14 +56,15 @@ def test_a_seat_deleted_during_a_commit_gives_seat_gone(engine: Engine, committi
     seat = claim(committing_sessions, account_id, "volume", course, "L1", T0)
     assert seat.ok and seat.seat and seat.learner_id
     seat_id, learner_id = seat.seat.id, seat.learner_id
-    service.start_session(committing_sessions, seat_id, course, T0, learner_id=learner_id)  # the row exists
+    service.start_session(committing_sessions, seat_id, course, T0, learner_id=learner_id,
+                          demo_content=True)  # the row exists
 
     with ThreadPoolExecutor(max_workers=1) as pool, engine.connect() as other:
         deleting = other.begin()
         other.execute(select(CourseProgress.id).where(CourseProgress.seat_id == seat_id).with_for_update())
         commit = pool.submit(service.record_progress, committing_sessions, seat_id, course,
                              ProgressUpdate(location="lesson-2", session_time_seconds=5), T0,
-                             learner_id=learner_id)
+                             learner_id=learner_id, demo_content=True)
         try:
             wait_until_blocked(engine)
             other.execute(delete(Seat).where(Seat.id == seat_id))

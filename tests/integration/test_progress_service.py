@@ -64,9 +64,9 @@ def progress_rows(sessions: Sessions) -> list[CourseProgress]:
 
 def test_a_fresh_seat_opens_at_the_start(sessions: Sessions) -> None:
     st = setup(sessions)
-    player = service.open_player(sessions, st.seat_id, st.course, learner_id=st.learner_id)
+    player = service.open_player(sessions, st.seat_id, st.course, learner_id=st.learner_id, demo_content=True)
     assert player.info.title == "Fire Safety & <Evacuation>" and player.license_type == "volume"
-    assert player.content == content_for(player.info)
+    assert player.content == content_for(player.info, demo_content=True)
     assert (player.progress.location, player.progress.completion_status, player.progress.session_count) == (
         "", "not attempted", 0)
     assert progress_rows(sessions) == []  # opening the page writes nothing
@@ -74,7 +74,7 @@ def test_a_fresh_seat_opens_at_the_start(sessions: Sessions) -> None:
 
 def test_sessions_commits_and_resume(sessions: Sessions) -> None:
     st = setup(sessions)
-    first = service.start_session(sessions, st.seat_id, st.course, T0, learner_id=st.learner_id)
+    first = service.start_session(sessions, st.seat_id, st.course, T0, learner_id=st.learner_id, demo_content=True)
     assert first.entry == "ab-initio"
     assert (first.progress.session_count, first.progress.completion_status) == (1, "incomplete")
     assert first.progress.status_changed  # not attempted -> incomplete
@@ -83,18 +83,18 @@ def test_sessions_commits_and_resume(sessions: Sessions) -> None:
         sessions, st.seat_id, st.course,
         ProgressUpdate(location="lesson-3", suspend_data='{"visited":["lesson-1","lesson-2","lesson-3"]}',
                        session_time_seconds=125),
-        LATER, learner_id=st.learner_id)
+        LATER, learner_id=st.learner_id, demo_content=True)
     assert (view.location, view.total_time_seconds, view.status_changed) == ("lesson-3", 125, False)
     view = service.record_progress(sessions, st.seat_id, st.course, ProgressUpdate(session_time_seconds=5),
-                                   LATER, learner_id=st.learner_id)
+                                   LATER, learner_id=st.learner_id, demo_content=True)
     assert (view.location, view.total_time_seconds) == ("lesson-3", 130)
 
-    again = service.start_session(sessions, st.seat_id, st.course, LATER, learner_id=st.learner_id)
+    again = service.start_session(sessions, st.seat_id, st.course, LATER, learner_id=st.learner_id, demo_content=True)
     assert again.entry == "resume"
     assert (again.progress.location, again.progress.session_count, again.progress.total_time_seconds) == (
         "lesson-3", 2, 130)
     assert again.progress.suspend_data == '{"visited":["lesson-1","lesson-2","lesson-3"]}'
-    reopened = service.open_player(sessions, st.seat_id, st.course, learner_id=st.learner_id)
+    reopened = service.open_player(sessions, st.seat_id, st.course, learner_id=st.learner_id, demo_content=True)
     assert reopened.progress.location == "lesson-3" and reopened.progress.updated_at == LATER
     rows = progress_rows(sessions)
     assert len(rows) == 1 and rows[0].started_at == T0
@@ -120,9 +120,10 @@ def test_demo_content_refuses_client_scores_and_bad_input(sessions: Sessions, up
                                                           reason: str) -> None:
     st = setup(sessions)
     service.record_progress(sessions, st.seat_id, st.course, ProgressUpdate(location="lesson-2"), T0,
-                            learner_id=st.learner_id)
+                            learner_id=st.learner_id, demo_content=True)
     with pytest.raises(ProgressRejected) as info:
-        service.record_progress(sessions, st.seat_id, st.course, update, LATER, learner_id=st.learner_id)
+        service.record_progress(sessions, st.seat_id, st.course, update, LATER, learner_id=st.learner_id,
+                                demo_content=True)
     assert info.value.reason == reason
     row = progress_rows(sessions)[0]
     assert (row.location, row.completion_status, row.score_raw, row.total_time_seconds, row.cmi) == (
@@ -138,27 +139,29 @@ def test_seat_checks(sessions: Sessions) -> None:
     assert other.ok and other.learner_id != st.learner_id
     update = ProgressUpdate(location="lesson-1")
     with pytest.raises(SeatNotYours):
-        service.record_progress(sessions, st.seat_id, st.course, update, T0, learner_id=other.learner_id)
+        service.record_progress(sessions, st.seat_id, st.course, update, T0, learner_id=other.learner_id,
+                                demo_content=True)
     with pytest.raises(SeatGone):
-        service.record_progress(sessions, 999_999, st.course, update, T0, learner_id=st.learner_id)
+        service.record_progress(sessions, 999_999, st.course, update, T0, learner_id=st.learner_id, demo_content=True)
     with pytest.raises(CourseNotCovered):  # a seat of course A cannot write progress for course B
-        service.record_progress(sessions, st.seat_id, st.other_course, update, T0, learner_id=st.learner_id)
+        service.record_progress(sessions, st.seat_id, st.other_course, update, T0, learner_id=st.learner_id,
+                                demo_content=True)
     with pytest.raises(NotFound):
-        service.open_player(sessions, st.seat_id, "NO-SUCH-COURSE", learner_id=st.learner_id)
+        service.open_player(sessions, st.seat_id, "NO-SUCH-COURSE", learner_id=st.learner_id, demo_content=True)
     assert progress_rows(sessions) == []
 
 
 def test_a_deleted_seat_takes_its_progress_and_refuses_more(sessions: Sessions) -> None:
     st = setup(sessions)
     service.record_progress(sessions, st.seat_id, st.course, ProgressUpdate(location="lesson-2"), T0,
-                            learner_id=st.learner_id)
+                            learner_id=st.learner_id, demo_content=True)
     with sessions.begin() as s:
         s.execute(delete(Seat).where(Seat.id == st.seat_id))
     assert progress_rows(sessions) == []
     with pytest.raises(SeatGone):
-        service.start_session(sessions, st.seat_id, st.course, LATER, learner_id=st.learner_id)
+        service.start_session(sessions, st.seat_id, st.course, LATER, learner_id=st.learner_id, demo_content=True)
     with pytest.raises(SeatGone):
-        service.open_player(sessions, st.seat_id, st.course, learner_id=st.learner_id)
+        service.open_player(sessions, st.seat_id, st.course, learner_id=st.learner_id, demo_content=True)
 
 
 def test_a_plus_seat_plays_every_plus_course_it_launched(sessions: Sessions) -> None:
@@ -170,11 +173,11 @@ def test_a_plus_seat_plays_every_plus_course_it_launched(sessions: Sessions) -> 
     first = claim(sessions, account_id, "plus", a, "P1", T0)
     assert first.seat
     with pytest.raises(CourseNotCovered):  # not launched yet under this seat
-        service.start_session(sessions, first.seat.id, b, T0, learner_id=first.learner_id)
+        service.start_session(sessions, first.seat.id, b, T0, learner_id=first.learner_id, demo_content=True)
     second = claim(sessions, account_id, "plus", b, "P1", T0)
     assert second.seat and second.seat.id == first.seat.id
-    service.start_session(sessions, first.seat.id, a, T0, learner_id=first.learner_id)
-    service.start_session(sessions, first.seat.id, b, T0, learner_id=first.learner_id)
+    service.start_session(sessions, first.seat.id, a, T0, learner_id=first.learner_id, demo_content=True)
+    service.start_session(sessions, first.seat.id, b, T0, learner_id=first.learner_id, demo_content=True)
     assert len(progress_rows(sessions)) == 2  # one row per (seat, course)
 
 
@@ -183,23 +186,25 @@ def test_a_plus_seat_plays_every_plus_course_it_launched(sessions: Sessions) -> 
 
 def test_quiz_is_graded_on_the_server_and_the_best_score_kept(sessions: Sessions) -> None:
     st = setup(sessions)
-    content = content_for(info_for(sessions, st.course))
+    content = content_for(info_for(sessions, st.course), demo_content=True)
     right = {q.id: q.answer for q in content.questions}
     wrong = {q.id: next(c.id for c in q.choices if c.id != q.answer) for q in content.questions}
 
     failed = service.submit_quiz(sessions, st.seat_id, st.course, wrong, T0, learner_id=st.learner_id,
-                                 session_time_seconds=60, location="quiz")
+                                 session_time_seconds=60, location="quiz", demo_content=True)
     assert failed.result.correct == 0 and not failed.result.is_passed
     p = failed.progress
     assert (p.completion_status, p.success_status, p.score_raw, p.score_max, p.score_scaled) == (
         "completed", "failed", 0.0, 100.0, 0.0)
     assert p.location == "quiz" and p.total_time_seconds == 60 and p.status_changed
 
-    passed = service.submit_quiz(sessions, st.seat_id, st.course, right, LATER, learner_id=st.learner_id)
+    passed = service.submit_quiz(sessions, st.seat_id, st.course, right, LATER, learner_id=st.learner_id,
+                                 demo_content=True)
     assert passed.result.is_passed and passed.is_best_score
     assert (passed.progress.success_status, passed.progress.score_percent) == ("passed", 100)
 
-    retake = service.submit_quiz(sessions, st.seat_id, st.course, wrong, LATER, learner_id=st.learner_id)
+    retake = service.submit_quiz(sessions, st.seat_id, st.course, wrong, LATER, learner_id=st.learner_id,
+                                 demo_content=True)
     assert not retake.result.is_passed and not retake.is_best_score
     assert (retake.progress.success_status, retake.progress.score_percent) == ("passed", 100)
     assert not retake.progress.status_changed
@@ -211,7 +216,7 @@ def test_quiz_is_graded_on_the_server_and_the_best_score_kept(sessions: Sessions
 def test_answers_that_do_not_fit_change_nothing(sessions: Sessions, answers: dict[str, str]) -> None:
     st = setup(sessions)
     with pytest.raises(InvalidInput) as info:
-        service.submit_quiz(sessions, st.seat_id, st.course, answers, T0, learner_id=st.learner_id)
+        service.submit_quiz(sessions, st.seat_id, st.course, answers, T0, learner_id=st.learner_id, demo_content=True)
     assert info.value.reason == "invalid_answers"
     assert progress_rows(sessions) == []
 
@@ -235,11 +240,11 @@ def test_concurrent_commits_for_one_seat_end_in_one_row_with_summed_time(committ
     st = setup(committing_sessions)
     n = 12
     run_at_once(n, lambda i: service.start_session(committing_sessions, st.seat_id, st.course, T0,
-                                                   learner_id=st.learner_id))
+                                                   learner_id=st.learner_id, demo_content=True))
     run_at_once(n, lambda i: service.record_progress(
         committing_sessions, st.seat_id, st.course,
         ProgressUpdate(location=f"lesson-{1 + i % 3}", session_time_seconds=10 + i), LATER,
-        learner_id=st.learner_id))
+        learner_id=st.learner_id, demo_content=True))
     rows = progress_rows(committing_sessions)
     assert len(rows) == 1
     assert rows[0].session_count == n
@@ -253,9 +258,9 @@ def test_concurrent_commits_for_one_seat_end_in_one_row_with_summed_time(committ
 
 def test_my_courses_and_the_report(sessions: Sessions) -> None:
     st = setup(sessions)
-    content = content_for(info_for(sessions, st.course))
+    content = content_for(info_for(sessions, st.course), demo_content=True)
     service.submit_quiz(sessions, st.seat_id, st.course, {q.id: q.answer for q in content.questions}, LATER,
-                        learner_id=st.learner_id, session_time_seconds=300)
+                        learner_id=st.learner_id, session_time_seconds=300, demo_content=True)
     second = claim(sessions, st.account_id, "volume", st.course, "L2", T0)
     assert second.ok
     elsewhere = setup(sessions, account="Other Org", learner="L1")  # another account's learner

@@ -53,7 +53,7 @@ def check_shape_and_answers(content: CourseContent) -> None:
 
 def test_every_demo_course_has_lessons_and_an_answerable_quiz() -> None:
     for info in DEMO:
-        check_shape_and_answers(content_for(info))
+        check_shape_and_answers(content_for(info, demo_content=True))
 
 
 def test_content_is_deterministic() -> None:
@@ -65,12 +65,12 @@ def test_content_is_deterministic() -> None:
 
 
 def test_answers_are_not_always_in_the_same_position() -> None:
-    positions = {q.answer for info in DEMO[:30] for q in content_for(info).questions}
+    positions = {q.answer for info in DEMO[:30] for q in content_for(info, demo_content=True).questions}
     assert positions == {"a", "b", "c", "d"}
 
 
 def test_facts_come_from_the_catalog_record() -> None:
-    content = content_for(AWKWARD)
+    content = content_for(AWKWARD, demo_content=True)
     welcome = " ".join(content.lessons[0].paragraphs)
     assert "SafeWork <Pro> & O'Brien" in welcome
     assert "45 minutes" in welcome and "Japanese" in welcome
@@ -82,7 +82,7 @@ def test_facts_come_from_the_catalog_record() -> None:
 
 
 def test_text_stays_raw_for_the_templates_to_escape() -> None:
-    content = content_for(AWKWARD)
+    content = content_for(AWKWARD, demo_content=True)
     everything = " ".join([content.title] + [p for lesson in content.lessons for p in lesson.paragraphs]
                           + [q.prompt for q in content.questions]
                           + [c.text for q in content.questions for c in q.choices])
@@ -93,7 +93,7 @@ def test_text_stays_raw_for_the_templates_to_escape() -> None:
 
 def test_a_course_with_no_description_topics_or_duration_still_has_four_questions() -> None:
     bare = CourseInfo("BARE-1", "Bare", "", "Some Publisher", "en", 0, ())
-    content = content_for(bare)
+    content = content_for(bare, demo_content=True)
     check_shape_and_answers(content)
     assert len(content.questions) == 4 and len(content.lessons) == 4
     assert "self-paced" in " ".join(content.lessons[0].paragraphs)
@@ -101,7 +101,7 @@ def test_a_course_with_no_description_topics_or_duration_still_has_four_question
 
 def test_a_long_description_is_shortened_in_the_answer_but_stated_in_full() -> None:
     long = CourseInfo("LONG-1", "Long", "word " * 200, "P", "en", 10, ("alpha",))
-    content = content_for(long)
+    content = content_for(long, demo_content=True)
     check_shape_and_answers(content)
     question = next(q for q in content.questions if "describe" in q.prompt)
     right = next(c.text for c in question.choices if c.id == question.answer)
@@ -120,7 +120,7 @@ def wrong_answers(content: CourseContent) -> dict[str, str]:
 
 
 def test_grading() -> None:
-    content = content_for(DEMO[3])
+    content = content_for(DEMO[3], demo_content=True)
     perfect = content.grade(right_answers(content))
     assert (perfect.correct, perfect.score_raw, perfect.score_scaled, perfect.is_passed) == (
         len(content.questions), 100.0, 1.0, True)
@@ -132,7 +132,7 @@ def test_grading() -> None:
 
 
 def test_pass_mark_is_at_or_above_mastery() -> None:
-    five = content_for(CourseInfo("FIVE-1", "Five", "", "P", "en", 0, ("alpha",)))
+    five = content_for(CourseInfo("FIVE-1", "Five", "", "P", "en", 0, ("alpha",)), demo_content=True)
     assert len(five.questions) == 5
     answers = right_answers(five)
     answers[five.questions[0].id] = wrong_answers(five)[five.questions[0].id]
@@ -145,11 +145,11 @@ def test_pass_mark_is_at_or_above_mastery() -> None:
 @pytest.mark.parametrize("answers", [{"q99": "a"}, {"q1": "z"}, {"q1": 1}])
 def test_answers_that_do_not_fit_the_quiz_are_refused(answers: dict[str, Any]) -> None:
     with pytest.raises(InvalidAnswers):
-        content_for(DEMO[0]).grade(answers)
+        content_for(DEMO[0], demo_content=True).grade(answers)
 
 
 def test_visited_locations_reads_only_its_own_format() -> None:
-    content = content_for(DEMO[0])
+    content = content_for(DEMO[0], demo_content=True)
     assert visited_locations('{"visited": ["lesson-2", "nowhere", "quiz", "lesson-2"]}', content) == (
         "lesson-2", "quiz")
     for junk in ("", "not json", "[1,2]", '{"visited": "lesson-1"}', '{"visited": [1]}'):

@@ -32,3 +32,18 @@ def test_production_without_secret_stops_start_up() -> None:
 def test_malformed_settings_are_reported(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         load_settings(env)
+
+
+@pytest.mark.parametrize("env, value, expected", [
+    ("development", None, True), ("test", None, True), ("production", None, False),
+    ("development", "false", False), ("test", "off", False),
+    ("production", "true", False),  # never in production, whatever the setting says
+])
+def test_demo_content_is_on_in_development_and_test_and_never_in_production(env: str, value: str | None,
+                                                                             expected: bool) -> None:
+    environ = {"ENV": env, "SECRET_KEY": "x" * 40}
+    if value is not None:
+        environ["DEMO_CONTENT"] = value
+    assert load_settings(environ).demo_content is expected
+    with pytest.raises(ConfigError, match="DEMO_CONTENT"):
+        load_settings({**environ, "DEMO_CONTENT": "maybe"})

@@ -4,6 +4,7 @@ server clock, the course player's framing for dispatch launches, and the admin d
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -281,3 +282,83 @@ def test_download_refusals(client: FlaskClient, setup: Setup, committing_session
         from scorm_packages.models import DispatchPackage
 
         assert s.scalar(select(func.count()).select_from(DispatchPackage)) == 1  # only the fixture's
+
+
+# ---------------------------------------------------------------- replays, the Origin rule, content
+
+
+def test_a_launch_request_is_accepted_once(client: FlaskClient, setup: Setup, committing_sessions: Sessions) -> None:
+    token = token_for(setup.package)
+    assert post_launch(client, token).status_code == 303
+    assert_message_page(post_launch(client, token), 409, "This launch was already used", "launch_replayed")
+    assert post_launch(client, token_for(setup.package)).status_code == 303  # a fresh token: a relaunch
+    assert seats(committing_sessions) == 1
+    with committing_sessions() as s:
+        assert sorted(s.scalars(select(DispatchLaunch.outcome))) == ["replayed", "seat", "seat"]
+
+
+@pytest.mark.parametrize("origin", [None, "null"])
+def test_restricted_domains_need_the_browsers_origin(client: FlaskClient, setup: Setup,
+                                                     committing_sessions: Sessions, origin: str | None) -> None:
+    assert post_launch(client, token_for(setup.package, "before"), origin=origin).status_code == 303  # no restriction
+    service.allow_domain(committing_sessions, setup.account_id, "example.edu", datetime.now(UTC))
+    response = post_launch(client, token_for(setup.package), origin=origin)
+    assert_message_page(response, 403, "cannot check where it was opened", "did not say which site opened the course",
+                        "Referrer-Policy", "origin_required", setup.package.view.key)
+    assert seats(committing_sessions) == 1
+    assert post_launch(client, token_for(setup.package), origin=LMS).status_code == 303
+
+
+def test_a_course_without_content_shows_not_available_where_demo_content_is_off(
+        app: Flask, client: FlaskClient, setup: Setup, committing_sessions: Sessions) -> None:
+    override_services(app, settings=services_of(app).settings.with_overrides(demo_content=False))
+    response = post_launch(client, token_for(setup.package))
+    assert_message_page(response, 409, "This course&#39;s content is not available yet", "No seat was used",
+                        "content_not_available")
+    assert seats(committing_sessions) == 0
+
+
+# ---------------------------------------------------------------- revocation stops open players
+
+
+def test_revoking_a_package_stops_its_open_player_sessions(app: Flask, client: FlaskClient, setup: Setup,
+                                                            committing_sessions: Sessions) -> None:
+    url = post_launch(client, token_for(setup.package)).headers["Location"]
+    token = parse_qs(urlsplit(url).query)["t"][0]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get(url).status_code == 200
+    assert client.post("/play/api/session", headers=bearer, json={}).status_code == 200
+    assert client.post("/play/api/commit", headers=bearer, json={"location": "lesson-2"}).status_code == 200
+
+    service.revoke_package(committing_sessions, setup.package.view.key, datetime.now(UTC))
+    page = client.get(url)
+    assert page.status_code == 403
+    html = page.get_data(as_text=True)
+    assert "This course package has been revoked; ask your LMS administrator for a new one." in html
+    assert "Traceback" not in html
+    calls = [
+        client.get("/play/api/state", headers=bearer),
+        client.post("/play/api/session", headers=bearer, json={}),
+        client.post("/play/api/commit", headers=bearer, json={"location": "lesson-3"}),
+        client.post("/play/api/quiz", headers=bearer, json={"answers": {}}),
+        client.post("/play/api/beacon", data=json.dumps({"token": token, "location": "lesson-3"})),
+        client.post("/play/api/cmi", headers=bearer, json={"scorm_version": "scorm12", "cmi": {}}),
+    ]
+    for response in calls:
+        assert response.status_code == 403, response.get_data(as_text=True)
+        body = response.get_json()
+        assert body["error"] == "package_revoked" and "has been revoked" in body["message"]
+        assert "download a new copy" in body["ask"]
+    with committing_sessions() as s:
+        from store.progress.models import CourseProgress
+
+        assert s.scalars(select(CourseProgress.location)).one() == "lesson-2"  # nothing saved after the revocation
+
+    # Rebuilt (a new generation): the old copy's player stays refused, the new copy plays.
+    rebuilt = service.prepare_package(committing_sessions, services_of(app).settings, setup.account_id, "VOL-1",
+                                      "volume", "scorm12", datetime.now(UTC))
+    replaced = client.get("/play/api/state", headers=bearer)
+    assert replaced.status_code == 403 and "replaced by a newer copy" in replaced.get_json()["message"]
+    fresh = post_launch(client, token_for(rebuilt))
+    assert fresh.status_code == 303 and client.get(fresh.headers["Location"]).status_code == 200
+    assert seats(committing_sessions) == 1

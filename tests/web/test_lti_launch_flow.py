@@ -4,6 +4,7 @@ refusal pages, launches without a course, deep-linking dispatch, the web session
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +30,8 @@ from store.clock import add_months
 from store.licenses.models import LaunchRefusal, Seat
 from store.licenses.service import add_to_ppu_library, configure_ppu, grant_plus, grant_volume
 from tests.factories import lti as f
+from tests.factories.app import override_services
+from tests.factories.content import content_store, import_generated
 from tests.factories.catalog import make_course
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
 
@@ -162,6 +165,35 @@ def test_admin_launching_an_unknown_course_gets_the_refusal_not_the_warning(env)
     grant_plus(env.sessions, env.account_id, 5, "annual", utcnow())
     response = f.launch(env.client, env.platform, custom=f.course_custom("C-404", "plus"), roles=[ROLE_INSTRUCTOR])
     assert response.status_code == 403 and "unknown_course" in response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- content not available
+
+
+def test_a_course_without_content_is_not_available_where_demo_content_is_off(env, tmp_path: Path) -> None:
+    override_services(env.app, settings=services_of(env.app).settings.with_overrides(demo_content=False))
+    grant_plus(env.sessions, env.account_id, 5, "annual", utcnow())
+    learner = f.launch(env.client, env.platform, custom=PLUS, sub="learner-1")
+    page = learner.get_data(as_text=True)
+    assert learner.status_code == 409, page
+    assert "This course's content is not available yet" in page and "No seat was used" in page
+    assert "Try again later" in page and "<code>content_not_available</code>" in page and "C-100" in page
+    # An admin gets the same answer before any seat warning, with what to do about it.
+    admin = f.launch(env.client, env.platform, custom=PLUS, roles=[ROLE_INSTRUCTOR], sub="admin-1")
+    page = admin.get_data(as_text=True)
+    assert admin.status_code == 409 and "Ask vendor support to publish the course" in page
+    assert "Opening this course uses a seat" not in page
+    assert env.counts().seats == 0
+    with env.sessions() as session:
+        assert session.scalars(select(LaunchRefusal)).all() == []  # not a license refusal
+    # An unknown course stays the seat engine's refusal.
+    unknown = f.launch(env.client, env.platform, custom=f.course_custom("C-404", "plus"))
+    assert unknown.status_code == 403 and "unknown_course" in unknown.get_data(as_text=True)
+
+    # Once the publisher's content is imported the course plays, demo content or not.
+    import_generated(env.sessions, content_store(tmp_path / "content"), "C-100", "scorm12", utcnow(), tmp_path)
+    assert _grant(f.launch(env.client, env.platform, custom=PLUS, sub="learner-1"), env.app).course_id == "C-100"
+    assert env.counts().seats == 1
 
 
 # ---------------------------------------------------------------- refusals

@@ -23,7 +23,7 @@ from store.licenses.models import Seat
 from store.progress import queries
 from store.progress.models import CourseProgress
 from store.progress.service import ProgressEvent
-from tests.factories.app import override_player_origin
+from tests.factories.app import override_player_origin, override_services
 from tests.factories.catalog import make_course
 from tests.factories.licenses import claim, make_account
 
@@ -68,7 +68,7 @@ def content_of(committing_sessions: Sessions, course: str):  # type: ignore[no-u
     with committing_sessions() as s:
         found = queries.find_course(s, course)
         assert found
-        return content_for(found[1])
+        return content_for(found[1], demo_content=True)
 
 
 def progress_row(committing_sessions: Sessions) -> CourseProgress | None:
@@ -324,7 +324,8 @@ def test_quiz_is_graded_on_the_server(client: FlaskClient, seated: Seated, commi
     assert failed.status_code == 200
     data = failed.get_json()
     assert data["result"]["passed"] is False and data["result"]["score_percent"] == 0
-    assert all(q["correct"] is False for q in data["result"]["questions"])
+    assert set(data["result"]) == {"correct", "total", "score_percent", "passed", "is_best_score"}
+    assert data["result"]["correct"] == 0 and data["result"]["total"] == len(content.questions)
     assert (data["state"]["completion_status"], data["state"]["success_status"]) == ("completed", "failed")
 
     passed = client.post("/play/api/quiz", headers=bearer(seated.token), json={"answers": right}).get_json()
@@ -335,6 +336,24 @@ def test_quiz_is_graded_on_the_server(client: FlaskClient, seated: Seated, commi
     assert row and (row.score_raw, row.score_max, row.score_scaled, row.total_time_seconds) == (100.0, 100.0, 1.0, 30)
     html = client.get(f"/play?t={seated.token}").get_data(as_text=True)
     assert "Completed — score 100%" in html and "(passed)" in html
+
+
+def test_the_quiz_result_never_says_which_answers_were_right(client: FlaskClient, seated: Seated,
+                                                             committing_sessions: Sessions) -> None:
+    """Two attempts with one right answer each, on different questions, get the same answer: a
+    learner cannot find the right answers question by question."""
+    quiz = content_of(committing_sessions, seated.course)
+    results = []
+    for right_one in (quiz.questions[0].id, quiz.questions[1].id):
+        answers = {q.id: q.answer if q.id == right_one else next(c.id for c in q.choices if c.id != q.answer)
+                   for q in quiz.questions}
+        response = client.post("/play/api/quiz", headers=bearer(seated.token), json={"answers": answers})
+        assert response.status_code == 200
+        result = response.get_json()["result"]
+        assert (result["correct"], result["total"], result["passed"]) == (1, len(quiz.questions), False)
+        assert not any(f'"{q.id}"' in response.get_data(as_text=True) for q in quiz.questions)
+        results.append(result)
+    assert results[0] == results[1]
 
 
 @pytest.mark.parametrize(
@@ -430,3 +449,37 @@ def test_api_is_exempt_from_csrf_while_forms_are_protected(app: Flask, client: F
     assert client.post("/play/api/commit", headers=bearer(seated.token), json={"location": "lesson-2"}).status_code == 200
     beacon = client.post("/play/api/beacon", data=json.dumps({"token": seated.token, "session_time_seconds": 1}))
     assert beacon.status_code == 204
+
+
+# ---------------------------------------------------------------- no placeholder content in production
+
+
+def test_placeholder_content_plays_and_scores_nothing_where_demo_content_is_off(
+        app: Flask, client: FlaskClient, seated: Seated, committing_sessions: Sessions) -> None:
+    """A course without imported content where demo content is off (production): the page and
+    every API call say "not available yet", nothing is saved, no score reaches a gradebook."""
+    events: list[ProgressEvent] = []
+    override_player_origin(app, "lti", on_progress=events.append)
+    override_services(app, settings=services_of(app).settings.with_overrides(demo_content=False))
+    right = {q.id: q.answer for q in content_of(committing_sessions, seated.course).questions}
+
+    page = client.get(f"/play?t={seated.token}")
+    assert page.status_code == 409 and "This course&#39;s content is not available yet" in page.get_data(as_text=True)
+    assert "lesson-1" not in page.get_data(as_text=True)
+    headers = bearer(seated.token)
+    for response in (
+        client.post("/play/api/session", headers=headers),
+        client.get("/play/api/state", headers=headers),
+        client.post("/play/api/commit", headers=headers, json={"location": "lesson-2", "session_time_seconds": 5}),
+        client.post("/play/api/quiz", headers=headers, json={"answers": right}),
+        client.post("/play/api/beacon", data=json.dumps({"token": seated.token, "session_time_seconds": 5})),
+    ):
+        assert response.status_code == 409, response.get_data(as_text=True)
+        assert response.get_json()["error"] == "content_not_available"
+    assert progress_row(committing_sessions) is None and events == []
+
+    # Where demo content is on (development, test), the same course plays and is scored.
+    override_services(app, settings=services_of(app).settings.with_overrides(demo_content=True))
+    passed = client.post("/play/api/quiz", headers=headers, json={"answers": right})
+    assert passed.status_code == 200 and passed.get_json()["result"]["passed"] is True
+    assert [e.score_raw for e in events] == [100.0]

@@ -66,7 +66,7 @@ def packaged(app: Flask, sessions: Sessions, course: str, tmp_path: Path | None 
 
 
 def launch(client: FlaskClient, package: service.PreparedPackage, *, origin: str | None = LMS,
-           page_origin: str = LMS, learner: str = "lms-7") -> str:
+           page_origin: str | None = LMS, learner: str = "lms-7") -> str:
     """A package launch through POST /dispatch/launch; returns the player URL it redirects to."""
     token = make_launch_token(package_key=package.view.key, generation=package.view.generation,
                               secret=package.secret, learner_id=learner, learner_name="Doe, Jane",
@@ -123,15 +123,28 @@ def test_the_browsers_origin_header_is_pinned_not_the_pages_own_claim(
 
 def test_a_dispatch_grant_without_a_recorded_origin_lets_the_bridge_pin_the_first_init(
         app: Flask, client: FlaskClient, committing_sessions: Sessions) -> None:
+    # An account without domain restriction, a browser that sent no Origin, a page that made no
+    # claim: the launch records no LMS origin.
+    setup = packaged(app, committing_sessions, "VOL-1")
+    url = launch(client, setup.package, origin=None, page_origin=None)
+    config, html = open_player(client, url)
+    assert config["dispatch"] == {"lmsOrigin": None}
+    assert len(BRIDGE.findall(html)) == 1
+
+
+def test_a_dispatch_grant_of_no_known_launch_is_refused(
+        app: Flask, client: FlaskClient, committing_sessions: Sessions) -> None:
+    """The player cannot tell whether such a grant's package is still live: it refuses it."""
     setup = packaged(app, committing_sessions, "VOL-1")
     grant = grant_of(app, launch(client, setup.package))
     settings = services_of(app).settings
     for launch_id in (None, "no-such-launch"):
         token = issue_player_token(settings, seat_id=grant.seat_id, course_id=grant.course_id,
                                    learner_id=grant.learner_id, launch_id=launch_id, origin="dispatch")
-        config, html = open_player(client, f"/play?t={token}")
-        assert config["dispatch"] == {"lmsOrigin": None}
-        assert len(BRIDGE.findall(html)) == 1
+        page = client.get(f"/play?t={token}")
+        assert page.status_code == 403 and "no longer exists" in page.get_data(as_text=True)
+        api = client.get("/play/api/state", headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code == 403 and api.get_json()["error"] == "package_revoked"
 
 
 def test_an_lti_page_has_no_dispatch_config_and_no_bridge(

@@ -22,13 +22,18 @@
  *   when the learner is done: a passed quiz (a failed one may be retaken, so the LMS session
  *   stays open) or the imported course's own Finish/Terminate. The launch page then commits and
  *   finishes the LMS session.
+ *     {type: "player.stopped", version: 1, reason, message}
+ *   when the server refused the player for good (PlayerBridge.stop: e.g. reason
+ *   "package_revoked" once the package was revoked, "content_not_available"): the launch page
+ *   lists it for the learner and the LMS administrator. The player shows it in its banner too.
  * - launch page -> player after each status it relayed:
  *     {type: "dispatch.result", version: 1, ok, errors: [{element, value, code, text}]}
  *   Errors are shown to the learner in a banner ("Your LMS did not accept ..."); the next fully
  *   accepted relay hides it. The progress itself is safe on the server either way.
  *
  * window.DispatchBridge exposes the bridge's status for diagnostics and tests (changing it
- * changes nothing): lmsOrigin, pinnedByServer, connected, rejected, sent, exited.
+ * changes nothing): lmsOrigin, pinnedByServer, connected, rejected, sent, exited, stopped (the
+ * refusal's reason code).
  */
 (function () {
   "use strict";
@@ -55,7 +60,8 @@
     connected: false,
     rejected: 0,
     sent: 0,
-    exited: false
+    exited: false,
+    stopped: null
   };
   window.DispatchBridge = status;
 
@@ -131,7 +137,21 @@
       (code ? ": " + code : "") + ")";
   }
 
+  /** The server refused the player for good (a revoked package...): say so, tell the launch page. */
+  function showStopped(error) {
+    error = error || {};
+    var text = (error.message || "This course cannot be used any more.") + " " +
+      (error.ask || "Ask your LMS administrator.");
+    var node = bannerNode();
+    node.textContent = text;
+    node.className = "notice error";
+    node.hidden = false;
+    status.stopped = error.code || "stopped";
+    post({ type: "player.stopped", version: 1, reason: String(error.code || ""), message: text });
+  }
+
   function showResult(data) {
+    if (status.stopped) { return; }  // the refusal stays on screen
     var errors = (Array.isArray(data.errors) ? data.errors : [])
       .filter(function (e) { return e && typeof e === "object"; });
     if (data.ok === true || !errors.length) {
@@ -173,6 +193,7 @@
       status.connected = true;
       var bridge = window.PlayerBridge;
       sendStatus("init", bridge ? bridge.state() : config.state);
+      if (bridge && bridge.stopped) { showStopped(bridge.stopped); }
       if (exitWanted && !exited) { sendExit(); }
     } else {
       showResult(data);
@@ -194,6 +215,7 @@
 
   function attach(bridge) {
     bridge.subscribe(function (message) {
+      if (message.kind === "stopped") { showStopped(message.error); return; }
       sendStatus(message.kind, message.state);
       if (message.kind === "session") { setTimeout(watchRuntime, 0); }  // the runtime starts right after
       if (EXIT_KINDS[message.kind] && message.state && message.state.success_status === "passed") { sendExit(); }

@@ -5,6 +5,9 @@
  *   var bridge = createPlayerBridge(config, function () { return latestState; });
  *   bridge.subscribe(fn)  -> unsubscribe function; fn gets {kind, courseId, origin, state, sessionSeconds}
  *   bridge.publish(kind, state, sessionSeconds)
+ *   bridge.stop(error)    -> the server refused the player for good (error: {status, code, message,
+ *                            ask}, e.g. code "package_revoked"); subscribers get kind "stopped" and
+ *                            the error; nothing is saved after it
  *   bridge.state()        -> the latest confirmed state
  */
 (function () {
@@ -29,6 +32,17 @@
           try { fn(message); } catch (err) { if (window.console) { console.error(err); } }
         });
       },
+      /** The server refused this player for good: tell the subscribers once. */
+      stop: function (error) {
+        if (bridge.stopped) { return; }
+        bridge.stopped = error || {};
+        var message = { kind: "stopped", courseId: config.courseId, origin: config.origin,
+                        state: currentState(), sessionSeconds: 0, error: bridge.stopped };
+        bridge.subscribers.slice().forEach(function (fn) {
+          try { fn(message); } catch (err) { if (window.console) { console.error(err); } }
+        });
+      },
+      stopped: null,
       /** The latest state the server confirmed. */
       state: currentState
     };

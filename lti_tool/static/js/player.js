@@ -8,7 +8,8 @@
  *   it to the total.
  * - When the page is hidden or left (visibilitychange, pagehide) the final state goes to the
  *   server with navigator.sendBeacon: no synchronous request on unload.
- * - The quiz is graded by the server: the page sends the chosen answers, never a score.
+ * - The quiz is graded by the server: the page sends the chosen answers, never a score; the
+ *   answer gives the score, pass/fail and how many were right, never which.
  *
  * PlayerBridge (window.PlayerBridge) is the hook for SCORM dispatch: every state change the
  * server confirms is published to its subscribers as
@@ -155,6 +156,8 @@
         if (!response.ok) {
           var error = new Error(data.message || ("HTTP " + response.status));
           error.status = response.status;
+          error.code = data.error || "";
+          error.ask = data.ask || "";
           throw error;
         }
         return data;
@@ -163,10 +166,14 @@
   }
 
   function refused(err) {
-    // The token expired, the seat is gone or not this learner's: stop saving and say so.
-    if (err.status === 401 || err.status === 403 || err.status === 404 || err.status === 410) {
+    // The token expired, the seat is gone or not this learner's, the package was revoked, the
+    // content is not available: stop saving and say so (with the server's "ask" when it gave one).
+    if (err.status === 401 || err.status === 403 || err.status === 404 || err.status === 409 ||
+        err.status === 410) {
       stopped = true;
-      showNotice(err.message + " Your progress up to now is saved. Open the course again from your LMS.");
+      showNotice(err.message + " Your progress up to now is saved. " +
+                 (err.ask || "Open the course again from your LMS."));
+      PlayerBridge.stop({ status: err.status, code: err.code || "", message: err.message, ask: err.ask || "" });
       return true;
     }
     return false;
@@ -288,8 +295,6 @@
     retake.addEventListener("click", function () {
       form.reset();
       Array.prototype.forEach.call(questions, function (fieldset) {
-        fieldset.classList.remove("right", "wrong");
-        fieldset.querySelector(".quiz-mark").textContent = "";
         Array.prototype.forEach.call(fieldset.querySelectorAll("input"), function (input) { input.disabled = false; });
       });
       result.hidden = true;
@@ -299,14 +304,9 @@
       document.getElementById("quiz-title").focus();
     });
 
+    /** The server says how many answers were right, never which: the page marks no question. */
     function showResult(outcome) {
-      var byId = {};
-      outcome.questions.forEach(function (q) { byId[q.id] = q.correct; });
       Array.prototype.forEach.call(questions, function (fieldset) {
-        var right = byId[fieldset.getAttribute("data-question")] === true;
-        fieldset.classList.toggle("right", right);
-        fieldset.classList.toggle("wrong", !right);
-        fieldset.querySelector(".quiz-mark").textContent = right ? "Correct" : "Not correct";
         Array.prototype.forEach.call(fieldset.querySelectorAll("input"), function (input) { input.disabled = true; });
       });
       var text = "You scored " + outcome.score_percent + "% (" + outcome.correct + " of " + outcome.total +

@@ -80,10 +80,15 @@
     PlayerBridge.publish(kind, state, Math.max(0, (state.total_time_seconds || 0) - before));
   }
 
-  function refused(status, message) {
-    if (status === 401 || status === 403 || status === 404 || status === 410) {
+  function refused(status, message, data) {
+    // The token expired, the seat is gone, the package was revoked, the content is not available:
+    // stop saving and say so (with the server's "ask" when it gave one).
+    if (status === 401 || status === 403 || status === 404 || status === 409 || status === 410) {
+      var ask = data && typeof data.ask === "string" ? data.ask : "";
       stopped = true;
-      showNotice(message + " Your progress up to now is saved. Open the course again from your LMS.");
+      showNotice(message + " Your progress up to now is saved. " + (ask || "Open the course again from your LMS."));
+      PlayerBridge.stop({ status: status, code: data && data.error ? String(data.error) : "", message: message,
+                          ask: ask });
       return true;
     }
     return false;
@@ -143,7 +148,7 @@
         return OK;
       }
       var message = data.message || ("HTTP " + xhr.status);
-      if (!refused(xhr.status, message)) { showNotice("Your progress could not be saved: " + message); }
+      if (!refused(xhr.status, message, data)) { showNotice("Your progress could not be saved: " + message); }
       return { result: "false", errorCode: typeof data.errorCode === "number" ? data.errorCode : config.errors.commit };
     },
     updateSettings: function () { /* nothing to keep */ }
@@ -229,7 +234,7 @@
   }).then(function (response) {
     return response.json().catch(function () { return {}; }).then(function (data) {
       if (!response.ok) {
-        if (!refused(response.status, data.message || ("HTTP " + response.status))) {
+        if (!refused(response.status, data.message || ("HTTP " + response.status), data)) {
           showNotice("The course could not start: " + (data.message || ("HTTP " + response.status)));
         }
         return;

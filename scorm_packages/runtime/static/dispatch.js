@@ -8,7 +8,9 @@
  *    GetLastError; problems are shown on the page, never swallowed. A first attempt is set to
  *    "incomplete" at once (an LMS must not take a launch refused a seat for a completion).
  * 3. Sign a short-lived launch token (HS256 JWT with this package's secret; dated with the
- *    server's clock from /dispatch/time) and POST it into the player iframe. The server checks
+ *    server's clock from /dispatch/time; a fresh random jti for every token, since the server
+ *    accepts each jti once: opening the course again signs a new token) and POST it into the
+ *    player iframe. The server checks
  *    the package, the LMS domain and the seat, then shows the course player or a page saying
  *    why not. No cookies: the token travels in the form, then in the player's URL and headers.
  * 4. Talk to the player with postMessage, explicit origins both ways (never "*"):
@@ -18,6 +20,8 @@
  *        {type: "player.status", version: 1, kind, state: {completion_status, success_status,
  *         score_percent, score_raw, score_max, location, suspend_data}}
  *        {type: "player.exit", version: 1}
+ *        {type: "player.stopped", version: 1, reason, message}  (the server refused the player
+ *         for good, e.g. the package was revoked: listed on this page; the progress is committed)
  *    - back to the player after each status relayed:
  *        {type: "dispatch.result", version: 1, ok, errors: [{element, value, code, text}]}
  * 5. Relay: write the values to the LMS (DispatchCmi.values: 1.2 lesson_status / 2004
@@ -477,6 +481,10 @@
       if (finished) { setStatus("You have left the course. You can close this window."); }
     } else if (data.type === "player.ready") {
       sendInit();
+    } else if (data.type === "player.stopped") {
+      commitNow();
+      showError(typeof data.message === "string" && data.message ? data.message.slice(0, 500) :
+                "The course server stopped this course (" + String(data.reason || "").slice(0, 40) + ").");
     }
   });
 
