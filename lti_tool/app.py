@@ -16,6 +16,7 @@ from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings
+from lti_tool import request_text
 from lti_tool.extensions import csrf
 from lti_tool.lti import ags, websession
 from lti_tool.lti.errors import LaunchError
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     csrf.init_app(app)
+    request_text.install(app)  # the input rule (store.text) for every request, before CSRF and every view
     app.session_interface = websession.DbSessionInterface(settings, services.sessions)
     app.after_request(services.frame_policy.apply)  # frame-ancestors: the LMS of the launch
     from lti_tool.lti.views import render_launch_error

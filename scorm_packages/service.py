@@ -543,6 +543,10 @@ _TOKEN_PAGES = {
     "expired": (401, "This launch has expired",
                 "The launch request expired before it reached the server, or this computer's clock is wrong.",
                 "Close the course and open it again from your LMS."),
+    "invalid_text": (400, "The LMS sent text the server cannot accept",
+                     "Your learner id or name, as the LMS gave it to the course, holds characters the server "
+                     "cannot store (a NUL character or broken Unicode).",
+                     "Ask your LMS administrator to check your user account's id and name."),
     "bad_learner": (400, "The LMS did not say who you are",
                     "The LMS gave the course no learner id, so no seat can be assigned to you.",
                     "Open the course from your LMS while signed in; if this persists, ask your LMS administrator."),

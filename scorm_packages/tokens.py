@@ -41,6 +41,7 @@ import jwt
 from config import Settings
 from store import encryption
 from store.errors import StoreError
+from store.text import find_invalid_text
 
 KEY_PREFIX = "dpk_"
 ALGORITHM = "HS256"
@@ -59,7 +60,7 @@ class SecretUnreadable(StoreError):
 
 class LaunchTokenError(StoreError):
     """A launch token that cannot be accepted; ``reason`` is one of ``malformed`` (a missing or
-    odd ``jti`` too), ``bad_signature``, ``expired``, ``bad_learner``."""
+    odd ``jti`` too), ``bad_signature``, ``expired``, ``bad_learner``, ``invalid_text``."""
 
     reason = "malformed"
 
@@ -140,6 +141,12 @@ def peek_launch_token(token: str | None) -> UnverifiedLaunch:
         body = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise LaunchTokenError("the launch token is malformed", reason="malformed") from None
+    # The input rule (store.text): no NUL or surrogate in the learner's id or name, nor anywhere
+    # else in the token, before any of it is used (even to look the package up).
+    problem = find_invalid_text(header, "header") or find_invalid_text(body)
+    if problem is not None:
+        raise LaunchTokenError(f"the launch token holds text the server cannot accept: {problem}",
+                               reason="invalid_text")
     key = header.get("kid")
     if not isinstance(key, str) or not key or len(key) > 40:
         raise LaunchTokenError("the launch token names no package key", reason="malformed")

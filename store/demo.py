@@ -101,7 +101,8 @@ def seed_demo(sessions: sessionmaker[Session], now: datetime, courses: int = 300
     report.account_id, report.created_account = account.id, True
     sub = licenses.grant_plus(sessions, account.id, 25, "annual", now, start=add_months(now, -3))
     report.lines.append(f"Plus: annual subscription, {sub.seats_total} seats, renews {sub.current_period_end:%Y-%m-%d}")
-    expired = licenses.grant_volume(sessions, account.id, other_courses[0], 20, now, start=add_months(now, -14))
+    # Recorded 14 months ago: already expired (a grant that would be over at once is refused now).
+    expired = licenses.grant_volume(sessions, account.id, other_courses[0], 20, add_months(now, -14))
     current = licenses.grant_volume(sessions, account.id, other_courses[0], 30, now, start=add_months(now, -2))
     small = licenses.grant_volume(sessions, account.id, other_courses[1], 2, now, start=add_months(now, -1))
     report.lines.append(f"Volume: {other_courses[0]} lots {expired.id} (expired {expired.expires_at:%Y-%m-%d}) "

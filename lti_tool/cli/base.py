@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import ConfigError, Settings, load_settings
 from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
 from store.errors import StoreError
+from store.text import printable, printable_lines, text_problem
 
 
 @dataclass
@@ -53,8 +55,16 @@ class CliContext:
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
 
 
+def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` for everything the CLI prints: data from feeds, LMSs and packages may hold
+    control characters (a terminal escape sequence in a course title) or surrogates; they are
+    shown escaped (``\x1b``, ``\ud800``), never raw. Newlines and tabs are kept."""
+    click.echo(printable_lines(str(message)), err=err, nl=nl)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    """One line on stderr, ``error: …``, and exit ``code`` (1 by default)."""
+    click.echo(f"error: {printable(message)}", err=True)
     sys.exit(code)
 
 
@@ -82,8 +92,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+# What json.dumps(ensure_ascii=False) leaves raw but must not reach a terminal (or cannot be
+# encoded): DEL, C1 controls, surrogates, line separators, bidirectional overrides. They only occur
+# inside JSON strings, where a \uXXXX escape means the same.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, default=_json_default, ensure_ascii=False, indent=2))
+    text = json.dumps(data, default=_json_default, ensure_ascii=False, indent=2)
+    click.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripting.")
@@ -100,10 +117,13 @@ def parse_start(value: str | None) -> datetime | None:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"--start must be a date like 2026-01-31 or an ISO timestamp, got {value!r}")
+        fail(f"--start must be a date like 2026-01-31 or an ISO timestamp, got {value!r} [invalid_start]")
     if parsed.tzinfo is None:
-        fail(f"--start timestamp needs a UTC offset (e.g. 2026-01-31T09:00:00+00:00), got {value!r}")
-    return parsed.astimezone(UTC)
+        fail(f"--start timestamp needs a UTC offset (e.g. 2026-01-31T09:00:00+00:00), got {value!r} [invalid_start]")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable moment in UTC
+        fail(f"--start {value!r} is out of range [invalid_start]")
 
 
 @contextmanager
@@ -118,7 +138,34 @@ def progress(total: int | None, label: str, enabled: bool) -> Iterator[Callable[
         yield bar.update
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _argument_name(args: list[str], index: int) -> str:
+    arg = args[index]
+    if arg.startswith("--") and "=" in arg:
+        return arg.split("=", 1)[0]
+    previous = args[index - 1] if index > 0 else ""
+    if previous.startswith("-") and "=" not in previous and not arg.startswith("-"):
+        return previous
+    return f"argument {index + 1}"
+
+
+def check_arguments(args: list[str]) -> None:
+    """The input rule (store.text) for every argument and option: NUL or a surrogate (what
+    Python makes of an invalid UTF-8 byte in ``sys.argv``) is refused with one line, exit 1."""
+    for index, arg in enumerate(args):
+        problem = text_problem(arg)
+        if problem is not None:
+            fail(f"{printable(_argument_name(args, index)[:60])} {problem}; nothing was changed [invalid_text]")
+
+
+class _CheckedGroup(click.Group):
+    """The root group: checks the whole command line before click parses any of it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        check_arguments(args)
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_CheckedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """LTI 1.3 tool with a seat-license engine: staff and operator commands."""

@@ -15,6 +15,7 @@ import click
 from lti_tool.cli.base import (
     CliContext,
     cli,
+    echo,
     emit_json,
     fail,
     json_option,
@@ -79,7 +80,7 @@ def catalog_import(ctx: CliContext, feed_file: IO[bytes], full: bool, as_json: b
     if as_json:
         emit_json({"ok": True, **report.as_dict()})
     else:
-        click.echo(_import_summary(report, parsed))
+        echo(_import_summary(report, parsed))
 
 
 def _report_feed_error(exc: FeedError, as_json: bool) -> NoReturn:
@@ -95,7 +96,7 @@ def _report_feed_error(exc: FeedError, as_json: bool) -> NoReturn:
         )
     else:
         for line in exc.summary(PROBLEMS_SHOWN):
-            click.echo(line, err=True)
+            echo(line, err=True)
     fail(f"{exc.message} [{exc.reason}]")
 
 
@@ -200,7 +201,7 @@ def catalog_search(
     if as_json:
         emit_json(result.as_dict())
         return
-    click.echo(_search_table(result))
+    echo(_search_table(result))
 
 
 _COLUMNS = (
@@ -318,4 +319,4 @@ def catalog_show(ctx: CliContext, course_id: str, as_json: bool) -> None:
             value = ", ".join(value)
         elif value is None:
             value = "-"
-        click.echo(f"{labels.get(key, key):>18}: {value}")
+        echo(f"{labels.get(key, key):>18}: {value}")

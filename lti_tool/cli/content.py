@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lti_tool.cli.base import CliContext, cli, emit_json, fail, json_option, pass_ctx, store_errors
+from lti_tool.cli.base import CliContext, cli, echo, emit_json, fail, json_option, pass_ctx, store_errors
 from lti_tool.player.content import content_store
 from store.base import utcnow
 from store.content.queries import list_versions
@@ -52,13 +52,13 @@ def content_import(ctx: CliContext, course_id: str, file: Path, as_json: bool) -
         return
     version = "SCORM 1.2" if result.scorm_version == "scorm12" else "SCORM 2004"
     if not result.is_new_version:
-        click.echo(f"{course_id}: this package is already its current content (version {result.version}); "
-                   "nothing changed")
+        echo(f"{course_id}: this package is already its current content (version {result.version}); "
+             "nothing changed")
         return
     mastery = "" if result.mastery_score is None else f", mastery score {round(result.mastery_score * 100)}%"
     replaced = f" (replaces version {result.replaced_version})" if result.replaced_version else ""
-    click.echo(f"{course_id}: imported {file.name} as content version {result.version}{replaced}: {version}, "
-               f"launches {result.launch_href}, {result.file_count} files, {_size(result.size_bytes)}{mastery}")
+    echo(f"{course_id}: imported {file.name} as content version {result.version}{replaced}: {version}, "
+         f"launches {result.launch_href}, {result.file_count} files, {_size(result.size_bytes)}{mastery}")
 
 
 @content.command("list")
@@ -74,13 +74,13 @@ def content_list(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
         emit_json([asdict(r) for r in rows])
         return
     if not rows:
-        click.echo("no imported content" + (f" for {course_id}" if course_id else ""))
+        echo("no imported content" + (f" for {course_id}" if course_id else ""))
         return
     for r in rows:
         flag = "current" if r.is_current else "old"
-        click.echo(f"{r.course_id}  v{r.version}  {flag:7}  {r.scorm_version:9}  {r.file_count:5} files  "
-                   f"{_size(r.size_bytes):>10}  {r.pinned_attempts} attempts  {r.imported_at:%Y-%m-%d %H:%M}  "
-                   f"{r.original_filename}")
+        echo(f"{r.course_id}  v{r.version}  {flag:7}  {r.scorm_version:9}  {r.file_count:5} files  "
+             f"{_size(r.size_bytes):>10}  {r.pinned_attempts} attempts  {r.imported_at:%Y-%m-%d %H:%M}  "
+             f"{r.original_filename}")
 
 
 @content.command("prune")
@@ -95,6 +95,6 @@ def content_prune(ctx: CliContext, course_id: str | None, as_json: bool) -> None
     if as_json:
         emit_json(asdict(result))
         return
-    click.echo(f"removed {len(result.removed_versions)} old version(s), {result.removed_folders} folder(s); "
-               f"kept {result.kept_pinned} old version(s) that learners are still playing "
-               "(folders changed in the last 10 minutes wait for the next prune)")
+    echo(f"removed {len(result.removed_versions)} old version(s), {result.removed_folders} folder(s); "
+         f"kept {result.kept_pinned} old version(s) that learners are still playing "
+         "(folders changed in the last 10 minutes wait for the next prune)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.cli.base import CliContext, cli, pass_ctx
+from lti_tool.cli.base import CliContext, cli, echo, pass_ctx
 from lti_tool.db import current_revision, head_revision, upgrade_database
 from lti_tool.lti.keys import ensure_tool_key
 
@@ -20,10 +20,10 @@ def db() -> None:
 def db_upgrade(ctx: CliContext, revision: str) -> None:
     """Apply migrations up to REVISION, then make sure the tool has a signing key."""
     upgrade_database(ctx.engine, revision)
-    click.echo(f"database at revision {current_revision(ctx.engine)} (head {head_revision()})")
+    echo(f"database at revision {current_revision(ctx.engine)} (head {head_revision()})")
     if revision == "head":
         kid = ensure_tool_key(ctx.sessions, ctx.settings)
-        click.echo(f"tool signing key: {kid}")
+        echo(f"tool signing key: {kid}")
 
 
 @cli.command()
@@ -41,7 +41,7 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     port = port or settings.port
     if settings.is_development:
         app = create_app(settings)
-        click.echo(f"serving on http://{host}:{port}/  (development; Ctrl+C stops)")
+        echo(f"serving on http://{host}:{port}/  (development; Ctrl+C stops)")
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
         return
     from gunicorn.app.wsgiapp import run as gunicorn_run

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.cli.base import CliContext, cli, pass_ctx, store_errors
+from lti_tool.cli.base import CliContext, cli, echo, pass_ctx, store_errors
 from lti_tool.player.content import content_store
 from store.base import utcnow
 from store.demo import is_empty, seed_demo
@@ -34,14 +34,14 @@ def demo_seed(ctx: CliContext, courses: int, seed: int, if_empty: bool) -> None:
         raise InvalidInput("demo seed adds a synthetic catalog and demo accounts: it is for development and test, "
                            "never for a production database (ENV=production)", reason="demo_in_production")
     if if_empty and not is_empty(ctx.sessions):
-        click.echo("database already has data: demo seed skipped")
+        echo("database already has data: demo seed skipped")
         return
     report = seed_demo(ctx.sessions, utcnow(), courses=courses, seed=seed, content=content_store(ctx.settings))
     if report.catalog is not None:
-        click.echo(f"catalog: {report.catalog}")
+        echo(f"catalog: {report.catalog}")
     for line in report.lines:
-        click.echo(line)
-    click.echo(f"demo account id: {report.account_id}  (try: lti-tool seats list --account {report.account_id})")
+        echo(line)
+    echo(f"demo account id: {report.account_id}  (try: lti-tool seats list --account {report.account_id})")
     if not ctx.settings.demo_content:
-        click.echo("note: DEMO_CONTENT is off here: demo courses without imported content show \"not available "
-                   "yet\" (only the courses with generated SCORM packages above play)")
+        echo("note: DEMO_CONTENT is off here: demo courses without imported content show \"not available "
+             "yet\" (only the courses with generated SCORM packages above play)")

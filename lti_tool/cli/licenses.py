@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from lti_tool.cli.base import CliContext, account_option, cli, emit_json, json_option, pass_ctx, store_errors
+from lti_tool.cli.base import CliContext, account_option, cli, echo, emit_json, json_option, pass_ctx, store_errors
 from store.accounts import queries as account_queries
 from store.base import utcnow
 from store.licenses.holdings import AccountOverview, Holding, account_overview
@@ -51,17 +51,17 @@ def licenses_list(ctx: CliContext, account: str, as_json: bool) -> None:
         emit_json([holding_json(h, overview) for h in overview.holdings])
         return
     if not overview.holdings:
-        click.echo("no licenses" + ("" if overview.ppu else ": grant one with `lti-tool staff …`"))
+        echo("no licenses" + ("" if overview.ppu else ": grant one with `lti-tool staff …`"))
     else:
-        click.echo(f"{'TYPE':6}  {'COURSE':14}  {'TITLE':30}  {'SEATS':>11}  {'STARTS':10}  {'EXPIRES':10}  STATUS")
+        echo(f"{'TYPE':6}  {'COURSE':14}  {'TITLE':30}  {'SEATS':>11}  {'STARTS':10}  {'EXPIRES':10}  STATUS")
         for h in overview.holdings:
             seats = f"{h.seats_used}/{h.seats}" if h.seats is not None else "-"
             expires = f"{h.expires_at:%Y-%m-%d}" if h.expires_at else "-"
-            click.echo(f"{h.license_type:6}  {(h.catalog_id or '(all Plus)')[:14]:14}  {h.title[:30]:30}  "
-                       f"{seats:>11}  {h.starts_at:%Y-%m-%d}  {expires:10}  {h.status}")
+            echo(f"{h.license_type:6}  {(h.catalog_id or '(all Plus)')[:14]:14}  {h.title[:30]:30}  "
+                 f"{seats:>11}  {h.starts_at:%Y-%m-%d}  {expires:10}  {h.status}")
     if overview.ppu:
         ppu = overview.ppu
         deposit = format_money(ppu.balance_cents, ctx.settings.currency)
-        click.echo(f"pay per use: contract {ppu.contract_ref}, deposit {deposit}"
-                   f"{'' if ppu.is_enabled else ', switched off'}"
-                   f"{'' if overview.ppu_library else ', library empty'}")
+        echo(f"pay per use: contract {ppu.contract_ref}, deposit {deposit}"
+             f"{'' if ppu.is_enabled else ', switched off'}"
+             f"{'' if overview.ppu_library else ', library empty'}")

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from lti_tool.cli.base import CliContext, cli, emit_json, fail, json_option, pass_ctx, store_errors
+from lti_tool.cli.base import CliContext, cli, echo, emit_json, fail, json_option, pass_ctx, store_errors
 from lti_tool.lti import ags, keys, registrations
 from lti_tool.lti.registrations import PlatformDetails, RegistrationView
 from store.accounts import queries as account_queries
@@ -16,15 +16,15 @@ from store.base import utcnow
 def _echo_registration(view: RegistrationView) -> None:
     label = f" — {view.label}" if view.label else ""
     review = "  [needs review]" if view.needs_review else ""
-    click.echo(f"registration {view.id}: {view.issuer} client {view.client_id} "
-               f"(account {view.account_id} {view.account_name!r}, via {view.created_via}){label}{review}")
-    click.echo(f"  login {view.auth_login_url}")
-    click.echo(f"  token {view.auth_token_url}" + (f"  (audience {view.auth_audience})" if view.auth_audience else ""))
-    click.echo(f"  keys  {view.key_set_url}")
+    echo(f"registration {view.id}: {view.issuer} client {view.client_id} "
+         f"(account {view.account_id} {view.account_name!r}, via {view.created_via}){label}{review}")
+    echo(f"  login {view.auth_login_url}")
+    echo(f"  token {view.auth_token_url}" + (f"  (audience {view.auth_audience})" if view.auth_audience else ""))
+    echo(f"  keys  {view.key_set_url}")
     if not view.deployments:
-        click.echo("  deployments: none yet (Canvas sends its deployment id with the first launch)")
+        echo("  deployments: none yet (Canvas sends its deployment id with the first launch)")
     for d in view.deployments:
-        click.echo(f"  deployment {d.deployment_id}  [{d.status}]")
+        echo(f"  deployment {d.deployment_id}  [{d.status}]")
 
 
 # ---------------------------------------------------------------- platform
@@ -79,8 +79,8 @@ def platform_list(ctx: CliContext, account: str | None, needs_review: bool, as_j
         emit_json([asdict(v) for v in views])
         return
     if not views:
-        click.echo("no registrations wait for review" if needs_review
-                   else "no platforms registered yet: lti-tool platform add --help")
+        echo("no registrations wait for review" if needs_review
+             else "no platforms registered yet: lti-tool platform add --help")
         return
     for view in views:
         _echo_registration(view)
@@ -93,8 +93,8 @@ def platform_list(ctx: CliContext, account: str | None, needs_review: bool, as_j
 def platform_review(ctx: CliContext, registration_id: int) -> None:
     """Mark a registration made by anonymous Dynamic Registration (and its new account) as reviewed."""
     view = registrations.mark_reviewed(ctx.sessions, registration_id, utcnow())
-    click.echo(f"registration {view.id} reviewed: {view.issuer} client {view.client_id}, "
-               f"account {view.account_id} {view.account_name!r}")
+    echo(f"registration {view.id} reviewed: {view.issuer} client {view.client_id}, "
+         f"account {view.account_id} {view.account_name!r}")
 
 
 @platform.command("remove")
@@ -109,8 +109,8 @@ def platform_remove(ctx: CliContext, registration_id: int | None, issuer: str | 
     """Remove a registration (by ID, or --issuer with --client-id) and its deployments."""
     view = registrations.get_registration(ctx.sessions, registration_id, issuer, client_id)
     if not yes:
-        click.echo(f"registration {view.id}: {view.issuer} client {view.client_id}, account {view.account_name!r}, "
-                   f"{len(view.deployments)} deployment(s). Launches from it will stop working.")
+        echo(f"registration {view.id}: {view.issuer} client {view.client_id}, account {view.account_name!r}, "
+             f"{len(view.deployments)} deployment(s). Launches from it will stop working.")
         try:
             confirmed = click.confirm("Remove it?", default=False)
         except click.Abort:
@@ -118,7 +118,7 @@ def platform_remove(ctx: CliContext, registration_id: int | None, issuer: str | 
         if not confirmed:
             fail("not removed (answer y, or pass --yes)")
     removed = registrations.remove_registration(ctx.sessions, view.id)
-    click.echo(f"removed registration {removed.id} ({removed.issuer} client {removed.client_id})")
+    echo(f"removed registration {removed.id} ({removed.issuer} client {removed.client_id})")
 
 
 @platform.command("registration-code")
@@ -133,9 +133,9 @@ def platform_registration_code(ctx: CliContext, account: str, days: int) -> None
         acc = account_queries.get_account(session, account)
         account_id, name = acc.id, acc.name
     code = registrations.make_registration_code(ctx.settings, account_id, utcnow(), days)
-    click.echo(code)
-    click.echo(f"(for account {account_id} {name!r}, valid {days} days: the admin enters the account name and "
-               "this code on the Dynamic Registration page)", err=True)
+    echo(code)
+    echo(f"(for account {account_id} {name!r}, valid {days} days: the admin enters the account name and "
+         "this code on the Dynamic Registration page)", err=True)
 
 
 @platform.group("deployments")
@@ -154,11 +154,11 @@ def deployments_list(ctx: CliContext, status: str | None, as_json: bool) -> None
         emit_json([asdict(r) for r in rows])
         return
     if not rows:
-        click.echo("no deployments" + (f" with status {status}" if status else ""))
+        echo("no deployments" + (f" with status {status}" if status else ""))
         return
     for r in rows:
-        click.echo(f"registration {r.registration_id}  {r.deployment_id}  [{r.status}]  {r.issuer} "
-                   f"client {r.client_id}  account {r.account_name!r}")
+        echo(f"registration {r.registration_id}  {r.deployment_id}  [{r.status}]  {r.issuer} "
+             f"client {r.client_id}  account {r.account_name!r}")
 
 
 registration_option = click.option("--registration", "registration_id", type=int, required=True,
@@ -177,7 +177,7 @@ deployment_option = click.option("--deployment-id", required=True)
 def deployments_add(ctx: CliContext, registration_id: int, deployment_id: str, account: str | None) -> None:
     """Add an active deployment to a registration."""
     view = registrations.add_deployment(ctx.sessions, registration_id, deployment_id, utcnow(), account_ref=account)
-    click.echo(f"registration {registration_id}: deployment {view.deployment_id} [{view.status}]")
+    echo(f"registration {registration_id}: deployment {view.deployment_id} [{view.status}]")
 
 
 @platform_deployments.command("approve")
@@ -188,7 +188,7 @@ def deployments_add(ctx: CliContext, registration_id: int, deployment_id: str, a
 def deployments_approve(ctx: CliContext, registration_id: int, deployment_id: str) -> None:
     """Accept launches from a pending (or disabled) deployment."""
     view = registrations.set_deployment_status(ctx.sessions, registration_id, deployment_id, "active")
-    click.echo(f"registration {registration_id}: deployment {view.deployment_id} [{view.status}]")
+    echo(f"registration {registration_id}: deployment {view.deployment_id} [{view.status}]")
 
 
 @platform_deployments.command("disable")
@@ -199,7 +199,7 @@ def deployments_approve(ctx: CliContext, registration_id: int, deployment_id: st
 def deployments_disable(ctx: CliContext, registration_id: int, deployment_id: str) -> None:
     """Refuse launches from a deployment."""
     view = registrations.set_deployment_status(ctx.sessions, registration_id, deployment_id, "disabled")
-    click.echo(f"registration {registration_id}: deployment {view.deployment_id} [{view.status}]")
+    echo(f"registration {registration_id}: deployment {view.deployment_id} [{view.status}]")
 
 
 # ---------------------------------------------------------------- keys
@@ -220,11 +220,11 @@ def keys_rotate(ctx: CliContext, as_json: bool) -> None:
     if as_json:
         emit_json(asdict(result))
         return
-    click.echo(f"new signing key {result.new_kid}")
+    echo(f"new signing key {result.new_kid}")
     for kid in result.retired_kids:
-        click.echo(f"retired {kid} (published for {ctx.settings.tool_key_overlap_days} more days)")
+        echo(f"retired {kid} (published for {ctx.settings.tool_key_overlap_days} more days)")
     for kid in result.purged_kids:
-        click.echo(f"deleted {kid} (its overlap period had ended)")
+        echo(f"deleted {kid} (its overlap period had ended)")
 
 
 @keys_group.command("list")
@@ -238,11 +238,11 @@ def keys_list(ctx: CliContext, as_json: bool) -> None:
         emit_json([asdict(v) for v in views])
         return
     if not views:
-        click.echo("no keys yet: one is made at the first JWKS request or signature (or `lti-tool keys rotate`)")
+        echo("no keys yet: one is made at the first JWKS request or signature (or `lti-tool keys rotate`)")
         return
     for v in views:
         extra = f", published until {v.published_until:%Y-%m-%d %H:%M} UTC" if v.published_until else ""
-        click.echo(f"{v.kid}  {v.state:8}  created {v.created_at:%Y-%m-%d %H:%M} UTC{extra}")
+        echo(f"{v.kid}  {v.state:8}  created {v.created_at:%Y-%m-%d %H:%M} UTC{extra}")
 
 
 # ---------------------------------------------------------------- ags
@@ -265,7 +265,7 @@ def ags_flush(ctx: CliContext, wait_seconds: int, as_json: bool) -> None:
     if as_json:
         emit_json(asdict(report))
         return
-    click.echo(f"sent {report.sent}, will retry {report.retrying}, failed {report.failed}")
+    echo(f"sent {report.sent}, will retry {report.retrying}, failed {report.failed}")
 
 
 @ags_group.command("status")
@@ -280,8 +280,8 @@ def ags_status(ctx: CliContext, status: str | None, limit: int, as_json: bool) -
         emit_json([asdict(r) for r in rows])
         return
     if not rows:
-        click.echo("no score posts")
+        echo("no score posts")
         return
     for r in rows:
         error = f"  last error: {r.last_error}" if r.last_error else ""
-        click.echo(f"{r.id:>6}  {r.status:7}  attempts {r.attempts}  {r.lineitem_url or r.lineitems_url}{error}")
+        echo(f"{r.id:>6}  {r.status:7}  attempts {r.attempts}  {r.lineitem_url or r.lineitems_url}{error}")

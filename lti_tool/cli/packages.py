@@ -11,7 +11,17 @@ from pathlib import Path
 
 import click
 
-from lti_tool.cli.base import CliContext, account_option, cli, emit_json, fail, json_option, pass_ctx, store_errors
+from lti_tool.cli.base import (
+    CliContext,
+    account_option,
+    cli,
+    echo,
+    emit_json,
+    fail,
+    json_option,
+    pass_ctx,
+    store_errors,
+)
 from scorm_packages import service
 from scorm_packages.manifest import FORMATS
 from store.licenses.labels import LICENSE_LABELS
@@ -112,9 +122,9 @@ def build(ctx: CliContext, account: str, course: str, license_type: str, fmt: st
     state = ("new package key" if prepared.was_created else
              "package key re-activated with a new secret: copies made before stay refused"
              if prepared.was_reactivated else "same package key as before: learners keep their seats")
-    click.echo(f"wrote {path} ({len(built.data):,} bytes): {view.course_title} \u2014 {view.license_label}, "
-               f"{'SCORM 1.2' if fmt == 'scorm12' else 'SCORM 2004 4th Edition'}")
-    click.echo(f"package key {view.key} ({state}); it calls {base}")
+    echo(f"wrote {path} ({len(built.data):,} bytes): {view.course_title} \u2014 {view.license_label}, "
+         f"{'SCORM 1.2' if fmt == 'scorm12' else 'SCORM 2004 4th Edition'}")
+    echo(f"package key {view.key} ({state}); it calls {base}")
 
 
 @packages.command("export")
@@ -166,7 +176,7 @@ def export(ctx: CliContext, account: str, fmt: str, license_type: str | None, ou
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, directory / CSV_NAME)
-    click.echo(f"wrote {len(rows)} package(s) and {CSV_NAME} to {directory} (they call {base})")
+    echo(f"wrote {len(rows)} package(s) and {CSV_NAME} to {directory} (they call {base})")
 
 
 def _package_json(view: service.PackageView) -> dict[str, object]:
@@ -188,13 +198,13 @@ def list_(ctx: CliContext, account: str, as_json: bool) -> None:
         emit_json([_package_json(v) for v in views])
         return
     if not views:
-        click.echo("no packages yet: lti-tool packages build --account A --course C --license-type T --format F")
+        echo("no packages yet: lti-tool packages build --account A --course C --license-type T --format F")
         return
-    click.echo(f"{'PACKAGE KEY':28}  {'COURSE':14}  {'LICENSE':11}  {'FORMAT':9}  {'GEN':>3}  {'BUILT':10}  STATE")
+    echo(f"{'PACKAGE KEY':28}  {'COURSE':14}  {'LICENSE':11}  {'FORMAT':9}  {'GEN':>3}  {'BUILT':10}  STATE")
     for v in views:
         state = f"revoked {v.revoked_at:%Y-%m-%d}" if v.revoked_at else "active"
-        click.echo(f"{v.key:28}  {v.course_id[:14]:14}  {v.license_label:11}  {v.format:9}  {v.generation:>3}  "
-                   f"{v.built_at:%Y-%m-%d}  {state}")
+        echo(f"{v.key:28}  {v.course_id[:14]:14}  {v.license_label:11}  {v.format:9}  {v.generation:>3}  "
+             f"{v.built_at:%Y-%m-%d}  {state}")
 
 
 
@@ -211,11 +221,11 @@ def revoke(ctx: CliContext, key: str, as_json: bool) -> None:
         return
     if not changed:
         assert view.revoked_at is not None
-        click.echo(f"package {view.key} was already revoked on {view.revoked_at:%Y-%m-%d %H:%M} UTC")
+        echo(f"package {view.key} was already revoked on {view.revoked_at:%Y-%m-%d %H:%M} UTC")
         return
-    click.echo(f"revoked package {view.key}: {view.course_title} \u2014 {view.license_label}, {view.format}")
-    click.echo("learners launching it now see a revocation message. Building it again gives a new copy with the "
-               "same key (learners keep their seats); revoked copies stay refused.")
+    echo(f"revoked package {view.key}: {view.course_title} \u2014 {view.license_label}, {view.format}")
+    echo("learners launching it now see a revocation message. Building it again gives a new copy with the "
+         "same key (learners keep their seats); revoked copies stay refused.")
 
 
 @packages.command("domains")
@@ -242,17 +252,17 @@ def domains(ctx: CliContext, account: str, allow: tuple[str, ...], remove: tuple
     for raw in allow:
         domain, added = service.allow_domain(ctx.sessions, account, raw, now)
         if not as_json:
-            click.echo(f"{'allowed' if added else 'already allowed'}: {domain}")
+            echo(f"{'allowed' if added else 'already allowed'}: {domain}")
     for raw in remove:
         domain = service.remove_domain(ctx.sessions, account, raw)
         if not as_json:
-            click.echo(f"removed: {domain}")
+            echo(f"removed: {domain}")
     current = service.list_domains(ctx.read_sessions, account)
     if as_json:
         emit_json({"allowed_domains": current, "any_domain": not current})
         return
     if show or not (allow or remove):
         if current:
-            click.echo("packages may be launched from: " + ", ".join(current) + " (and their subdomains)")
+            echo("packages may be launched from: " + ", ".join(current) + " (and their subdomains)")
         else:
-            click.echo("no domain listed: packages may be launched from any LMS domain")
+            echo("no domain listed: packages may be launched from any LMS domain")

@@ -6,7 +6,17 @@ import sys
 from dataclasses import asdict
 
 import click
-from lti_tool.cli.base import CliContext, account_option, cli, emit_json, json_option, parse_start, pass_ctx, store_errors
+from lti_tool.cli.base import (
+    CliContext,
+    account_option,
+    cli,
+    echo,
+    emit_json,
+    json_option,
+    parse_start,
+    pass_ctx,
+    store_errors,
+)
 from store.accounts import queries as account_queries
 from store.accounts.service import LearnerIdentity, create_account
 from store.base import utcnow
@@ -15,6 +25,7 @@ from store.licenses import queries as license_queries
 from store.licenses import rules
 from store.licenses import service as licenses
 from store.licenses.holdings import account_overview
+from store.text import printable
 
 REFUSED_EXIT_CODE = 3
 
@@ -41,7 +52,7 @@ def accounts_create(ctx: CliContext, name: str, kind: str, as_json: bool) -> Non
     if as_json:
         emit_json(asdict(view))
     else:
-        click.echo(f"created account {view.id}: {view.name} ({view.kind})")
+        echo(f"created account {view.id}: {view.name} ({view.kind})")
 
 
 @accounts.command("list")
@@ -70,14 +81,14 @@ def accounts_list(ctx: CliContext, as_json: bool) -> None:
         emit_json(rows)
         return
     if not rows:
-        click.echo("no accounts yet: lti-tool accounts create NAME")
+        echo("no accounts yet: lti-tool accounts create NAME")
         return
-    click.echo(f"{'ID':>4}  {'NAME':30}  {'KIND':12}  {'PLUS SEATS':>11}  {'LOTS':>4}  {'PPU DEPOSIT':>12}  RETAKE")
+    echo(f"{'ID':>4}  {'NAME':30}  {'KIND':12}  {'PLUS SEATS':>11}  {'LOTS':>4}  {'PPU DEPOSIT':>12}  RETAKE")
     for r in rows:
         plus = f"{r['plus_seats_used']}/{r['plus_seats_total']}" if r["plus_seats_total"] else "-"
         ppu = format_money(r["ppu_balance_cents"], ctx.settings.currency) if r["ppu_balance_cents"] is not None else "-"
-        click.echo(f"{r['id']:>4}  {r['name'][:30]:30}  {r['kind']:12}  {plus:>11}  {r['valid_volume_lots']:>4}  "
-                   f"{ppu:>12}  {'on' if r['annual_retake'] else 'off'}")
+        echo(f"{r['id']:>4}  {r['name'][:30]:30}  {r['kind']:12}  {plus:>11}  {r['valid_volume_lots']:>4}  "
+             f"{ppu:>12}  {'on' if r['annual_retake'] else 'off'}")
 
 
 # ---------------------------------------------------------------- staff
@@ -102,8 +113,8 @@ def grant_plus(ctx: CliContext, account: str, seats: int, term: str, start: str 
     if as_json:
         emit_json(asdict(view))
     else:
-        click.echo(f"plus subscription {view.id}: {view.seats_total} seats ({view.seats_used} used), {view.term}, "
-                   f"{view.started_at:%Y-%m-%d} to {view.current_period_end:%Y-%m-%d}")
+        echo(f"plus subscription {view.id}: {view.seats_total} seats ({view.seats_used} used), {view.term}, "
+             f"{view.started_at:%Y-%m-%d} to {view.current_period_end:%Y-%m-%d}")
 
 
 @staff.command("grant-volume")
@@ -120,8 +131,8 @@ def grant_volume(ctx: CliContext, account: str, course: str, seats: int, start: 
     if as_json:
         emit_json(asdict(view))
     else:
-        click.echo(f"volume lot {view.id}: {view.seats_total} seats of {view.course_id}, "
-                   f"{view.purchased_at:%Y-%m-%d} to {view.expires_at:%Y-%m-%d}")
+        echo(f"volume lot {view.id}: {view.seats_total} seats of {view.course_id}, "
+             f"{view.purchased_at:%Y-%m-%d} to {view.expires_at:%Y-%m-%d}")
 
 
 def _echo_ppu(ctx: CliContext, view: licenses.PpuView, as_json: bool) -> None:
@@ -129,7 +140,7 @@ def _echo_ppu(ctx: CliContext, view: licenses.PpuView, as_json: bool) -> None:
         emit_json(asdict(view))
     else:
         balance = format_money(view.balance_cents, ctx.settings.currency)
-        click.echo(f"pay per use: contract {view.contract_ref}, deposit balance {balance} ({view.balance_cents} cents)")
+        echo(f"pay per use: contract {view.contract_ref}, deposit balance {balance} ({view.balance_cents} cents)")
 
 
 @staff.command("ppu-configure")
@@ -163,7 +174,7 @@ def deposit(ctx: CliContext, account: str, add: int, as_json: bool) -> None:
 def ppu_library_add(ctx: CliContext, account: str, course: str) -> None:
     """Add a course to an account's PPU library (admins do this in the store too)."""
     added = licenses.add_to_ppu_library(ctx.sessions, account, course, utcnow())
-    click.echo(f"{course} {'added to' if added else 'was already in'} the PPU library")
+    echo(f"{course} {'added to' if added else 'was already in'} the PPU library")
 
 
 @staff.command("retake")
@@ -174,7 +185,7 @@ def ppu_library_add(ctx: CliContext, account: str, course: str) -> None:
 def retake(ctx: CliContext, account: str, state: str) -> None:
     """Turn annual retake on or off for an account."""
     licenses.set_annual_retake(ctx.sessions, account, state == "on")
-    click.echo(f"annual retake {state}")
+    echo(f"annual retake {state}")
 
 
 # ---------------------------------------------------------------- seats
@@ -202,14 +213,14 @@ def seats_list(ctx: CliContext, account: str, course: str | None, limit: int | N
         emit_json([asdict(r) for r in rows])
         return
     if not rows:
-        click.echo("no seats")
+        echo("no seats")
         return
-    click.echo(f"{'SEAT':>6}  {'TYPE':6}  {'COURSE':14}  {'LEARNER':24}  {'ATT':>3}  {'OCCUPIED':10}  {'EXPIRES':10}  STATE")
+    echo(f"{'SEAT':>6}  {'TYPE':6}  {'COURSE':14}  {'LEARNER':24}  {'ATT':>3}  {'OCCUPIED':10}  {'EXPIRES':10}  STATE")
     for r in rows:
         expires = f"{r.expires_at:%Y-%m-%d}" if r.expires_at else "with term"
-        click.echo(f"{r.id:>6}  {r.license_type:6}  {(r.course_id or '(all Plus)')[:14]:14}  "
-                   f"{r.learner_external_id[:24]:24}  {r.attempt:>3}  {r.occupied_at:%Y-%m-%d}  {expires:10}  "
-                   f"{'valid' if r.is_valid else 'expired'}")
+        echo(f"{r.id:>6}  {r.license_type:6}  {(r.course_id or '(all Plus)')[:14]:14}  "
+             f"{printable(r.learner_external_id)[:24]:24}  {r.attempt:>3}  {r.occupied_at:%Y-%m-%d}  {expires:10}  "
+             f"{'valid' if r.is_valid else 'expired'}")
 
 
 @seats.command("claim")
@@ -242,12 +253,12 @@ def seats_claim(ctx: CliContext, account: str, license_type: str, course: str, l
         })
     elif result.seat:
         s = result.seat
-        click.echo(f"{'new' if result.is_new_seat else 'existing'} seat {s.id}: {s.license_type}, course {s.course_id}, "
-                   f"attempt {s.attempt}, occupied {s.occupied_at:%Y-%m-%d}"
-                   + (f", expires {s.expires_at:%Y-%m-%d}" if s.expires_at else ""))
+        echo(f"{'new' if result.is_new_seat else 'existing'} seat {s.id}: {s.license_type}, course {s.course_id}, "
+             f"attempt {s.attempt}, occupied {s.occupied_at:%Y-%m-%d}"
+             + (f", expires {s.expires_at:%Y-%m-%d}" if s.expires_at else ""))
     else:
         r = result.refusal
         assert r is not None
-        click.echo(f"refused [{r.reason}]: {r.message} {r.ask}")
+        echo(f"refused [{r.reason}]: {r.message} {r.ask}")
     if not result.ok:
         sys.exit(REFUSED_EXIT_CODE)

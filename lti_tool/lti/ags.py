@@ -43,6 +43,7 @@ from store.catalog.models import Course
 from store import outbound
 from store.database import upsert_insert
 from store.outbound import OutboundError, OutboundResponse
+from store.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def _retry_after(response: OutboundResponse, now: datetime) -> float | None:
 
 
 def _error_from(response: OutboundResponse, what: str, now: datetime) -> ServiceError:
-    body = (response.text or "")[:300].replace("\n", " ")
+    body = printable((response.text or "")[:300])  # LMS text: stored in last_error, logged, printed by the CLI
     return ServiceError(f"{what}: HTTP {response.status} {body}".strip(),
                         retryable=_retryable_status(response.status), status=response.status,
                         retry_after=_retry_after(response, now))

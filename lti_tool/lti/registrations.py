@@ -26,6 +26,7 @@ from store.accounts import queries as account_queries
 from store.accounts.models import Account
 from store.base import require_aware
 from store.errors import InvalidInput, NotFound
+from store.text import check_text
 
 CREATED_VIA = ("cli", "dynamic", "demo")
 DEPLOYMENT_STATUSES = ("active", "pending", "disabled")
@@ -124,6 +125,7 @@ def check_url(value: str | None, settings: Settings, what: str, *, max_length: i
         raise InvalidInput(f"{what} is missing", reason="invalid_url")
     if len(value) > max_length:
         raise InvalidInput(f"{what} is longer than {max_length} characters", reason="invalid_url")
+    check_text(value, what, max_chars=None)  # the input rule: no NUL, surrogates or line breaks
     try:
         parts = urlsplit(value)
         host = parts.hostname
@@ -185,7 +187,7 @@ def _text(value: str | None, what: str, max_length: int, *, required: bool = Tru
         raise InvalidInput(f"{what} is missing", reason="invalid_input")
     if len(value) > max_length:
         raise InvalidInput(f"{what} is longer than {max_length} characters", reason="invalid_input")
-    return value
+    return check_text(value, what, max_chars=None)  # the input rule: no NUL, surrogates or line breaks
 
 
 def _deployment_ids(values: Iterable[str]) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ from jwt.exceptions import InvalidKeyError, InvalidSignatureError, PyJWKError, P
 
 from lti_tool.lti import claims
 from lti_tool.lti.errors import LaunchError, bad_request, unauthorized
+from store.text import find_invalid_text
 
 ALLOWED_ALG = "RS256"
 MAX_ID_TOKEN_CHARS = 200_000
@@ -86,6 +87,12 @@ def parse_unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise bad_request("malformed_token", f"The id_token is not a well-formed JWT ({exc}).") from exc
     if not isinstance(body, dict):
         raise bad_request("malformed_token", "The id_token body is not a JSON object.")
+    # The input rule (store.text): no NUL or surrogate in any claim, before any claim is used.
+    problem = find_invalid_text(header, "header") or find_invalid_text(body)
+    if problem is not None:
+        raise bad_request("invalid_text", f"The launch token holds text this tool cannot accept: claim {problem}.",
+                          "Ask the LMS administrator to check the user's and the course's names and the link's "
+                          "custom parameters for broken characters.")
     return header, body
 
 

@@ -57,6 +57,7 @@ from store.progress import scorm, service
 from store.progress.queries import ProgressView
 from store.progress.rules import ProgressUpdate
 from store.progress.service import CourseNotCovered, ProgressEvent, SeatGone, SeatNotYours
+from store.text import find_invalid_text
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +180,14 @@ def _grant(token: Any) -> PlayerGrant:
 
 
 def _json_body(limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "body_too_large", f"the request body is larger than {limit} bytes")
-    raw = request.stream.read(limit + 1)
+    """The JSON object in the body, whatever its content type (``sendBeacon`` posts text/plain);
+    413 above ``limit``, 400 when it does not parse or breaks the input rule (store.text)."""
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise ApiError(413, "body_too_large", f"the request body is larger than {limit} bytes")
+        raw = request.get_data(cache=True)  # the app-wide check may have read it already
+    else:
+        raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         raise ApiError(413, "body_too_large", f"the request body is larger than {limit} bytes")
     if not raw.strip():
@@ -192,6 +198,9 @@ def _json_body(limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    problem = find_invalid_text(body)
+    if problem is not None:
+        raise ApiError(400, "invalid_text", f"in the request body, {problem}")
     return body
 
 

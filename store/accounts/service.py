@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.models import ACCOUNT_KINDS, Account, Learner
 from store.errors import InvalidInput
+from store.text import check_optional_text, check_text
 from store.database import upsert_insert
 
 
@@ -37,13 +38,34 @@ class LearnerIdentity:
     username: str | None = None
 
 
+# Column limits (store/accounts/models.py): checked before anything reaches the database.
+ACCOUNT_NAME_MAX = 200
+IDENTITY_SOURCE_MAX = 300
+EXTERNAL_ID_MAX = 4000
+LEARNER_NAME_MAX = 300
+EMAIL_MAX = 320
+USERNAME_MAX = 300
+
+
+def check_identity(identity: LearnerIdentity) -> LearnerIdentity:
+    """The input rule (store.text) for what a delivery method says about a learner: no NUL or
+    surrogates, each field within its column. InvalidText (``invalid_text`` /
+    ``text_too_long``) names the field. Ids and names are opaque LMS text: line breaks are kept."""
+    check_text(identity.source, "identity source", max_chars=IDENTITY_SOURCE_MAX)
+    check_text(identity.external_id, "learner id", max_chars=EXTERNAL_ID_MAX, allow_newlines=True)
+    check_optional_text(identity.name, "learner name", max_chars=LEARNER_NAME_MAX, allow_newlines=True)
+    check_optional_text(identity.email, "learner email", max_chars=EMAIL_MAX, allow_newlines=True)
+    check_optional_text(identity.username, "learner username", max_chars=USERNAME_MAX, allow_newlines=True)
+    return identity
+
+
 def create_account(sessions: sessionmaker[Session], name: str, now: datetime,
                    kind: str = "organization") -> AccountView:
-    name = name.strip()
+    name = check_text(name, "account name", max_chars=None).strip()
     if not name:
         raise InvalidInput("account name must not be empty", reason="invalid_name")
-    if len(name) > 200:
-        raise InvalidInput("account name is longer than 200 characters", reason="invalid_name")
+    if len(name) > ACCOUNT_NAME_MAX:
+        raise InvalidInput(f"account name is longer than {ACCOUNT_NAME_MAX} characters", reason="invalid_name")
     if kind not in ACCOUNT_KINDS:
         raise InvalidInput(f"account kind must be one of {', '.join(ACCOUNT_KINDS)}", reason="invalid_kind")
     with sessions.begin() as session:
@@ -60,6 +82,7 @@ def upsert_learner(session: Session, account_id: int, identity: LearnerIdentity,
 
     Name, email and username are updated when the launch sends them, kept otherwise.
     """
+    check_identity(identity)
     external_id = identity.external_id.strip()
     if not external_id:
         raise InvalidInput("learner id must not be empty", reason="invalid_learner")

@@ -5,6 +5,9 @@ A feed is checked as a whole before anything is written: every problem is collec
 database (a ``replacement_id`` naming a course that is neither in the feed nor in the catalog)
 happen in :mod:`store.catalog.service`, which reports them the same way.
 
+Every string follows the input rule (:mod:`store.text`): a NUL or a lone surrogate (a broken
+``\\ud800`` escape) is a problem of its line, and so is a line break in a one-line field.
+
 Fields (unknown fields are an error, ``null`` means "not given"):
 
 =========================  ========  ==========================================================
@@ -13,10 +16,10 @@ field                      required  meaning
 id                         yes       the course's catalog id (string, unique in the feed)
 title                      yes       string
 publisher                  yes       publisher name; publishers are matched by exact name
-description                no        string, default ""
+description                no        string (up to 20,000 characters, may hold line breaks), default ""
 language                   no        language tag like ``en`` or ``pt-BR``, default ``en``
 duration_minutes           no        whole number >= 0, default 0
-topics                     no        list of strings, default []
+topics                     no        list of up to 50 strings (100 characters each), default []
 volume_price_cents         yes       Volume unit price, whole number of cents >= 0
 ppu_price_cents            yes       Pay Per Use price, whole number of cents >= 0
 plus                       no        true when in the Plus subscription catalog, default false
@@ -44,10 +47,13 @@ from store.catalog.limits import (
     TITLE_MAX,
 )
 from store.errors import StoreError
+from store.text import printable, text_problem
 
 # Integer columns are 32-bit on PostgreSQL: a bigger value must be a feed error, not a crash.
 INT_MAX = 2_147_483_647
 TOPIC_MAX = 100
+TOPICS_MAX = 50  # topics per course
+DESCRIPTION_MAX = 20_000  # the column is TEXT: a sensible size for search and the deep-linking text
 DEFAULT_LANGUAGE = "en"
 PROBLEMS_SHOWN = 20
 
@@ -154,7 +160,7 @@ class _LineChecker:
     def _value(self, name: str) -> Any:
         return self.data.get(name)
 
-    def string(self, name: str, *, required: bool, max_length: int | None = None) -> str | None:
+    def string(self, name: str, *, required: bool, max_length: int, multiline: bool = False) -> str | None:
         value = self._value(name)
         if value is None:
             if required:
@@ -167,11 +173,13 @@ class _LineChecker:
         if required and not value:
             self.problems.append(f"'{name}' must not be blank")
             return None
-        if max_length is not None and len(value) > max_length:
-            self.problems.append(f"'{name}' is longer than {max_length} characters")
+        # The input rule (store.text): no NUL or lone surrogate; one line unless multiline.
+        problem = text_problem(value, allow_newlines=multiline)
+        if problem is not None:
+            self.problems.append(f"'{name}' {problem}")
             return None
-        if "\x00" in value:
-            self.problems.append(f"'{name}' contains a NUL character")
+        if max_length is not None and len(value) > max_length:
+            self.problems.append(f"'{name}' is longer than {max_length:,} characters")
             return None
         return value
 
@@ -212,11 +220,18 @@ class _LineChecker:
         if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
             self.problems.append("'topics' must be a list of strings")
             return ()
+        if len(value) > TOPICS_MAX:
+            self.problems.append(f"'topics' holds more than {TOPICS_MAX} topics")
+            return ()
         topics: dict[str, None] = {}
         for raw in value:
             topic = raw.strip()
             if not topic:
                 self.problems.append("'topics' must not contain blank strings")
+                return ()
+            problem = text_problem(topic, allow_newlines=False)
+            if problem is not None:
+                self.problems.append(f"a topic {problem}")
                 return ()
             if len(topic) > TOPIC_MAX:
                 self.problems.append(f"a topic is longer than {TOPIC_MAX} characters")
@@ -258,7 +273,7 @@ def validate_record(data: Any, line: int) -> FeedCourse | list[str]:
     catalog_id = check.string("id", required=True, max_length=CATALOG_ID_MAX)
     title = check.string("title", required=True, max_length=TITLE_MAX)
     publisher = check.string("publisher", required=True, max_length=PUBLISHER_NAME_MAX)
-    description = check.string("description", required=False) or ""
+    description = check.string("description", required=False, max_length=DESCRIPTION_MAX, multiline=True) or ""
     language = check.language()
     duration = check.whole_number("duration_minutes", required=False)
     topics = check.topics()
@@ -468,8 +483,11 @@ def _json_type(value: Any) -> str:
 
 
 def _short(value: Any, limit: int = 40) -> str:
+    """A short, printable rendering of a value for a problem message (controls and surrogates
+    escaped: problems are printed on terminals)."""
     text = json.dumps(value, ensure_ascii=False) if _is_json(value) else repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return printable(text)
 
 
 def _is_json(value: Any) -> bool:

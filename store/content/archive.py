@@ -2,11 +2,12 @@
 
 ``inspect_archive`` reads only the zip's directory and refuses, before anything is extracted:
 entries whose path would leave the package folder (absolute paths, ``..`` segments,
-backslashes, drive letters, NUL or control characters), symbolic links, encrypted entries,
-unsupported compression, two entries for one path, and zip bombs (more files, more bytes in
-one file or more bytes in total than the limits allow). ``extract_archive`` then streams each
-file out, counting the bytes it really inflates (a zip's directory can lie about sizes), into
-a fresh folder with ordinary permissions.
+backslashes, drive letters, NUL or control characters) or is too deep or too long (more than
+``MAX_PATH_DEPTH`` segments, a name over 255 bytes, a path over 1,024 bytes), symbolic links,
+encrypted entries, unsupported compression, two entries for one path, and zip bombs (more
+files, more bytes in one file or more bytes in total than the limits allow).
+``extract_archive`` then streams each file out, counting the bytes it really inflates (a zip's
+directory can lie about sizes), into a fresh folder with ordinary permissions.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from pathlib import Path
 from store.content.errors import ContentRejected  # noqa: F401 - raised here, importable from here
 
 CHUNK = 1 << 16
+# Paths a package may use (real courses stay far below): deeper or longer ones are refused before
+# anything is written (a 2,000-folder-deep entry used to exhaust the recursion of mkdir).
+MAX_PATH_DEPTH = 40  # path segments, the file included
+MAX_NAME_BYTES = 255  # one file or folder name (the common file system limit)
+MAX_PATH_BYTES = 1024  # the whole relative path (PATH_MAX is 4096 with CONTENT_DIR in front)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
@@ -76,7 +82,16 @@ def safe_member_path(name: str) -> str:
         raise _reject("unsafe_path", f"zip entry {_show(name)} leaves the package folder ('..')")
     if not parts:
         raise _reject("unsafe_path", f"zip entry {_show(name)} names no file")
-    return "/".join(parts)
+    if len(parts) > MAX_PATH_DEPTH:
+        raise _reject("path_too_deep", f"zip entry {_show(name)} is {len(parts) - 1} folders deep; at most "
+                                       f"{MAX_PATH_DEPTH - 1} are allowed")
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts):
+        raise _reject("path_too_long", f"zip entry {_show(name)} has a file or folder name longer than "
+                                       f"{MAX_NAME_BYTES} bytes")
+    path = "/".join(parts)
+    if len(path.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+        raise _reject("path_too_long", f"zip entry {_show(name)} has a path longer than {MAX_PATH_BYTES} bytes")
+    return path
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from store.catalog.models import Course
 from store.content.model import ContentPackage
 from store.content.models import CourseContentVersion
+from store.errors import NotFound
 
 
 def package_of(row: CourseContentVersion) -> ContentPackage:
@@ -81,6 +82,8 @@ def list_versions(session: Session, pins: Select[tuple[int | None, int]],
         .order_by(Course.catalog_id, CourseContentVersion.version)
     )
     if course_catalog_id is not None:
+        if session.scalar(select(Course.id).where(Course.catalog_id == course_catalog_id)) is None:
+            raise NotFound(f"course {course_catalog_id!r} is not in the catalog", reason="unknown_course")
         stmt = stmt.where(Course.catalog_id == course_catalog_id)
     return [
         ContentVersionRow(

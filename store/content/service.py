@@ -8,7 +8,9 @@
    launch and checks that every file the manifest names is in the zip;
 3. the files are extracted into ``CONTENT_DIR/.incoming/<random>`` and renamed, in one step, to
    ``CONTENT_DIR/packages/<sha256 of the zip>``: a folder there is always complete, and the same
-   zip imported again (for this or another course) is stored once;
+   zip imported again (for this or another course) is stored once. An import holds a lock on its
+   extraction folder (``store.content.incoming``): what a killed import left is removed by the
+   next import or prune;
 4. one transaction adds the version row and makes it the course's current one.
 
 Any failure leaves nothing behind: no row, no new folder. Importing the zip that is already
@@ -26,7 +28,6 @@ import hashlib
 import logging
 import os
 import time
-import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,9 +47,11 @@ from store.content.archive import (
     inspect_archive,
     remove_tree,
 )
+from store.content.incoming import extraction_folder, remove_abandoned
 from store.content.manifest import MANIFEST, MAX_MANIFEST_BYTES, ManifestInfo, read_manifest
 from store.content.models import CourseContentVersion
 from store.errors import NotFound
+from store.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -118,21 +121,16 @@ def _place_files(store: ContentStore, archive: zipfile.ZipFile, listing: Archive
     if final.is_dir():
         os.utime(final)  # a fresh mtime: prune leaves recently used folders alone
         return False
-    store.incoming.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(store.incoming, stale_after_seconds=RECENT_INCOMING_SECONDS)  # what killed imports left
     store.packages.mkdir(parents=True, exist_ok=True)
-    temp = store.incoming / uuid.uuid4().hex
-    try:
+    with extraction_folder(store.incoming) as temp:  # removed on the way out if not renamed
         extract_archive(archive, listing, temp, store.limits)
         try:
             os.rename(temp, final)
         except OSError:
             if final.is_dir():  # the same zip was imported at the same moment: use that copy
-                remove_tree(temp)
                 return False
             raise
-    except BaseException:
-        remove_tree(temp)
-        raise
     return True
 
 
@@ -166,7 +164,7 @@ def import_content(sessions: sessionmaker[Session], store: ContentStore, course_
             raise ContentRejected(f"{MANIFEST} cannot be read: {str(exc)[:200]}", reason="corrupt_zip") from None
         info = read_manifest(manifest_bytes, listing.paths)
         created = _place_files(store, archive, listing, key)
-    filename = (original_filename or zip_path.name)[:255]
+    filename = printable(original_filename or zip_path.name)[:255]  # shown in listings: escaped, never raw
     try:
         return _record(sessions, course_pk, course_catalog_id, key, info, listing.total_bytes, len(listing.files),
                        filename, now)
@@ -244,10 +242,14 @@ def prune_content(sessions: sessionmaker[Session], store: ContentStore, in_use: 
                   course_catalog_id: str | None = None, recent_seconds: int = RECENT_FOLDER_SECONDS,
                   recent_incoming_seconds: int = RECENT_INCOMING_SECONDS) -> PruneResult:
     """Delete old versions no learner plays, then the folders no version uses (folders changed
-    in the last ``recent_seconds`` are left, as are unfinished extractions younger than
-    ``recent_incoming_seconds``: an import may be using them right now). ``in_use`` selects the
-    ids of the versions learners' attempts play (``store.progress.queries.content_versions_in_use``):
-    content does not read progress records itself."""
+    in the last ``recent_seconds`` are left: an import may be about to record them), then the
+    extraction folders of imports that were interrupted (at once when their lock is free;
+    where locks cannot tell, once unchanged for ``recent_incoming_seconds``). ``in_use`` selects
+    the ids of the versions learners' attempts play (``store.progress.queries.content_versions_in_use``):
+    content does not read progress records itself. NotFound(unknown_course) when
+    ``course_catalog_id`` names no catalog course."""
+    if course_catalog_id is not None:
+        _course_pk(sessions, course_catalog_id)
     with sessions.begin() as session:
         pinned = CourseContentVersion.id.in_(in_use)
         old = (select(CourseContentVersion, Course.catalog_id)
@@ -270,8 +272,5 @@ def prune_content(sessions: sessionmaker[Session], store: ContentStore, in_use: 
             if folder.name not in used and folder.is_dir() and folder.stat().st_mtime <= now - recent_seconds:
                 remove_tree(folder)
                 folders += 1
-    if store.incoming.is_dir():
-        for leftover in store.incoming.iterdir():
-            if leftover.stat().st_mtime <= now - recent_incoming_seconds:
-                remove_tree(leftover)
+    remove_abandoned(store.incoming, stale_after_seconds=recent_incoming_seconds)
     return PruneResult(tuple(removed), kept, folders)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.models import Account
 from store.accounts.queries import get_account
-from store.accounts.service import LearnerIdentity, upsert_learner
+from store.accounts.service import LearnerIdentity, check_identity, upsert_learner
 from store.base import require_aware
 from store.clock import add_months
 from store.database import upsert_insert
@@ -36,11 +36,14 @@ from store.licenses.models import (
     Seat,
     VolumeLot,
 )
+from store.text import check_text
 
 log = logging.getLogger(__name__)
 
 MAX_CLAIM_RETRIES = 5
 MAX_DEPOSIT_CENTS = 10**11  # one billion in currency units: a typo guard
+CONTRACT_REF_MAX = 200  # ppu_configs.contract_ref
+MAX_START_AHEAD_DAYS = 366  # a grant's --start may be at most this far ahead
 
 
 # ---------------------------------------------------------------- results
@@ -98,6 +101,7 @@ def claim_seat(sessions: sessionmaker[Session], request: ClaimRequest, now: date
     One transaction; a refusal is recorded for the admin dashboard in that same transaction.
     """
     now = require_aware(now, "now")
+    check_identity(request.learner)  # before the transaction: a refusal changes nothing
     if request.license_type not in rules.LICENSE_TYPES:
         raise InvalidInput(
             f"license type must be one of {', '.join(rules.LICENSE_TYPES)}, got {request.license_type!r}",
@@ -262,6 +266,14 @@ def _view(seat: Seat, course_catalog_id: str) -> SeatView:
 # ---------------------------------------------------------------- staff grants
 
 
+def _check_start(start: datetime, now: datetime) -> None:
+    """A grant's start at most a year ahead: later is almost surely a typo (and a far-future term
+    end cannot even be represented: 9999-12-31 + 12 months)."""
+    if start > now + timedelta(days=MAX_START_AHEAD_DAYS):
+        raise InvalidInput(f"start {start:%Y-%m-%d} is more than a year from now ({now:%Y-%m-%d}); a term "
+                           "starts on its purchase date", reason="invalid_start")
+
+
 def _check_seats(seats: int) -> None:
     if isinstance(seats, bool) or not isinstance(seats, int) or seats < 1:
         raise InvalidInput(f"seats must be a whole number of at least 1, got {seats!r}", reason="invalid_quantity")
@@ -285,17 +297,26 @@ class SubscriptionView:
 
 def grant_plus(sessions: sessionmaker[Session], account_ref: str | int, seats: int, term: str,
                now: datetime, start: datetime | None = None) -> SubscriptionView:
-    """Start a Plus subscription, or add seats to the account's active one (same term)."""
+    """Start a Plus subscription, or add seats to the account's active one (same term; a ``start``
+    is refused then: the seats count from now). ``start`` at most a year ahead, and a new term must
+    not be over already."""
     _check_seats(seats)
     if term not in ("annual", "monthly"):
         raise InvalidInput(f"term must be annual or monthly, got {term!r}", reason="invalid_term")
     now = require_aware(now, "now")
+    start_given = start is not None
     start = require_aware(start, "start") if start is not None else now
+    _check_start(start, now)
     with sessions.begin() as session:
         account = get_account(session, account_ref)
         active = rules.active_subscription(queries.subscriptions_of(session, account.id), now)
         if active is not None:
             sub = session.get_one(PlusSubscription, active.id)
+            if start_given:
+                raise InvalidInput(
+                    f"account already has an active {sub.term} subscription ({sub.started_at:%Y-%m-%d} to "
+                    f"{sub.current_period_end:%Y-%m-%d}): seats are added to it from now, so a start date does not "
+                    "apply; leave --start out", reason="start_not_applicable")
             if sub.term != term:
                 raise InvalidInput(
                     f"account already has an active {sub.term} subscription until "
@@ -336,10 +357,16 @@ class LotView:
 
 def grant_volume(sessions: sessionmaker[Session], account_ref: str | int, course_id: str, seats: int,
                  now: datetime, start: datetime | None = None) -> LotView:
-    """Record a Volume lot: N seats for one course, valid 12 months from its purchase."""
+    """Record a Volume lot: N seats for one course, valid 12 months from its purchase (``start``,
+    default now: at most a year ahead, and refused when the 12 months are already over)."""
     _check_seats(seats)
     now = require_aware(now, "now")
     purchased_at = require_aware(start, "start") if start is not None else now
+    _check_start(purchased_at, now)
+    expires_at = rules.volume_lot_expiry(purchased_at)
+    if expires_at <= now:
+        raise InvalidInput(f"a Volume lot bought {purchased_at:%Y-%m-%d} would already be over (its 12 months ended "
+                           f"{expires_at:%Y-%m-%d})", reason="invalid_start")
     with sessions.begin() as session:
         account = get_account(session, account_ref)
         course, facts = queries.get_course_facts(session, course_id)
@@ -349,7 +376,7 @@ def grant_volume(sessions: sessionmaker[Session], account_ref: str | int, course
         if facts.status == "retired":
             raise InvalidInput(f"course {course_id!r} is retired", reason="course_retired")
         lot = VolumeLot(account_id=account.id, course_id=course.id, seats_total=seats, seats_used=0,
-                        purchased_at=purchased_at, expires_at=rules.volume_lot_expiry(purchased_at),
+                        purchased_at=purchased_at, expires_at=expires_at,
                         created_at=now)
         session.add(lot)
         session.flush()
@@ -388,7 +415,7 @@ def configure_ppu(sessions: sessionmaker[Session], account_ref: str | int, contr
                   deposit_cents: int, now: datetime) -> PpuView:
     """Configure Pay Per Use after a contract (or update its contract reference) and credit the
     initial deposit."""
-    contract_ref = contract_ref.strip()
+    contract_ref = check_text(contract_ref.strip(), "contract reference", max_chars=CONTRACT_REF_MAX)
     if not contract_ref:
         raise InvalidInput("contract reference must not be empty", reason="invalid_contract")
     _check_cents(deposit_cents, allow_zero=True)

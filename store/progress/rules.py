@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from store.errors import InvalidInput
+from store.text import InvalidText, check_text
 
 COMPLETION_STATUSES = ("not attempted", "incomplete", "completed")  # in the order they may move
 SUCCESS_STATUSES = ("unknown", "passed", "failed")
@@ -118,6 +119,14 @@ def _reject(reason: str, message: str) -> ProgressRejected:
     return ProgressRejected(message, reason=reason)
 
 
+def _check_text(value: str, field: str, *, allow_newlines: bool = True) -> None:
+    """The input rule (store.text: no NUL, no surrogates) as a ProgressRejected (reason invalid_text)."""
+    try:
+        check_text(value, field, max_chars=None, allow_newlines=allow_newlines)
+    except InvalidText as exc:
+        raise _reject(exc.reason, exc.message) from None
+
+
 def _is_finite_number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
@@ -166,10 +175,12 @@ def merge_cmi(current: Mapping[str, str], incoming: Mapping[str, Any], *, max_ke
         if not isinstance(key, str) or not key.startswith(CMI_PREFIXES) or len(key) > MAX_CMI_KEY_CHARS:
             raise _reject("invalid_cmi_key", f"cmi key {str(key)[:80]!r} must start with cmi. or adl. "
                                              f"and have at most {MAX_CMI_KEY_CHARS} characters")
+        _check_text(key, "a cmi key", allow_newlines=False)
         if key in CMI_KEYS_WITH_FIELDS:
             raise _reject("cmi_key_has_field", f"{key} is reported in its own field, not in cmi")
         if not isinstance(value, str):
             raise _reject("invalid_cmi_value", f"cmi value of {key} must be a string (as SCORM SetValue takes)")
+        _check_text(value, f"cmi value of {key}")
         if len(value) > MAX_CMI_VALUE_CHARS:
             raise _reject("cmi_value_too_long", f"cmi value of {key} has {len(value)} characters, "
                                                 f"more than {MAX_CMI_VALUE_CHARS}")
@@ -195,12 +206,14 @@ def check_update(update: ProgressUpdate) -> None:
     if update.location is not None:
         if not isinstance(update.location, str):
             raise _reject("invalid_location", "location must be text")
+        _check_text(update.location, "location")
         if len(update.location) > MAX_LOCATION_CHARS:
             raise _reject("location_too_long", f"location has {len(update.location)} characters, "
                                                f"more than {MAX_LOCATION_CHARS}")
     if update.suspend_data is not None:
         if not isinstance(update.suspend_data, str):
             raise _reject("invalid_suspend_data", "suspend data must be text")
+        _check_text(update.suspend_data, "suspend data")
         if len(update.suspend_data) > MAX_SUSPEND_DATA_CHARS:
             raise _reject("suspend_data_too_long", f"suspend data has {len(update.suspend_data)} characters, "
                                                    f"more than {MAX_SUSPEND_DATA_CHARS}")

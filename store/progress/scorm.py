@@ -41,6 +41,7 @@ from store.progress.rules import (
     ProgressUpdate,
     check_score,
 )
+from store.text import find_invalid_text
 
 SCORM12 = "scorm12"
 SCORM2004 = "scorm2004"
@@ -271,6 +272,9 @@ def update_from_cmi(commit: CmiCommit, state: ProgressState) -> tuple[ProgressUp
     if not isinstance(commit.values, Mapping):
         raise _reject("invalid_cmi", "cmi must be an object of cmi.* keys")
     values = commit.values
+    problem = find_invalid_text(values, "cmi")  # NUL or surrogates anywhere: refused before any use
+    if problem is not None:
+        raise _reject("invalid_text", problem)
     check_limits(version, values)
     names = ELEMENTS[version]
     completion, success = _statuses(version, values)

@@ -66,7 +66,8 @@ def test_import_list_and_prune(engine: Engine, committing_sessions: Sessions, co
         assert s.scalars(select(CourseContentVersion.version)).all() == [2]
 
 
-@pytest.mark.parametrize("case", ["not_zip", "unknown_course", "missing_file", "escaping_path", "no_manifest"])
+@pytest.mark.parametrize("case", ["not_zip", "unknown_course", "missing_file", "escaping_path", "no_manifest",
+                                  "too_deep"])
 def test_bad_imports_exit_non_zero_with_one_line(case: str, engine: Engine, committing_sessions: Sessions,
                                                  course: str, tmp_path: Path) -> None:
     import io
@@ -81,6 +82,12 @@ def test_bad_imports_exit_non_zero_with_one_line(case: str, engine: Engine, comm
         target = "NO-SUCH"
     elif case == "missing_file":
         path = tmp_path / "nope.zip"
+    elif case == "too_deep":  # before: a RecursionError traceback
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("imsmanifest.xml", "<manifest/>")
+            archive.writestr("/".join(["d"] * 2000) + "/f.txt", "x")
+        path.write_bytes(buffer.getvalue())
     elif case == "escaping_path":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
@@ -95,6 +102,8 @@ def test_bad_imports_exit_non_zero_with_one_line(case: str, engine: Engine, comm
     code, out, err = run(engine, "content", "import", "--course", target, str(path))
     assert code == 1 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1, err
+    if case == "too_deep":
+        assert "is 2000 folders deep; at most 39 are allowed [path_too_deep]" in err
     with committing_sessions() as s:
         assert s.scalar(select(func.count()).select_from(CourseContentVersion)) == 0
     packages = Path(os.environ["APP_CONTENT_DIR"]) / "packages"
@@ -119,3 +128,13 @@ def test_demo_seed_gives_demo_courses_generated_scorm_packages(engine: Engine,
     assert code == 0 and out.count("already imported") == 2
     with committing_sessions() as s:
         assert s.scalar(select(func.count()).select_from(CourseContentVersion)) == 2
+
+
+@pytest.mark.parametrize("command", ["prune", "list"])
+def test_an_unknown_course_is_an_error(command: str, engine: Engine, committing_sessions: Sessions,
+                                       course: str) -> None:
+    """Before: ``content prune --course NOPE`` said it removed nothing and exited 0."""
+    code, out, err = run(engine, "content", command, "--course", "NOPE")
+    assert (code, out) == (1, "")
+    assert err == "error: course 'NOPE' is not in the catalog [unknown_course]\n"
+    assert run(engine, "content", command, "--course", course)[0] == 0

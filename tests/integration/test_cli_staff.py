@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner, Result
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.cli import cli
 from lti_tool.cli.base import CliContext
+from store.base import utcnow
+from store.clock import add_months
 from store.licenses.models import PlusSubscription, PpuConfig, Seat, VolumeLot
 from tests.factories.catalog import make_bundle, make_course
 
@@ -40,10 +43,12 @@ def test_full_staff_flow(run, committing_sessions: Sessions) -> None:  # type: i
     assert created.exit_code == 0, created.output
     account_id = json.loads(created.output)["id"]
     assert run("staff", "grant-plus", "--account", "Acme Corp", "--seats", "10", "--term", "annual").exit_code == 0
+    start = utcnow() - timedelta(days=40)  # relative: a lot whose 12 months are over is refused
     lot = run("staff", "grant-volume", "--account", str(account_id), "--course", "VOL-9", "--seats", "5",
-              "--start", "2026-11-01", "--json")
+              "--start", f"{start:%Y-%m-%d}", "--json")
     assert lot.exit_code == 0, lot.output
-    assert json.loads(lot.output)["expires_at"].startswith("2027-11-01")
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert json.loads(lot.output)["expires_at"].startswith(f"{add_months(day, 12):%Y-%m-%d}")
     ppu = run("staff", "ppu-configure", "--account", "Acme Corp", "--contract", "C-77", "--deposit", "3000", "--json")
     assert json.loads(ppu.output)["balance_cents"] == 3000
     assert "balance $40.00 (4000 cents)" in run("staff", "deposit", "--account", "Acme Corp", "--add", "1000").output
@@ -90,6 +95,17 @@ def test_full_staff_flow(run, committing_sessions: Sessions) -> None:  # type: i
         (["seats", "claim", "--account", "Nobody", "--license-type", "plus", "--course", "VOL-9", "--learner", "x"],
          "unknown account"),
         (["accounts", "create", "Acme"], "already exists"),
+        # Dates: before, 9999-12-31 was a traceback and 1900-01-01 an expired lot without a word.
+        (["staff", "grant-volume", "--account", "Acme", "--course", "VOL-9", "--seats", "5", "--start", "9999-12-31"],
+         "is more than a year from now"),
+        (["staff", "grant-volume", "--account", "Acme", "--course", "VOL-9", "--seats", "5", "--start", "1900-01-01"],
+         "a Volume lot bought 1900-01-01 would already be over (its 12 months ended 1901-01-01) [invalid_start]"),
+        (["staff", "grant-plus", "--account", "Acme", "--seats", "5", "--term", "annual", "--start", "9999-12-31"],
+         "[invalid_start]"),
+        (["staff", "grant-plus", "--account", "Acme", "--seats", "5", "--term", "monthly", "--start", "1900-01-01"],
+         "would already be over"),
+        (["staff", "grant-volume", "--account", "Acme", "--course", "VOL-9", "--seats", "5", "--start",
+          "0001-01-01T00:00:00+01:00"], "out of range [invalid_start]"),
     ],
 )
 def test_bad_input_exits_non_zero_with_one_line_and_changes_nothing(run, committing_sessions: Sessions,  # type: ignore[no-untyped-def]
@@ -101,3 +117,31 @@ def test_bad_input_exits_non_zero_with_one_line_and_changes_nothing(run, committ
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.output
     assert counts(committing_sessions) == before
+
+
+def test_grant_plus_start_does_not_apply_to_a_running_subscription(run, committing_sessions: Sessions) -> None:  # type: ignore[no-untyped-def]
+    """Before: --start was silently ignored when seats were added to the active subscription."""
+    assert run("accounts", "create", "Acme").exit_code == 0
+    started = json.loads(run("staff", "grant-plus", "--account", "Acme", "--seats", "5", "--term", "annual",
+                             "--json").stdout)
+    before = counts(committing_sessions)
+    refused = run("staff", "grant-plus", "--account", "Acme", "--seats", "3", "--term", "annual",
+                  "--start", f"{utcnow() + timedelta(days=30):%Y-%m-%d}")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    term = f"({started['started_at'][:10]} to {started['current_period_end'][:10]})"
+    assert refused.stderr == (f"error: account already has an active annual subscription {term}: seats are added "
+                              "to it from now, so a start date does not apply; leave --start out "
+                              "[start_not_applicable]\n")
+    assert counts(committing_sessions) == before
+    added = run("staff", "grant-plus", "--account", "Acme", "--seats", "3", "--term", "annual", "--json")
+    assert added.exit_code == 0 and json.loads(added.stdout)["seats_total"] == 8
+
+
+def test_a_start_within_a_year_is_fine(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("accounts", "create", "Acme").exit_code == 0
+    soon = (utcnow() + timedelta(days=300)).strftime("%Y-%m-%d")
+    lot = run("staff", "grant-volume", "--account", "Acme", "--course", "VOL-9", "--seats", "5", "--start", soon)
+    assert lot.exit_code == 0, lot.stderr
+    long_ago = (utcnow() - timedelta(days=300)).strftime("%Y-%m-%d")
+    old = run("staff", "grant-volume", "--account", "Acme", "--course", "VOL-9", "--seats", "5", "--start", long_ago)
+    assert old.exit_code == 0, old.stderr  # still valid for two more months

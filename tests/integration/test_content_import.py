@@ -223,6 +223,11 @@ BAD_INPUTS: dict[str, tuple[Callable[[], bytes], str, ImportLimits]] = {
                                         "content/index.html": b"x"}), "file_missing", LIMITS),
     "bad_manifest": (lambda: zip_bytes({"imsmanifest.xml": b"<manifest", "content/index.html": b"x"}),
                      "manifest_invalid", LIMITS),
+    # Before: a 2,000-folder-deep entry exhausted mkdir's recursion (a traceback, not a reason).
+    "too_deep": (lambda: with_entry("/".join(["d"] * 2000) + "/f.txt"), "path_too_deep", LIMITS),
+    "too_deep_folder_entry": (lambda: with_entry("/".join(["d"] * 41) + "/"), "path_too_deep", LIMITS),
+    "long_name": (lambda: with_entry("content/" + "n" * 256 + ".txt"), "path_too_long", LIMITS),
+    "long_path": (lambda: with_entry("/".join(["f" * 60] * 20) + "/x.txt"), "path_too_long", LIMITS),
     "not_zip": (lambda: b"this is not a zip file at all", "not_zip", LIMITS),
     "empty": (lambda: b"", "not_zip", LIMITS),
 }
@@ -290,3 +295,16 @@ def test_one_current_version_per_course_is_a_schema_rule(committing_sessions: Se
             file_count=1, original_filename="f.zip", imported_at=NOW, is_current=True))
     with committing_sessions() as s:
         assert s.scalar(select(func.count()).select_from(CourseContentVersion)) == 1
+
+
+def test_deep_but_reasonable_paths_are_fine(committing_sessions: Sessions, store: ContentStore, course: str,
+                                            tmp_path: Path) -> None:
+    deep = "content/" + "/".join(["d"] * 38) + "/deep.txt"  # 40 segments: the limit
+    result = import_content(committing_sessions, store, course, write_zip(tmp_path, "deep.zip", with_entry(deep)), NOW)
+    assert (store.folder(result.storage_key) / deep).is_file()
+
+
+def test_prune_of_an_unknown_course_is_an_error(committing_sessions: Sessions, store: ContentStore) -> None:
+    with pytest.raises(NotFound) as info:
+        prune_content(committing_sessions, store, content_versions_in_use(), course_catalog_id="NOPE")
+    assert info.value.reason == "unknown_course"

@@ -45,7 +45,7 @@ def acme(sessions: Sessions) -> int:
         make_course(s, "GONE-1", title="Retired", is_plus=True, status="retired")
     licenses.grant_plus(sessions, account_id, 5, "annual", T0)
     licenses.grant_volume(sessions, account_id, "VOL-1", 2, T0)
-    licenses.grant_volume(sessions, account_id, "VOL-OLD", 2, T0, start=T0 - timedelta(days=400))
+    licenses.grant_volume(sessions, account_id, "VOL-OLD", 2, T0 - timedelta(days=400))  # expired
     licenses.configure_ppu(sessions, account_id, "C-1", 100_000, T0)
     licenses.add_to_ppu_library(sessions, account_id, "PPU-1", T0)
     return account_id

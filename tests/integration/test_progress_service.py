@@ -111,6 +111,9 @@ def test_sessions_commits_and_resume(sessions: Sessions) -> None:
         (ProgressUpdate(location="lesson-1", suspend_data="x" * 64001), "suspend_data_too_long"),
         (ProgressUpdate(location="lesson-1", session_time_seconds=-3), "negative_session_time"),
         (ProgressUpdate(location="lesson-1", session_time_seconds=90_000), "session_time_too_long"),
+        # The input rule: a PostgreSQL DataError (NUL) or UnicodeEncodeError (surrogate) before.
+        (ProgressUpdate(location="lesson-1", suspend_data="a\x00b"), "invalid_text"),
+        (ProgressUpdate(location="lesson-1", suspend_data="a\ud800b"), "invalid_text"),
     ],
 )
 def test_demo_content_refuses_client_scores_and_bad_input(sessions: Sessions, update: ProgressUpdate,

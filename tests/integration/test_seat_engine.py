@@ -110,7 +110,7 @@ def test_volume_takes_oldest_valid_lot_and_expiry_refuses_holders(sessions: Sess
 
 def test_volume_refusals(sessions: Sessions, account_id: int, catalog: dict[str, str]) -> None:
     assert claim(sessions, account_id, "volume", catalog["vol"], "a", T0).reason == "no_license"
-    service.grant_volume(sessions, account_id, catalog["vol"], 3, T0, start=add_months(T0, -13))
+    service.grant_volume(sessions, account_id, catalog["vol"], 3, add_months(T0, -13))  # expired
     assert claim(sessions, account_id, "volume", catalog["vol"], "a", T0).reason == "license_expired"
     assert claim(sessions, account_id, "volume", catalog["ted"], "a", T0).reason == "bundle_excluded"
     assert claim(sessions, account_id, "volume", "NOPE", "a", T0).reason == "unknown_course"

@@ -30,7 +30,7 @@ WEB_ONLY = {"flask", "flask_wtf", "werkzeug", "itsdangerous", "jinja2", "markups
 IMPURE = WEB_ONLY | {"sqlalchemy", "alembic", "psycopg", "requests", "urllib3", "socket", "subprocess", "click"}
 # Layers inside lti_tool, lowest first; a module may import its own layer and those below.
 LTI_TOOL_LAYERS = (
-    ("lti_tool.services", "lti_tool.extensions"),
+    ("lti_tool.services", "lti_tool.extensions", "lti_tool.request_text"),
     ("lti_tool.player",),
     ("lti_tool.lti",),
     ("lti_tool.demo",),

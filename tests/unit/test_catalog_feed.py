@@ -124,6 +124,19 @@ def test_bytes_lines_blank_lines_bom_and_crlf() -> None:
         (line(bundle="TED@Work", bundle_subscription_only=True, plus=False), "is subscription-only, so the course must have \"plus\": true"),
         (line(replacement_id="C-1"), "'replacement_id' must name another course"),
         (line(title="bad\u0000title"), "'title' contains a NUL character"),
+        # The input rule (store.text): lone surrogates and NUL anywhere, line breaks in one-line fields.
+        ('{"id": "C-\\ud800", "title": "t", "publisher": "p", "volume_price_cents": 1, "ppu_price_cents": 1}',
+         "'id' contains invalid text (a lone surrogate"),
+        (line(publisher="North\udfffwind"), "'publisher' contains invalid text"),
+        (line(description="a\x00b"), "'description' contains a NUL character"),
+        (line(bundle="B\ud801"), "'bundle' contains invalid text"),
+        (line(topics=["ok", "t\x00"]), "a topic contains a NUL character"),
+        (line(title="Fire\nSafety"), "'title' must be one line"),
+        (line(status="\ud800\x1b"), "unknown status \"\\ud800\\u001b\""),  # printable, never raw
+        # Sizes: the description is TEXT, limited to a sensible size; topics are counted.
+        (line(description="x" * 20_001), "'description' is longer than 20,000 characters"),
+        (line(description="x" * 10_000_000), "'description' is longer than 20,000 characters"),
+        (line(topics=[f"t{i}" for i in range(51)]), "'topics' holds more than 50 topics"),
     ],
 )
 def test_each_bad_line_is_reported_with_its_number(bad: str, message: str) -> None:
@@ -259,3 +272,13 @@ def test_demo_feed_looks_like_a_catalog() -> None:
     titles = " ".join(r["title"] for r in records)
     for needle in ("&", '"', "<", "ü", "情報"):
         assert needle in titles
+
+
+def test_text_within_the_rule_is_kept_unchanged() -> None:
+    """Descriptions keep their line breaks; other control characters are kept (and escaped only
+    when printed)."""
+    parsed = parse_lines([line(description="Line 1\nLine 2\tend", title="Safety \x1b 101", topics=["a" * 100])])
+    assert not parsed.problems
+    course = parsed.courses[0]
+    assert (course.description, course.title) == ("Line 1\nLine 2\tend", "Safety \x1b 101")
+    assert parse_lines([line(description="x" * 20_000)]).is_valid

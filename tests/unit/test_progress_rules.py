@@ -187,7 +187,8 @@ def test_naive_now_is_refused() -> None:
 statuses = st.sampled_from(rules.COMPLETION_STATUSES)
 updates = st.builds(
     ProgressUpdate,
-    location=st.none() | st.text(max_size=20),
+    # NUL and surrogates are refused (invalid_text, tested below): any other text.
+    location=st.none() | st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=20),
     completion_status=st.none() | statuses,
     success_status=st.none() | st.sampled_from(rules.SUCCESS_STATUSES),
     score_raw=st.none() | st.floats(min_value=0, max_value=100),
@@ -228,3 +229,20 @@ def test_session_time_accepted_only_within_a_day(seconds: float) -> None:
         assert not (0 <= seconds <= 24 * 3600)
     else:
         assert 0 <= seconds <= 24 * 3600 and 0 <= added <= 24 * 3600
+
+
+# ---------------------------------------------------------------- the input rule (store.text)
+
+
+@pytest.mark.parametrize("fields", [
+    {"location": "lesson-\x00"}, {"location": "lesson-\ud800"}, {"suspend_data": "a\x00b"},
+    {"suspend_data": "a\udfffb"}, {"cmi": {"cmi.comments": "x\x00"}}, {"cmi": {"cmi.comments\ud800": "x"}},
+])
+def test_nul_and_lone_surrogates_are_refused_by_the_rules(fields: dict[str, object]) -> None:
+    """The services refuse them too (not only the web layer): nothing reaches the database."""
+    assert rejected(ProgressState(), **fields) == "invalid_text"
+
+
+def test_other_control_characters_are_kept_unchanged() -> None:
+    after = apply(ProgressState(), location="p\t1\x1b", suspend_data="line 1\nline 2\r\x7f")
+    assert (after.location, after.suspend_data) == ("p\t1\x1b", "line 1\nline 2\r\x7f")

@@ -205,3 +205,12 @@ def test_preload_for_each_version() -> None:
     assert (data["cmi.score.scaled"], data["cmi.scaled_passing_score"], data["cmi.completion_threshold"]) == (
         "-0.5", "0.75", "0.5")
     assert "cmi.launch_data" not in data and "cmi.score.raw" not in data
+
+
+@pytest.mark.parametrize("values", [
+    {"cmi.suspend_data": "a\ud800b"}, {"cmi.core.lesson_location": "p\x00"}, {"cmi.interactions.0.id": "\udc00"},
+    {"cmi.comments\x00": "x"}, {"cmi.objectives": {"0": {"id": "o\ud800"}}},
+])
+def test_nul_and_lone_surrogates_are_refused_before_any_use(values: dict[str, object]) -> None:
+    # Before: the SCORM length check (UTF-16 units) raised UnicodeEncodeError on a surrogate.
+    assert rejected("scorm12", values) == "invalid_text"

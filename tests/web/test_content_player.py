@@ -323,6 +323,28 @@ def test_over_limit_values_are_refused_with_a_scorm_error(
     assert row_of(committing_sessions, seated.seat_id).suspend_data == "kept"
 
 
+@pytest.mark.parametrize("values", [
+    {"cmi.suspend_data": "a\ud800b"}, {"cmi.suspend_data": "a\x00b"}, {"cmi.core.lesson_location": "p\udfff"},
+    {"cmi.core.lesson_location": "p\x00"}, {"cmi.interactions.0.id": "q\x00"}, {"cmi.comments\ud800": "x"},
+])
+def test_cmi_commits_with_nul_or_lone_surrogates_are_refused(client: FlaskClient, seated12: Seated,
+                                                            committing_sessions: Sessions,
+                                                            values: dict[str, str]) -> None:
+    """The issue's reproduction for /play/api/cmi: a 400 with the SCORM commit error (so the course
+    sees a failed Commit), never a 500; by bearer (application/json) and by beacon (text/plain)."""
+    start(client, seated12)
+    assert cmi(client, seated12, "scorm12", {"cmi.suspend_data": "kept"}).status_code == 200
+    by_json = cmi(client, seated12, "scorm12", values)
+    payload = {"token": seated12.token, "scorm_version": "scorm12", "session": 1, "cmi": values}
+    by_beacon = client.post("/play/api/cmi", data=json.dumps(payload), content_type="text/plain;charset=UTF-8")
+    for response in (by_json, by_beacon):
+        assert response.status_code == 400, response.get_data(as_text=True)
+        body = response.get_json()
+        assert body["error"] == "invalid_text" and body["result"] == "false"
+    assert by_beacon.get_json()["errorCode"] == 101
+    assert row_of(committing_sessions, seated12.seat_id).suspend_data == "kept"
+
+
 def test_the_beacon_carries_the_token_in_the_body(client: FlaskClient, seated12: Seated,
                                                   committing_sessions: Sessions) -> None:
     start(client, seated12)

@@ -47,7 +47,7 @@ def env(lti_env):  # type: ignore[no-untyped-def]
     grant_plus(lti_env.sessions, account, 10, "annual", now)
     grant_volume(lti_env.sessions, account, "C-100", 10, now)
     grant_volume(lti_env.sessions, account, "C-200", 10, now)
-    grant_volume(lti_env.sessions, account, "C-600", 10, now, start=add_months(now, -13))  # expired
+    grant_volume(lti_env.sessions, account, "C-600", 10, add_months(now, -13))  # recorded 13 months ago: expired
     configure_ppu(lti_env.sessions, account, "PPU-1", 50_000, now)
     add_to_ppu_library(lti_env.sessions, account, "C-300", now)
     return lti_env

@@ -196,6 +196,31 @@ def test_forged_and_expired_launches_get_a_page(client: FlaskClient, setup: Setu
     assert seats(committing_sessions) == 0
 
 
+@pytest.mark.parametrize("claim, value", [
+    ("learner", "lms-\ud800-7"), ("learner", "lms-\x00-7"), ("learner_name", "Jane \udfff Doe"),
+    ("learner_name", "Jane \x00 Doe"),
+], ids=["sub surrogate", "sub NUL", "name surrogate", "name NUL"])
+def test_launch_tokens_with_broken_text_get_a_page(client: FlaskClient, setup: Setup, committing_sessions: Sessions,
+                                                   claim: str, value: str) -> None:
+    """A lone surrogate (a broken \\ud800 escape) or NUL in the LMS's learner id or name: a 400 page
+    in the LMS window, no seat, no learner, no launch row; never a 500 (UnicodeEncodeError, or
+    PostgreSQL's refusal of NUL)."""
+    response = post_launch(client, token_for(setup.package, **{claim: value}))
+    assert_message_page(response, 400, "cannot accept", "invalid_text")
+    assert value not in response.get_data(as_text=True)
+    assert seats(committing_sessions) == 0
+    with committing_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(DispatchLaunch)) == 0
+
+
+def test_a_nul_in_the_launch_form_gets_a_page_framed_anywhere(client: FlaskClient, setup: Setup,
+                                                             committing_sessions: Sessions) -> None:
+    response = client.post("/dispatch/launch", data="token=ab%00cd",
+                           content_type="application/x-www-form-urlencoded", headers={"Origin": LMS})
+    assert_message_page(response, 400, "invalid_text", "NUL")
+    assert seats(committing_sessions) == 0
+
+
 def test_get_on_the_launch_address_explains_itself(client: FlaskClient) -> None:
     assert_message_page(client.get("/dispatch/launch"), 400, "Open the course from your LMS")
 

@@ -220,7 +220,7 @@ def test_no_seats_left(env) -> None:
 
 def test_license_expired(env) -> None:
     now = utcnow()
-    grant_volume(env.sessions, env.account_id, "C-100", 10, now, start=add_months(now, -13))
+    grant_volume(env.sessions, env.account_id, "C-100", 10, add_months(now, -13))  # expired
     page = _refusal(env, f.course_custom("C-100", "volume"))
     assert "license for this course has expired" in page and "renew the license" in page
     assert "<code>license_expired</code>" in page

@@ -274,8 +274,44 @@ def test_malformed_and_oversized_bodies(client: FlaskClient, seated: Seated) -> 
     assert client.post("/play/api/commit", headers=headers, data=b"\xff\xfe").get_json()["error"] == "invalid_json"
     deep = client.post("/play/api/commit", headers=headers, data="[" * 200_000)
     assert deep.status_code == 400 and deep.get_json()["error"] == "invalid_json"
-    big = client.post("/play/api/commit", headers=headers, data="x" * 500_000)
+    big = client.post("/play/api/commit", headers=headers, data=json.dumps({"suspend_data": "x" * 500_000}))
     assert big.status_code == 413 and big.get_json()["error"] == "body_too_large"
+    garbage = client.post("/play/api/commit", headers=headers, data="x" * 500_000)
+    assert garbage.status_code == 400 and garbage.get_json()["error"] == "invalid_json"  # the app-wide check
+    big_beacon = client.post("/play/api/beacon", data="x" * 500_000, content_type="text/plain")
+    assert big_beacon.status_code == 413 and big_beacon.get_json()["error"] == "body_too_large"
+
+
+BROKEN_TEXT = [
+    ({"suspend_data": "a\ud800b"}, "suspend_data"),
+    ({"suspend_data": "a\u0000b"}, "suspend_data"),
+    ({"location": "lesson-\udc80"}, "location"),
+    ({"location": "lesson\u00002"}, "location"),
+    ({"cmi": {"cmi.interactions.0.id": "q\u0000"}}, "cmi.interactions.0.id"),
+    ({"cmi": {"cmi.comments\ud800": "x"}}, "a key in cmi"),
+]
+
+
+@pytest.mark.parametrize(("raw", "where"), [(json.dumps(b).replace("\\\\", "\\"), w) for b, w in BROKEN_TEXT])
+def test_commits_with_nul_or_lone_surrogates_are_refused(client: FlaskClient, seated: Seated,
+                                                        committing_sessions: Sessions, raw: str, where: str) -> None:
+    """The issue's reproduction: ``{"suspend_data": "a\\ud800b"}`` was a 500 (UnicodeEncodeError on
+    SQLite, psycopg DataError for NUL on PostgreSQL). Now a 400 naming the field, as JSON, by the
+    app-wide check (application/json) and by the player itself (a beacon's text/plain body); the
+    raw value is never echoed and nothing is stored."""
+    start_ok = client.post("/play/api/commit", headers=bearer(seated.token), json={"location": "lesson-1"})
+    assert start_ok.status_code == 200
+    by_json = client.post("/play/api/commit", headers=bearer(seated.token), data=raw,
+                          content_type="application/json")
+    beacon_body = raw.replace("{", '{"token": "%s", ' % seated.token, 1)
+    by_beacon = client.post("/play/api/beacon", data=beacon_body, content_type="text/plain;charset=UTF-8")
+    for response in (by_json, by_beacon):
+        assert response.status_code == 400, response.get_data(as_text=True)
+        body = response.get_json()
+        assert body["error"] == "invalid_text" and where in body["message"]
+        assert "NUL" in body["message"] or "surrogate" in body["message"]
+    row = progress_row(committing_sessions)
+    assert row and (row.location, row.suspend_data) == ("lesson-1", "")
 
 
 def test_quiz_is_graded_on_the_server(client: FlaskClient, seated: Seated, committing_sessions: Sessions) -> None:
