@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import atexit
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -168,10 +169,15 @@ def test_brightspace_like_token_audience_is_kept(app: Flask, client: FlaskClient
     assert view.auth_audience == "https://api.brightspace.com/auth/token"
 
 
+# A port that stays closed for the whole run: bound (so the kernel gives it to no other server)
+# but never listening (so every connection to it is refused).
+_CLOSED = socket.socket()
+_CLOSED.bind(("127.0.0.1", 0))
+atexit.register(_CLOSED.close)
+
+
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return int(_CLOSED.getsockname()[1])
 
 
 @pytest.mark.parametrize(
