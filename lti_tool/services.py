@@ -124,7 +124,7 @@ class Services:
     sessions: sessionmaker[Session]  # read-write: services open one transaction each
     read_sessions: sessionmaker[Session]  # pages that only read (no write lock on SQLite)
     frame_policy: FramePolicy  # who may frame the tool's pages (the LMS of the launch)
-    # issue_player_token(seat_id=, course_id=, learner_id=, launch_id=, origin=) -> token for /play?t=
+    # issue_player_token(seat_id=, catalog_id=, learner_id=, launch_id=, origin=) -> token for /play?t=
     issue_player_token: IssuePlayerToken
     player: PlayerHooks = field(default_factory=PlayerHooks)
 

@@ -40,7 +40,7 @@ class DispatchPackage(Base):
     __tablename__ = "dispatch_packages"
     __table_args__ = (
         UniqueConstraint("public_key", name="uq_dispatch_packages_public_key"),
-        UniqueConstraint("account_id", "course_id", "license_type", "format", name="uq_dispatch_packages_one_per_kind"),
+        UniqueConstraint("account_id", "course_pk", "license_type", "format", name="uq_dispatch_packages_one_per_kind"),
         CheckConstraint("license_type IN ('plus', 'volume', 'ppu')", name="license_type_known"),
         CheckConstraint("format IN ('scorm12', 'scorm2004')", name="format_known"),
         CheckConstraint("generation >= 1", name="generation_positive"),
@@ -50,7 +50,7 @@ class DispatchPackage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_key: Mapped[str] = mapped_column(String(KEY_MAX))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    course_pk: Mapped[int] = mapped_column(ForeignKey("courses.id"))
     license_type: Mapped[str] = mapped_column(String(10))
     format: Mapped[str] = mapped_column(String(10))
     secret_encrypted: Mapped[str] = mapped_column(Text)

@@ -88,13 +88,13 @@ def slug(text: str) -> str:
     return words[:SLUG_MAX].rstrip("-")
 
 
-def package_filename(title: str, course_id: str, license_type: str, fmt: str) -> str:
+def package_filename(title: str, catalog_id: str, license_type: str, fmt: str) -> str:
     """``workplace-safety__volume__scorm12.zip``; a title with no Latin letters or digits (e.g.
     Japanese) falls back to the catalog id."""
     license_label(license_type)
     if fmt not in FORMATS:
         raise PackagingError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    name = slug(title) or slug(course_id) or "course"
+    name = slug(title) or slug(catalog_id) or "course"
     return f"{name}__{license_type}__{fmt}.zip"
 
 
@@ -133,7 +133,7 @@ def config_js(spec: PackageSpec) -> str:
         "launchUrl": base + LAUNCH_PATH,
         "timeUrl": base + TIME_PATH,
         "tokenTtlSeconds": TOKEN_TTL_SECONDS,
-        "course": {"id": m.course_id, "title": m.course_title, "licenseType": m.license_type,
+        "course": {"id": m.catalog_id, "title": m.course_title, "licenseType": m.license_type,
                    "licenseLabel": m.label,
                    "masteryPercent": None if m.mastery_score is None else round(m.mastery_score * 100, 2)},
     }
@@ -206,4 +206,4 @@ def build_package(spec: PackageSpec) -> BuiltPackage:
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     m = spec.manifest
-    return BuiltPackage(package_filename(m.course_title, m.course_id, m.license_type, spec.fmt), buffer.getvalue())
+    return BuiltPackage(package_filename(m.course_title, m.catalog_id, m.license_type, spec.fmt), buffer.getvalue())

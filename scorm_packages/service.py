@@ -122,7 +122,7 @@ class PackageView:
     key: str
     account_id: int
     account_name: str
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     course_title: str
     license_type: str
     format: str
@@ -137,7 +137,7 @@ class PackageView:
 
     @property
     def filename(self) -> str:
-        return _package_filename(self.course_title, self.course_id, self.license_type, self.format)
+        return _package_filename(self.course_title, self.catalog_id, self.license_type, self.format)
 
     @property
     def license_label(self) -> str:
@@ -159,7 +159,7 @@ class PreparedPackage:
     def spec(self, base_url: str) -> PackageSpec:
         v = self.view
         manifest = ManifestSpec(
-            package_key=v.key, course_id=v.course_id, course_title=v.course_title, license_type=v.license_type,
+            package_key=v.key, catalog_id=v.catalog_id, course_title=v.course_title, license_type=v.license_type,
             mastery_score=self.mastery_score, description=self.description, language=self.language,
             files=PACKAGE_FILES,
         )
@@ -238,7 +238,7 @@ def check_license(session: Session, account: Account, course: Course, facts: rul
         raise _not_held(session, account, course, verdict)
 
 
-def licensed_course_ids(session: Session, account: Account, license_type: str, now: datetime) -> list[str]:
+def licensed_catalog_ids(session: Session, account: Account, license_type: str, now: datetime) -> list[str]:
     """Catalog ids of the courses the account can get packages for under a license type: the
     courses deliverable under it now."""
     _check_kind(license_type)
@@ -256,14 +256,14 @@ def _ensure(session: Session, settings: Settings, account: Account, course: Cour
     if existing is None:
         inserted = session.execute(
             upsert_insert(session)(DispatchPackage).values(
-                public_key=new_public_key(), account_id=account.id, course_id=course.id, license_type=license_type,
+                public_key=new_public_key(), account_id=account.id, course_pk=course.id, license_type=license_type,
                 format=fmt, secret_encrypted=encrypt_secret(settings, new_secret()), generation=1,
                 created_at=now, built_at=now, revoked_at=None,
-            ).on_conflict_do_nothing(index_elements=["account_id", "course_id", "license_type", "format"])
+            ).on_conflict_do_nothing(index_elements=["account_id", "course_pk", "license_type", "format"])
             .returning(DispatchPackage.id)
         ).scalar_one_or_none()
         existing = session.scalars(select(DispatchPackage).where(
-            DispatchPackage.account_id == account.id, DispatchPackage.course_id == course.id,
+            DispatchPackage.account_id == account.id, DispatchPackage.course_pk == course.id,
             DispatchPackage.license_type == license_type, DispatchPackage.format == fmt,
         ).with_for_update()).one()
         created = inserted is not None
@@ -287,33 +287,33 @@ def _ensure(session: Session, settings: Settings, account: Account, course: Cour
                            course.language or "en", mastery_score, was_created=created, was_reactivated=reactivated)
 
 
-def _find(session: Session, account_id: int, course_id: int, license_type: str, fmt: str) -> DispatchPackage | None:
+def _find(session: Session, account_id: int, course_pk: int, license_type: str, fmt: str) -> DispatchPackage | None:
     return session.scalars(select(DispatchPackage).where(
-        DispatchPackage.account_id == account_id, DispatchPackage.course_id == course_id,
+        DispatchPackage.account_id == account_id, DispatchPackage.course_pk == course_pk,
         DispatchPackage.license_type == license_type, DispatchPackage.format == fmt,
     ).with_for_update()).first()
 
 
-def prepare_package(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, course_id: str,
+def prepare_package(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, catalog_id: str,
                     license_type: str, fmt: str, now: datetime) -> PreparedPackage:
     """Check the license and create or reuse the package key (one transaction)."""
     _check_kind(license_type, fmt)
     now = require_aware(now, "now")
     with sessions.begin() as session:
         account = get_account(session, account_ref)
-        course, facts = license_queries.get_course_facts(session, course_id)
+        course, facts = license_queries.get_course_facts(session, catalog_id)
         check_license(session, account, course, facts, license_type, now)
         return _ensure(session, settings, account, course, license_type, fmt, now,
                        _find(session, account.id, course.id, license_type, fmt),
                        mastery_score_of(current_package(session, course.id)))
 
 
-def build_package_zip(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, course_id: str,
+def build_package_zip(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, catalog_id: str,
                       license_type: str, fmt: str, now: datetime,
                       base_url: str | None = None) -> tuple[PreparedPackage, BuiltPackage]:
     """The labeled zip for a held license (the key is reused when it exists)."""
     base = normalize_base_url(base_url or settings.public_base_url)
-    prepared = prepare_package(sessions, settings, account_ref, course_id, license_type, fmt, now)
+    prepared = prepare_package(sessions, settings, account_ref, catalog_id, license_type, fmt, now)
     return prepared, build_package(prepared.spec(base))
 
 
@@ -328,13 +328,13 @@ def prepare_export(sessions: sessionmaker[Session], settings: Settings, account_
     with sessions.begin() as session:
         account = get_account(session, account_ref)
         for license_type in license_types:
-            ids = licensed_course_ids(session, account, license_type, now)
+            ids = licensed_catalog_ids(session, account, license_type, now)
             for start in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[start:start + _IN_CHUNK]
                 courses = list(session.scalars(select(Course).where(Course.catalog_id.in_(chunk))))
-                packages = {p.course_id: p for p in session.scalars(select(DispatchPackage).where(
+                packages = {p.course_pk: p for p in session.scalars(select(DispatchPackage).where(
                     DispatchPackage.account_id == account.id, DispatchPackage.license_type == license_type,
-                    DispatchPackage.format == fmt, DispatchPackage.course_id.in_([c.id for c in courses]),
+                    DispatchPackage.format == fmt, DispatchPackage.course_pk.in_([c.id for c in courses]),
                 ).with_for_update())}
                 contents = current_packages(session, [c.id for c in courses])
                 for course in sorted(courses, key=lambda c: c.catalog_id):
@@ -348,7 +348,7 @@ def prepare_export(sessions: sessionmaker[Session], settings: Settings, account_
 
 def _package_rows(session: Session) -> Select[tuple[DispatchPackage, Account, Course]]:
     return select(DispatchPackage, Account, Course).join(Account, Account.id == DispatchPackage.account_id) \
-        .join(Course, Course.id == DispatchPackage.course_id)
+        .join(Course, Course.id == DispatchPackage.course_pk)
 
 
 def find_package(session: Session, key: str) -> PackageView | None:
@@ -684,7 +684,7 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
     if content_kind(content, demo_content=settings.demo_content) is None:
         record("content_unavailable", ContentNotAvailable.reason)
         log.warning("dispatch launch of %s refused: course %s has no content to play (no imported package, "
-                    "DEMO_CONTENT off)", package.key, package.course_id)
+                    "DEMO_CONTENT off)", package.key, package.catalog_id)
         return _outcome("content_unavailable", 409, ContentNotAvailable.reason, _CONTENT_UNAVAILABLE,
                         package=package, lms_origin=lms_origin)
 
@@ -709,7 +709,7 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
             package=package, lms_origin=lms_origin)
 
     try:
-        result = claim_seat(sessions, ClaimRequest(package.account_id, package.license_type, package.course_id,
+        result = claim_seat(sessions, ClaimRequest(package.account_id, package.license_type, package.catalog_id,
                                                    identity), now)
     except StoreError as exc:
         try:

@@ -66,13 +66,13 @@ def seed_demo_content(sessions: sessionmaker[Session], content: ContentStore, no
         titles = dict(session.execute(select(Course.catalog_id, Course.title)
                                       .where(Course.catalog_id.in_([scorm12_course, scorm2004_course]))).all())
     with tempfile.TemporaryDirectory(prefix="demo-scorm-") as folder:
-        for version, course_id in (("scorm12", scorm12_course), ("scorm2004", scorm2004_course)):
-            path = Path(folder) / f"{course_id}-{version}.zip"
-            path.write_bytes(build_package(version, title=titles.get(course_id, course_id),
-                                           identifier=f"DEMO-{course_id}-{version}".replace(" ", "-")))
-            result = import_content(sessions, content, course_id, path, now, original_filename=path.name)
+        for version, catalog_id in (("scorm12", scorm12_course), ("scorm2004", scorm2004_course)):
+            path = Path(folder) / f"{catalog_id}-{version}.zip"
+            path.write_bytes(build_package(version, title=titles.get(catalog_id, catalog_id),
+                                           identifier=f"DEMO-{catalog_id}-{version}".replace(" ", "-")))
+            result = import_content(sessions, content, catalog_id, path, now, original_filename=path.name)
             state = f"imported as version {result.version}" if result.is_new_version else "already imported"
-            lines.append(f"SCORM content: {course_id} plays a generated {version} package ({state})")
+            lines.append(f"SCORM content: {catalog_id} plays a generated {version} package ({state})")
     return lines
 
 
@@ -109,16 +109,16 @@ def seed_demo(sessions: sessionmaker[Session], now: datetime, courses: int = 300
                         f"and {current.id} ({current.seats_total} seats); {other_courses[1]} lot {small.id} "
                         f"({small.seats_total} seats, fills up)")
     ppu = licenses.configure_ppu(sessions, account.id, DEMO_PPU_CONTRACT, 50_000, now)
-    for course_id in other_courses[2:5]:
-        licenses.add_to_ppu_library(sessions, account.id, course_id, now)
+    for catalog_id in other_courses[2:5]:
+        licenses.add_to_ppu_library(sessions, account.id, catalog_id, now)
     report.lines.append(f"Pay Per Use: contract {ppu.contract_ref}, deposit {ppu.balance_cents} cents, "
                         f"library {', '.join(other_courses[2:5])}")
 
     # A little history, through the engine, so seats, launches and refusals show up.
-    def launch(license_type: str, course_id: str, who: str, when: datetime) -> None:
+    def launch(license_type: str, catalog_id: str, who: str, when: datetime) -> None:
         identity = LearnerIdentity(DEMO_LEARNER_SOURCE, who, name=who.replace("-", " ").title(),
                                    email=f"{who}@demo.example")
-        licenses.claim_seat(sessions, licenses.ClaimRequest(account.id, license_type, course_id, identity), when)
+        licenses.claim_seat(sessions, licenses.ClaimRequest(account.id, license_type, catalog_id, identity), when)
 
     learners = ["ada-lovelace", "alan-turing", "grace-hopper", "edsger-dijkstra", "barbara-liskov"]
     for i, who in enumerate(learners):

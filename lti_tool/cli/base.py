@@ -98,8 +98,22 @@ def _json_default(value: Any) -> Any:
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+# In the command line's JSON a course is named by its catalog id under the key "course_id" (the
+# same name as the LTI custom parameter); inside the code that value is called catalog_id.
+PUBLIC_KEYS = {"catalog_id": "course_id"}
+
+
+def public_json(data: Any) -> Any:
+    """``data`` with the code's field names turned into the JSON interface's (``PUBLIC_KEYS``)."""
+    if isinstance(data, dict):
+        return {PUBLIC_KEYS.get(key, key): public_json(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [public_json(item) for item in data]
+    return data
+
+
 def emit_json(data: Any) -> None:
-    text = json.dumps(data, default=_json_default, ensure_ascii=False, indent=2)
+    text = json.dumps(public_json(data), default=_json_default, ensure_ascii=False, indent=2)
     click.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 

@@ -234,7 +234,7 @@ def _search_table(result: SearchPage) -> str:
         lines.append(
             _row(
                 [
-                    course.course_id,
+                    course.catalog_id,
                     course.title,
                     course.publisher,
                     course.language,
@@ -280,14 +280,14 @@ def _fit(text: str, width: int, align: str) -> str:
 
 
 @catalog.command("show")
-@click.argument("course_id")
+@click.argument("catalog_id")
 @json_option
 @pass_ctx
 @store_errors
-def catalog_show(ctx: CliContext, course_id: str, as_json: bool) -> None:
+def catalog_show(ctx: CliContext, catalog_id: str, as_json: bool) -> None:
     """Show one course by its catalog id (any status)."""
     with ctx.read_sessions() as session:
-        course = get_course(session, course_id)
+        course = get_course(session, catalog_id)
         summary = summarize_course(course)
         details: dict[str, Any] = {
             **summary.as_dict(),
@@ -300,7 +300,7 @@ def catalog_show(ctx: CliContext, course_id: str, as_json: bool) -> None:
         emit_json(details)
         return
     labels = {
-        "course_id": "course id",
+        "catalog_id": "catalog id",
         "is_plus": "plus",
         "volume_price_cents": "volume price",
         "ppu_price_cents": "ppu price",

@@ -29,12 +29,12 @@ def content() -> None:
 
 
 @content.command("import")
-@click.option("--course", "course_id", required=True, help="Catalog id of the course the package plays for.")
+@click.option("--course", "catalog_id", required=True, help="Catalog id of the course the package plays for.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @json_option
 @pass_ctx
 @store_errors
-def content_import(ctx: CliContext, course_id: str, file: Path, as_json: bool) -> None:
+def content_import(ctx: CliContext, catalog_id: str, file: Path, as_json: bool) -> None:
     """Import a SCORM 1.2 or 2004 zip FILE as the course's content.
 
     The zip is checked (manifest, paths that leave the folder, links, encryption, size limits
@@ -43,7 +43,7 @@ def content_import(ctx: CliContext, course_id: str, file: Path, as_json: bool) -
     if not file.is_file():
         fail(f"{file} is not a file")
     try:
-        result = import_content(ctx.sessions, content_store(ctx.settings), course_id, file, utcnow(),
+        result = import_content(ctx.sessions, content_store(ctx.settings), catalog_id, file, utcnow(),
                                 original_filename=file.name)
     except OSError as exc:
         fail(f"could not write the course's files under CONTENT_DIR: {exc.strerror or exc}")
@@ -52,46 +52,46 @@ def content_import(ctx: CliContext, course_id: str, file: Path, as_json: bool) -
         return
     version = "SCORM 1.2" if result.scorm_version == "scorm12" else "SCORM 2004"
     if not result.is_new_version:
-        echo(f"{course_id}: this package is already its current content (version {result.version}); "
+        echo(f"{catalog_id}: this package is already its current content (version {result.version}); "
              "nothing changed")
         return
     mastery = "" if result.mastery_score is None else f", mastery score {round(result.mastery_score * 100)}%"
     replaced = f" (replaces version {result.replaced_version})" if result.replaced_version else ""
-    echo(f"{course_id}: imported {file.name} as content version {result.version}{replaced}: {version}, "
+    echo(f"{catalog_id}: imported {file.name} as content version {result.version}{replaced}: {version}, "
          f"launches {result.launch_href}, {result.file_count} files, {_size(result.size_bytes)}{mastery}")
 
 
 @content.command("list")
-@click.option("--course", "course_id", default=None, help="Only this course (catalog id).")
+@click.option("--course", "catalog_id", default=None, help="Only this course (catalog id).")
 @json_option
 @pass_ctx
 @store_errors
-def content_list(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
+def content_list(ctx: CliContext, catalog_id: str | None, as_json: bool) -> None:
     """Imported content versions: which is current, how many learner attempts play each."""
     with ctx.read_sessions() as session:
-        rows = list_versions(session, attempts_per_content_version(), course_id)
+        rows = list_versions(session, attempts_per_content_version(), catalog_id)
     if as_json:
         emit_json([asdict(r) for r in rows])
         return
     if not rows:
-        echo("no imported content" + (f" for {course_id}" if course_id else ""))
+        echo("no imported content" + (f" for {catalog_id}" if catalog_id else ""))
         return
     for r in rows:
         flag = "current" if r.is_current else "old"
-        echo(f"{r.course_id}  v{r.version}  {flag:7}  {r.scorm_version:9}  {r.file_count:5} files  "
+        echo(f"{r.catalog_id}  v{r.version}  {flag:7}  {r.scorm_version:9}  {r.file_count:5} files  "
              f"{_size(r.size_bytes):>10}  {r.pinned_attempts} attempts  {r.imported_at:%Y-%m-%d %H:%M}  "
              f"{r.original_filename}")
 
 
 @content.command("prune")
-@click.option("--course", "course_id", default=None, help="Only this course (catalog id).")
+@click.option("--course", "catalog_id", default=None, help="Only this course (catalog id).")
 @json_option
 @pass_ctx
 @store_errors
-def content_prune(ctx: CliContext, course_id: str | None, as_json: bool) -> None:
+def content_prune(ctx: CliContext, catalog_id: str | None, as_json: bool) -> None:
     """Delete old content versions no learner attempt plays, and their files."""
     result = prune_content(ctx.sessions, content_store(ctx.settings), content_versions_in_use(),
-                           course_catalog_id=course_id)
+                           course_catalog_id=catalog_id)
     if as_json:
         emit_json(asdict(result))
         return

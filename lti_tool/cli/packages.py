@@ -114,7 +114,7 @@ def build(ctx: CliContext, account: str, course: str, license_type: str, fmt: st
     _write_atomically(path, built.data)
     view = prepared.view
     if as_json:
-        emit_json({"file": str(path), "package_key": view.key, "course_id": view.course_id, "title": view.course_title,
+        emit_json({"file": str(path), "package_key": view.key, "course_id": view.catalog_id, "title": view.course_title,
                    "license_type": view.license_type, "format": view.format, "generation": view.generation,
                    "created": prepared.was_created, "reactivated": prepared.was_reactivated,
                    "base_url": base, "bytes": len(built.data)})
@@ -162,11 +162,11 @@ def export(ctx: CliContext, account: str, fmt: str, license_type: str | None, ou
             name = built.filename
             if name in used:  # two courses with the same title: tell them apart by catalog id
                 stem, rest = name.split("__", 1)
-                name = f"{stem}--{slug(item.view.course_id) or item.view.key}__{rest}"
+                name = f"{stem}--{slug(item.view.catalog_id) or item.view.key}__{rest}"
             used.add(name)
             _write_atomically(directory / name, built.data)
             view = item.view
-            rows.append({"file": name, "course_id": view.course_id, "title": view.course_title,
+            rows.append({"file": name, "course_id": view.catalog_id, "title": view.course_title,
                          "license_type": view.license_type, "format": view.format, "package_key": view.key,
                          "created_at": view.created_at.isoformat()})
             bar.update(1)
@@ -180,7 +180,7 @@ def export(ctx: CliContext, account: str, fmt: str, license_type: str | None, ou
 
 
 def _package_json(view: service.PackageView) -> dict[str, object]:
-    return {"package_key": view.key, "course_id": view.course_id, "title": view.course_title,
+    return {"package_key": view.key, "course_id": view.catalog_id, "title": view.course_title,
             "license_type": view.license_type, "format": view.format, "generation": view.generation,
             "created_at": view.created_at, "built_at": view.built_at, "revoked_at": view.revoked_at,
             "file": view.filename}
@@ -203,7 +203,7 @@ def list_(ctx: CliContext, account: str, as_json: bool) -> None:
     echo(f"{'PACKAGE KEY':28}  {'COURSE':14}  {'LICENSE':11}  {'FORMAT':9}  {'GEN':>3}  {'BUILT':10}  STATE")
     for v in views:
         state = f"revoked {v.revoked_at:%Y-%m-%d}" if v.revoked_at else "active"
-        echo(f"{v.key:28}  {v.course_id[:14]:14}  {v.license_label:11}  {v.format:9}  {v.generation:>3}  "
+        echo(f"{v.key:28}  {v.catalog_id[:14]:14}  {v.license_label:11}  {v.format:9}  {v.generation:>3}  "
              f"{v.built_at:%Y-%m-%d}  {state}")
 
 

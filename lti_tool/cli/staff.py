@@ -131,7 +131,7 @@ def grant_volume(ctx: CliContext, account: str, course: str, seats: int, start: 
     if as_json:
         emit_json(asdict(view))
     else:
-        echo(f"volume lot {view.id}: {view.seats_total} seats of {view.course_id}, "
+        echo(f"volume lot {view.id}: {view.seats_total} seats of {view.catalog_id}, "
              f"{view.purchased_at:%Y-%m-%d} to {view.expires_at:%Y-%m-%d}")
 
 
@@ -218,7 +218,7 @@ def seats_list(ctx: CliContext, account: str, course: str | None, limit: int | N
     echo(f"{'SEAT':>6}  {'TYPE':6}  {'COURSE':14}  {'LEARNER':24}  {'ATT':>3}  {'OCCUPIED':10}  {'EXPIRES':10}  STATE")
     for r in rows:
         expires = f"{r.expires_at:%Y-%m-%d}" if r.expires_at else "with term"
-        echo(f"{r.id:>6}  {r.license_type:6}  {(r.course_id or '(all Plus)')[:14]:14}  "
+        echo(f"{r.id:>6}  {r.license_type:6}  {(r.catalog_id or '(all Plus)')[:14]:14}  "
              f"{printable(r.learner_external_id)[:24]:24}  {r.attempt:>3}  {r.occupied_at:%Y-%m-%d}  {expires:10}  "
              f"{'valid' if r.is_valid else 'expired'}")
 
@@ -253,7 +253,7 @@ def seats_claim(ctx: CliContext, account: str, license_type: str, course: str, l
         })
     elif result.seat:
         s = result.seat
-        echo(f"{'new' if result.is_new_seat else 'existing'} seat {s.id}: {s.license_type}, course {s.course_id}, "
+        echo(f"{'new' if result.is_new_seat else 'existing'} seat {s.id}: {s.license_type}, course {s.catalog_id}, "
              f"attempt {s.attempt}, occupied {s.occupied_at:%Y-%m-%d}"
              + (f", expires {s.expires_at:%Y-%m-%d}" if s.expires_at else ""))
     else:

@@ -222,7 +222,7 @@ def parse_custom(raw: str | None) -> dict[str, str]:
     return out
 
 
-def build_choice(*, kind: str, role: str, person_key: str, tool_base_url: str, course_id: str = "",
+def build_choice(*, kind: str, role: str, person_key: str, tool_base_url: str, catalog_id: str = "",
                  license_type: str = "", custom: Mapping[str, str] | None = None, url: str = "") -> LaunchChoice:
     """Validate what the demo page asked for and turn it into a launch."""
     if kind not in KINDS:
@@ -240,13 +240,13 @@ def build_choice(*, kind: str, role: str, person_key: str, tool_base_url: str, c
         digest = hashlib.sha256(json.dumps([url, params], sort_keys=True).encode()).hexdigest()[:16]
         target = url if origin_of(url) == origin_of(tool_base_url) else launch_url
         return LaunchChoice(kind, role, person, params, "demo-dl-" + digest, target)
-    course_id = course_id.strip()
-    if not course_id or len(course_id) > 200:
+    catalog_id = catalog_id.strip()
+    if not catalog_id or len(catalog_id) > 200:
         raise DemoPlatformError("pick a course (or type its catalog id)")
     if license_type not in LICENSE_TYPES:
         raise DemoPlatformError("pick a license type: plus, volume or ppu")
-    params = {claims.CUSTOM_COURSE_ID: course_id, claims.CUSTOM_LICENSE_TYPE: license_type}
-    digest = hashlib.sha256(f"{course_id}\n{license_type}".encode()).hexdigest()[:16]
+    params = {claims.CUSTOM_COURSE_ID: catalog_id, claims.CUSTOM_LICENSE_TYPE: license_type}
+    digest = hashlib.sha256(f"{catalog_id}\n{license_type}".encode()).hexdigest()[:16]
     return LaunchChoice(kind, role, person, params, "demo-link-" + digest, launch_url)
 
 

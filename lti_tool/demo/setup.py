@@ -138,7 +138,7 @@ def demo_courses(sessions: sessionmaker[Session], account_id: int, now: datetime
             select(Course.catalog_id, Course.title,
                    func.sum(VolumeLot.seats_total - VolumeLot.seats_used).filter(VolumeLot.expires_at > now,
                                                                                   VolumeLot.purchased_at <= now))
-            .join(VolumeLot, VolumeLot.course_id == Course.id)
+            .join(VolumeLot, VolumeLot.course_pk == Course.id)
             .where(VolumeLot.account_id == account_id)
             .group_by(Course.catalog_id, Course.title).order_by(Course.catalog_id).limit(COURSES_PER_LICENSE)
         ).all()
@@ -149,7 +149,7 @@ def demo_courses(sessions: sessionmaker[Session], account_id: int, now: datetime
             out.append(DemoCourse(catalog_id, title, "volume", note, True))
         no_lot = session.execute(
             sellable.where(Course.is_plus.is_(False),
-                           ~Course.id.in_(select(VolumeLot.course_id).where(VolumeLot.account_id == account_id)))
+                           ~Course.id.in_(select(VolumeLot.course_pk).where(VolumeLot.account_id == account_id)))
             .limit(1)
         ).first()
         if no_lot:
@@ -159,7 +159,7 @@ def demo_courses(sessions: sessionmaker[Session], account_id: int, now: datetime
         if config is not None:
             library = session.execute(
                 select(Course.catalog_id, Course.title, Course.ppu_price_cents)
-                .join(PpuLibraryEntry, PpuLibraryEntry.course_id == Course.id)
+                .join(PpuLibraryEntry, PpuLibraryEntry.course_pk == Course.id)
                 .where(PpuLibraryEntry.account_id == account_id).order_by(Course.catalog_id)
                 .limit(COURSES_PER_LICENSE)
             ).all()
@@ -168,7 +168,7 @@ def demo_courses(sessions: sessionmaker[Session], account_id: int, now: datetime
                                       f"a new learner's seat costs {format_money(price, currency)} from the deposit",
                                       True))
             outside = session.execute(
-                sellable.where(~Course.id.in_(select(PpuLibraryEntry.course_id)
+                sellable.where(~Course.id.in_(select(PpuLibraryEntry.course_pk)
                                               .where(PpuLibraryEntry.account_id == account_id)),
                                Course.is_plus.is_(False))
                 .limit(1)
@@ -183,7 +183,7 @@ class DemoSeat:
     id: int
     learner: str
     license_type: str
-    course_id: str | None
+    catalog_id: str | None
     attempt: int
     occupied_at: datetime
     is_valid: bool
@@ -204,7 +204,7 @@ def demo_seats(sessions: sessionmaker[Session], account_id: int, issuer: str | N
     with sessions() as session:
         rows = license_queries.list_seats(session, account_id, now)
     recent = tuple(
-        DemoSeat(r.id, r.learner_name or r.learner_external_id, r.license_type, r.course_id, r.attempt, r.occupied_at,
+        DemoSeat(r.id, r.learner_name or r.learner_external_id, r.license_type, r.catalog_id, r.attempt, r.occupied_at,
                  r.is_valid, r.learner_source == source)
         for r in rows[:limit]
     )

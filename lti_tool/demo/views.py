@@ -144,7 +144,7 @@ def seats() -> Response:
     return _no_store(jsonify(
         total=listing.total, valid=listing.valid,
         seats=[{"id": s.id, "learner": s.learner, "license_type": s.license_type,
-                "license_label": license_label(s.license_type), "course_id": s.course_id,
+                "license_label": license_label(s.license_type), "course_id": s.catalog_id,
                 "attempt": s.attempt, "occupied_at": s.occupied_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "is_valid": s.is_valid, "via_demo_lms": s.via_demo_lms} for s in listing.recent],
     ))
@@ -169,7 +169,7 @@ def start() -> Response:
         _register(account, platform)
     choice = dp.build_choice(
         kind=_arg("kind", "course"), role=_arg("role", "learner"), person_key=_arg("person", dp.PEOPLE[0].key),
-        tool_base_url=_tool_base(), course_id=_arg("course_other") or _arg("course"),
+        tool_base_url=_tool_base(), catalog_id=_arg("course_other") or _arg("course"),
         license_type=_arg("license"), custom=dp.parse_custom(_arg("custom")), url=_arg("url"),
     )
     params = dp.login_params(platform, choice, services().settings.secret_key)

@@ -647,7 +647,7 @@ def enqueue_progress_score(sessions: sessionmaker[Session], event: Any, now: dat
         ).all()
         spec: dict[str, Any] | None = None
         if not lineitem:
-            title, catalog_id = _course_title(session, getattr(event, "course_id", None))
+            title, catalog_id = _course_title(session, event.catalog_id)
             custom = claims.get(CUSTOM_CLAIM) or {}
             link = claims.get(RESOURCE_LINK_CLAIM) or {}
             spec = {

@@ -37,7 +37,7 @@ RESPONSE_TTL_SECONDS = 300  # the JWT is posted at once; a no-script click-throu
 class Pick:
     """One course the admin chose, with the license type it is delivered under."""
 
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     title: str
     license_type: str
     description: str = ""
@@ -78,8 +78,8 @@ def resource_link_item(pick: Pick, launch_url: str) -> dict[str, Any]:
         "type": "ltiResourceLink",
         "title": title,
         "url": bare_url(launch_url),
-        "custom": {claims.CUSTOM_COURSE_ID: pick.course_id, claims.CUSTOM_LICENSE_TYPE: pick.license_type},
-        "lineItem": {"scoreMaximum": SCORE_MAXIMUM, "label": title, "resourceId": pick.course_id,
+        "custom": {claims.CUSTOM_COURSE_ID: pick.catalog_id, claims.CUSTOM_LICENSE_TYPE: pick.license_type},
+        "lineItem": {"scoreMaximum": SCORE_MAXIMUM, "label": title, "resourceId": pick.catalog_id,
                      "tag": pick.license_type},
     }
     text = text_snippet(pick.description)

@@ -204,7 +204,7 @@ def _labels(types: tuple[str, ...] | list[str]) -> str:
 
 @dataclass(frozen=True)
 class SelectedRow:
-    course_id: str
+    catalog_id: str
     title: str
     publisher: str
     license_types: tuple[str, ...]

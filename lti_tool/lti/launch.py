@@ -113,7 +113,7 @@ def _unverified_nonce(id_token: str) -> str | None:
 @dataclass(frozen=True)
 class Intent:
     kind: Literal["course", "navigation", "deep_linking"]
-    course_id: str | None = None  # catalog id
+    catalog_id: str | None = None  # catalog id
     license_type: str | None = None
 
 
@@ -167,8 +167,8 @@ def parse_intent(body: Mapping[str, Any]) -> Intent:
         raise bad_request("missing_course_id",
                           "This course link has no custom parameter course_id (nor license_type).",
                           COURSE_PARAMS_HINT)
-    course_id = _substituted(raw_course)
-    if course_id is None or len(course_id) > MAX_COURSE_ID_CHARS:
+    catalog_id = _substituted(raw_course)
+    if catalog_id is None or len(catalog_id) > MAX_COURSE_ID_CHARS:
         raise bad_request("missing_course_id",
                           f"This course link's custom parameter course_id is missing or invalid ({raw_course!r}).",
                           COURSE_PARAMS_HINT)
@@ -178,7 +178,7 @@ def parse_intent(body: Mapping[str, Any]) -> Intent:
                           f"This course link's custom parameter license_type is missing or invalid ({raw_license!r}); "
                           "it must be plus, volume or ppu.",
                           COURSE_PARAMS_HINT)
-    return Intent("course", course_id, license_type)
+    return Intent("course", catalog_id, license_type)
 
 
 def _text(value: Any, limit: int) -> str | None:

@@ -33,7 +33,7 @@ class CourseOpening:
     launch_id: str
     account_id: int
     learner_id: int
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     license_type: str
     course_title: str | None = None
     seat: SeatView | None = None
@@ -68,30 +68,30 @@ def open_course(sessions: sessionmaker[Session], launch_id: str, now: datetime, 
         identity = identity_of(launch.claims)
         if intent.kind != "course" or identity is None:
             raise _launch_gone()
-        assert intent.course_id is not None and intent.license_type is not None
+        assert intent.catalog_id is not None and intent.license_type is not None
         account_id, learner_id = launch.account_id, launch.learner_id
         admin = is_admin(launch.claims)
-        course = session.execute(select(Course.id, Course.title).where(Course.catalog_id == intent.course_id)).first()
+        course = session.execute(select(Course.id, Course.title).where(Course.catalog_id == intent.catalog_id)).first()
         title = course.title if course is not None else None
         # An unknown course is left to the seat engine (its refusal names it).
         if course is not None and content_kind(current_package(session, course.id), demo_content=demo_content) is None:
-            return CourseOpening("unavailable", launch_id, account_id, learner_id, intent.course_id,
+            return CourseOpening("unavailable", launch_id, account_id, learner_id, intent.catalog_id,
                                  intent.license_type, course_title=title, reason=ContentNotAvailable.reason,
                                  is_admin=admin)
         if admin and not confirmed and title is not None:
-            if (not holds_valid_seat(session, account_id, learner_id, intent.course_id, intent.license_type, now)
-                    and _is_deliverable(session, account_id, intent.course_id, intent.license_type, now)):
-                return CourseOpening("confirm", launch_id, account_id, learner_id, intent.course_id,
+            if (not holds_valid_seat(session, account_id, learner_id, intent.catalog_id, intent.license_type, now)
+                    and _is_deliverable(session, account_id, intent.catalog_id, intent.license_type, now)):
+                return CourseOpening("confirm", launch_id, account_id, learner_id, intent.catalog_id,
                                      intent.license_type, course_title=title)
     try:
-        result = claim_seat(sessions, ClaimRequest(account_id, intent.license_type, intent.course_id, identity), now)
+        result = claim_seat(sessions, ClaimRequest(account_id, intent.license_type, intent.catalog_id, identity), now)
     except StoreError as exc:
         raise LaunchError(409, exc.reason, f"The seat could not be given right now: {exc.message}",
                           "Try again in a moment.") from exc
     if not result.ok:
-        return CourseOpening("refused", launch_id, account_id, learner_id, intent.course_id, intent.license_type,
+        return CourseOpening("refused", launch_id, account_id, learner_id, intent.catalog_id, intent.license_type,
                              course_title=title, reason=result.reason)
-    return CourseOpening("seat", launch_id, account_id, learner_id, intent.course_id, intent.license_type,
+    return CourseOpening("seat", launch_id, account_id, learner_id, intent.catalog_id, intent.license_type,
                          course_title=title, seat=result.seat, is_new_seat=result.is_new_seat)
 
 
@@ -129,7 +129,7 @@ def admin_overview(sessions: sessionmaker[Session], account_id: int, now: dateti
 @dataclass(frozen=True)
 class CourseSeat:
     seat_id: int
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     title: str
     license_type: str
     expires_at: datetime | None
@@ -142,7 +142,7 @@ def learner_courses(sessions: sessionmaker[Session], account_id: int, learner_id
     out: dict[str, CourseSeat] = {}
     with sessions() as session:
         for seat, catalog_id, title in session.execute(
-            select(Seat, Course.catalog_id, Course.title).join(Course, Course.id == Seat.course_id)
+            select(Seat, Course.catalog_id, Course.title).join(Course, Course.id == Seat.course_pk)
             .where(Seat.account_id == account_id, Seat.learner_id == learner_id,
                    Seat.license_type.in_(("volume", "ppu")), Seat.expires_at > now)
             .order_by(Seat.occupied_at)
@@ -152,7 +152,7 @@ def learner_courses(sessions: sessionmaker[Session], account_id: int, learner_id
             select(Seat.id, Course.catalog_id, Course.title)
             .join(PlusSubscription, PlusSubscription.id == Seat.subscription_id)
             .join(CourseLaunch, CourseLaunch.seat_id == Seat.id)
-            .join(Course, Course.id == CourseLaunch.course_id)
+            .join(Course, Course.id == CourseLaunch.course_pk)
             .where(Seat.account_id == account_id, Seat.learner_id == learner_id, Seat.license_type == "plus",
                    PlusSubscription.started_at <= now, PlusSubscription.current_period_end > now)
             .order_by(CourseLaunch.first_launched_at)

@@ -215,8 +215,8 @@ def _after_launch(recorded: RecordedLaunch) -> Response:
     return _show_opening(opening)
 
 
-def _player_url(*, seat_id: int, course_id: str, learner_id: int, launch_id: str) -> str:
-    token = services().issue_player_token(seat_id=seat_id, course_id=course_id, learner_id=learner_id,
+def _player_url(*, seat_id: int, catalog_id: str, learner_id: int, launch_id: str) -> str:
+    token = services().issue_player_token(seat_id=seat_id, catalog_id=catalog_id, learner_id=learner_id,
                                launch_id=launch_id, origin="lti")
     return url_for("player.play", t=token)
 
@@ -224,14 +224,14 @@ def _player_url(*, seat_id: int, course_id: str, learner_id: int, launch_id: str
 def _show_opening(opening: CourseOpening) -> Response:
     if opening.outcome == "unavailable":
         log.warning("launch %s: course %s has no content to play (no imported package, DEMO_CONTENT off): no seat "
-                    "taken", opening.launch_id, opening.course_id)
+                    "taken", opening.launch_id, opening.catalog_id)
         return Response(render_template("lti/content_unavailable.html", opening=opening), status=409)
     if opening.outcome == "confirm":
         return Response(render_template("lti/confirm_seat.html", opening=opening))
     if opening.outcome == "refused":
         return Response(render_template("lti/refusal.html", opening=opening, refusal=opening.refusal), status=403)
     assert opening.seat is not None
-    return redirect(_player_url(seat_id=opening.seat.id, course_id=opening.course_id,
+    return redirect(_player_url(seat_id=opening.seat.id, catalog_id=opening.catalog_id,
                                 learner_id=opening.learner_id, launch_id=opening.launch_id), 303)
 
 
@@ -271,7 +271,7 @@ def my_courses() -> str:
     launch_id = str(session.get("launch_id", ""))
     courses = [
         {"title": c.title, "license_type": c.license_type, "expires_at": c.expires_at,
-         "url": _player_url(seat_id=c.seat_id, course_id=c.course_id, learner_id=learner_id, launch_id=launch_id)}
+         "url": _player_url(seat_id=c.seat_id, catalog_id=c.catalog_id, learner_id=learner_id, launch_id=launch_id)}
         for c in learner_courses(services().read_sessions, account_id, learner_id, utcnow())
     ]
     return render_template("lti/my_courses.html", courses=courses)

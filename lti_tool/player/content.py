@@ -86,7 +86,7 @@ def mime_type(path: str) -> str:
 @dataclass(frozen=True)
 class ContentGrant:
     seat_id: int
-    course_id: str
+    catalog_id: str
     learner_id: int
     content_id: int
     storage_key: str
@@ -105,7 +105,7 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 def issue_content_token(settings: Settings, grant: PlayerGrant, *, content_id: int, storage_key: str,
                         frame_ancestors: list[str] | None = None) -> str:
     """A token for the package folder the grant's attempt plays; it expires with the grant."""
-    payload = {"s": grant.seat_id, "c": grant.course_id, "l": grant.learner_id, "v": int(content_id),
+    payload = {"s": grant.seat_id, "c": grant.catalog_id, "l": grant.learner_id, "v": int(content_id),
                "k": storage_key, "exp": int(grant.expires_at.timestamp()), "fa": frame_ancestors}
     return _serializer(settings).dumps(payload)
 
@@ -116,7 +116,7 @@ def verify_content_token(settings: Settings, token: str, now: datetime | None = 
     try:
         data = _serializer(settings).loads(token)
         grant = ContentGrant(
-            seat_id=int(data["s"]), course_id=str(data["c"]), learner_id=int(data["l"]), content_id=int(data["v"]),
+            seat_id=int(data["s"]), catalog_id=str(data["c"]), learner_id=int(data["l"]), content_id=int(data["v"]),
             storage_key=str(data["k"]), expires_at=datetime.fromtimestamp(int(data["exp"]), UTC),
             frame_ancestors=None if data.get("fa") is None else [str(origin) for origin in data["fa"]],
         )

@@ -25,7 +25,7 @@ MAX_TOKEN_CHARS = 2000
 @dataclass(frozen=True)
 class PlayerGrant:
     seat_id: int
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     learner_id: int
     launch_id: str | None  # the LtiLaunch id (LTI) or the dispatch launch's id; None if none
     origin: str  # "lti" or "dispatch"
@@ -47,16 +47,16 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
     return URLSafeSerializer(settings.secret_key, salt=SALT)
 
 
-def issue_player_token(settings: Settings, *, seat_id: int, course_id: str, learner_id: int,
+def issue_player_token(settings: Settings, *, seat_id: int, catalog_id: str, learner_id: int,
                        launch_id: str | None, origin: str, now: datetime | None = None) -> str:
     """A token for ``/play?t=...`` valid ``settings.player_token_ttl_seconds`` from ``now``."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
-    if not course_id:
-        raise ValueError("course_id must be the course's catalog id")
+    if not catalog_id:
+        raise ValueError("catalog_id must be the course's catalog id")
     issued = int((now or datetime.now(UTC)).timestamp())
     payload = {
-        "s": int(seat_id), "c": course_id, "l": int(learner_id), "k": launch_id, "o": origin,
+        "s": int(seat_id), "c": catalog_id, "l": int(learner_id), "k": launch_id, "o": origin,
         "iat": issued, "exp": issued + int(settings.player_token_ttl_seconds),
     }
     return _serializer(settings).dumps(payload)
@@ -75,7 +75,7 @@ def verify_player_token(settings: Settings, token: str | None, now: datetime | N
                                           "another server).") from None
     try:
         grant = PlayerGrant(
-            seat_id=_int(data["s"]), course_id=_str(data["c"]), learner_id=_int(data["l"]),
+            seat_id=_int(data["s"]), catalog_id=_str(data["c"]), learner_id=_int(data["l"]),
             launch_id=None if data["k"] is None else _str(data["k"]), origin=_str(data["o"]),
             issued_at=datetime.fromtimestamp(_int(data["iat"]), UTC),
             expires_at=datetime.fromtimestamp(_int(data["exp"]), UTC),

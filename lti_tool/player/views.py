@@ -282,7 +282,7 @@ def play() -> Response:
         return _error_page(401, title, message, ask)
     try:
         services().player.check_access(grant)
-        player = service.open_player(services().read_sessions, grant.seat_id, grant.course_id,
+        player = service.open_player(services().read_sessions, grant.seat_id, grant.catalog_id,
                                      demo_content=_demo_content(), learner_id=grant.learner_id)
     except StoreError as exc:
         return _store_error_page(exc)
@@ -297,7 +297,7 @@ def play() -> Response:
     config = {
         "token": request.args["t"],
         "origin": grant.origin,
-        "courseId": grant.course_id,
+        "courseId": grant.catalog_id,
         "api": {
             "session": url_for("player.api_session"),
             "state": url_for("player.api_state"),
@@ -335,7 +335,7 @@ def _scorm_page(grant: PlayerGrant, content: CourseContent, progress: ProgressVi
     config = {
         "token": request.args["t"],
         "origin": grant.origin,
-        "courseId": grant.course_id,
+        "courseId": grant.catalog_id,
         "scormVersion": package.scorm_version,
         "api": {
             "session": url_for("player.api_session"),
@@ -371,7 +371,7 @@ def api_session() -> Response:
     def run() -> dict[str, Any]:
         grant = _bearer_grant()
         now = utcnow()
-        resume = service.start_session(services().sessions, grant.seat_id, grant.course_id, now,
+        resume = service.start_session(services().sessions, grant.seat_id, grant.catalog_id, now,
                                        demo_content=_demo_content(), learner_id=grant.learner_id)
         _notify(resume.progress, grant, now)
         result: dict[str, Any] = {"state": _state_json(resume.progress), "entry": resume.entry}
@@ -392,7 +392,7 @@ def api_session() -> Response:
 def api_state() -> Response:
     def run() -> dict[str, Any]:
         grant = _bearer_grant()
-        player = service.open_player(services().read_sessions, grant.seat_id, grant.course_id,
+        player = service.open_player(services().read_sessions, grant.seat_id, grant.catalog_id,
                                      demo_content=_demo_content(), learner_id=grant.learner_id)
         return {"state": _state_json(player.progress)}
 
@@ -401,7 +401,7 @@ def api_state() -> Response:
 
 def _commit(grant: PlayerGrant, body: dict[str, Any]) -> ProgressView:
     now = utcnow()
-    view = service.record_progress(services().sessions, grant.seat_id, grant.course_id, _update_from(body), now,
+    view = service.record_progress(services().sessions, grant.seat_id, grant.catalog_id, _update_from(body), now,
                                    demo_content=_demo_content(), learner_id=grant.learner_id)
     _notify(view, grant, now)
     return view
@@ -452,7 +452,7 @@ def api_quiz() -> Response:
         session_time = body.get("session_time_seconds")
         now = utcnow()
         outcome = service.submit_quiz(
-            services().sessions, grant.seat_id, grant.course_id, answers, now, demo_content=_demo_content(),
+            services().sessions, grant.seat_id, grant.catalog_id, answers, now, demo_content=_demo_content(),
             learner_id=grant.learner_id,
             session_time_seconds=0 if session_time is None else session_time,
             location=_optional_str(body, "location"), suspend_data=_optional_str(body, "suspend_data"),
@@ -500,7 +500,7 @@ def api_cmi() -> Response:
         commit = scorm.CmiCommit(scorm_version=body.get("scorm_version"), values=body.get("cmi") or {},
                                  session=session_number, player_seconds=body.get("player_seconds"), seq=seq)
         now = utcnow()
-        view = service.record_cmi(services().sessions, grant.seat_id, grant.course_id, commit, now,
+        view = service.record_cmi(services().sessions, grant.seat_id, grant.catalog_id, commit, now,
                                   demo_content=_demo_content(), learner_id=grant.learner_id)
         _notify(view, grant, now)
         return {"result": "true", "errorCode": 0, "state": _state_json(view)}

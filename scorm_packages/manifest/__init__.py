@@ -67,7 +67,7 @@ class ManifestSpec:
     course decides passed/failed itself (then the manifest states no mastery score)."""
 
     package_key: str
-    course_id: str  # the catalog id
+    catalog_id: str  # the catalog id
     course_title: str
     license_type: str
     mastery_score: float | None
@@ -80,7 +80,7 @@ class ManifestSpec:
         license_label(self.license_type)
         if not self.package_key:
             raise ManifestError("the package key must not be empty")
-        if not self.course_id:
+        if not self.catalog_id:
             raise ManifestError("the course id must not be empty")
         if self.mastery_score is not None and (isinstance(self.mastery_score, bool)
                                                or not 0 <= self.mastery_score <= 1):
@@ -110,7 +110,7 @@ class ManifestSpec:
     @property
     def keywords(self) -> tuple[str, ...]:
         """Keywords that let an LMS admin tell packages apart: the license and the course id."""
-        return (f"license:{self.license_type}", self.label, f"course:{xml_text(self.course_id)}")
+        return (f"license:{self.license_type}", self.label, f"course:{xml_text(self.catalog_id)}")
 
     def identifier(self, prefix: str) -> str:
         return ncname(prefix, self.package_key)

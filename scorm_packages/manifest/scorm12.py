@@ -42,7 +42,7 @@ def _lom(parent: etree._Element, spec: ManifestSpec) -> None:
     _langstrings(general, "title", spec.title, spec.lang)
     entry = etree.SubElement(general, _md("catalogentry"))
     etree.SubElement(entry, _md("catalog")).text = "course-catalog-id"
-    _langstrings(entry, "entry", spec.course_id, "x-none")
+    _langstrings(entry, "entry", spec.catalog_id, "x-none")
     etree.SubElement(general, _md("language")).text = spec.lang
     if spec.clean_description:
         _langstrings(general, "description", spec.clean_description, spec.lang)

@@ -51,7 +51,7 @@ def _lom_strings(parent: etree._Element, tag: str, text: str, lang: str) -> etre
 def _lom(parent: etree._Element, spec: ManifestSpec) -> None:
     lom = etree.SubElement(parent, _lom_tag("lom"))
     general = etree.SubElement(lom, _lom_tag("general"))
-    for catalog, entry in (("dispatch-package-key", spec.package_key), ("course-catalog-id", spec.course_id)):
+    for catalog, entry in (("dispatch-package-key", spec.package_key), ("course-catalog-id", spec.catalog_id)):
         identifier = etree.SubElement(general, _lom_tag("identifier"))
         etree.SubElement(identifier, _lom_tag("catalog")).text = catalog
         etree.SubElement(identifier, _lom_tag("entry")).text = entry

@@ -59,7 +59,7 @@ class RuntimeServices(Protocol):
     @property
     def read_sessions(self) -> sessionmaker[Session]: ...
 
-    def issue_player_token(self, *, seat_id: int, course_id: str, learner_id: int, launch_id: str | None,
+    def issue_player_token(self, *, seat_id: int, catalog_id: str, learner_id: int, launch_id: str | None,
                            origin: str) -> str: ...
 
 
@@ -141,7 +141,7 @@ def launch() -> Response:
         # The one course player, shared with LTI launches; the app's services issue its links
         # (imports point one way: lti_tool → scorm_packages → store).
         assert outcome.seat is not None and outcome.learner_id is not None and outcome.package is not None
-        token = runtime_services().issue_player_token(seat_id=outcome.seat.id, course_id=outcome.package.course_id,
+        token = runtime_services().issue_player_token(seat_id=outcome.seat.id, catalog_id=outcome.package.catalog_id,
                                                       learner_id=outcome.learner_id, launch_id=outcome.launch_id,
                                                       origin="dispatch")
         response = redirect(url_for("player.play", t=token), 303)
@@ -152,7 +152,7 @@ def launch() -> Response:
         log.warning("dispatch launch refused (HTTP %d, %s): %s", outcome.status, outcome.reason, outcome.message)
     details = {"reason": outcome.reason}
     if outcome.package is not None:
-        details.update(package=outcome.package.key, course=outcome.package.course_id,
+        details.update(package=outcome.package.key, course=outcome.package.catalog_id,
                        license=license_label(outcome.package.license_type))
     return _page(outcome.status, outcome.title, outcome.message, outcome.ask, details=details)
 
@@ -186,11 +186,11 @@ def download() -> Response:
         return _page(403, "For administrators only", "Only your organization's LMS administrators and "
                      "instructors can download course packages.", "Ask your LMS administrator.",
                      framed_anywhere=False)
-    course_id = (request.args.get("course_id") or "").strip()
+    catalog_id = (request.args.get("course_id") or "").strip()
     license_type = (request.args.get("license_type") or "").strip()
     fmt = (request.args.get("format") or "").strip()
     problems = []
-    if not course_id:
+    if not catalog_id:
         problems.append("course_id is missing")
     if license_type not in LICENSE_LABELS:
         problems.append(f"license_type must be one of {', '.join(LICENSE_LABELS)}")
@@ -200,7 +200,7 @@ def download() -> Response:
         return _page(400, "This download link is not valid", "; ".join(problems) + ".",
                      "Go back and choose the course, license and SCORM version again.", framed_anywhere=False)
     try:
-        prepared, built = service.build_package_zip(runtime_services().sessions, runtime_services().settings, account_id, course_id, license_type,
+        prepared, built = service.build_package_zip(runtime_services().sessions, runtime_services().settings, account_id, catalog_id, license_type,
                                                     fmt, utcnow())
     except NotFound as exc:
         return _page(404, "Not found", exc.message, "Go back and choose another course.", framed_anywhere=False)

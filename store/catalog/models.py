@@ -80,7 +80,7 @@ class Course(Base):
     is_plus: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     bundle_id: Mapped[int | None] = mapped_column(ForeignKey("bundles.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
-    replacement_course_id: Mapped[int | None] = mapped_column(
+    replacement_course_pk: Mapped[int | None] = mapped_column(
         ForeignKey("courses.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

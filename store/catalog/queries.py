@@ -85,9 +85,9 @@ def get_course(session: Session, catalog_id: str) -> Course:
 
 @dataclass(frozen=True)
 class CourseSummary:
-    """One course as lists and search results show it. ``course_id`` is the catalog id."""
+    """One course as lists and search results show it. ``catalog_id`` is the catalog id."""
 
-    course_id: str
+    catalog_id: str
     title: str
     publisher: str
     language: str
@@ -126,7 +126,7 @@ class SearchPage(Paged):
 def summarize_course(course: Course) -> CourseSummary:
     """A loaded Course (see :func:`find_course`) as a CourseSummary."""
     return CourseSummary(
-        course_id=course.catalog_id,
+        catalog_id=course.catalog_id,
         title=course.title,
         publisher=course.publisher.name,
         language=course.language,
@@ -340,9 +340,9 @@ def _sqlite_matching(terms: list[str]) -> _Matching:
     fts_name = literal_column("course_fts")
     score = func.bm25(fts_name, *(literal_column(weight) for weight in BM25_WEIGHTS))
     match = fts_name.op("MATCH")(sqlite_match_expression(terms))
-    hits = select(fts.c.rowid.label("course_id"), score.label("score")).where(match).cte("course_hits")
+    hits = select(fts.c.rowid.label("course_pk"), score.label("score")).where(match).cte("course_hits")
     # Counting needs no score: skip computing bm25 for every hit.
-    hit_ids = select(fts.c.rowid.label("course_id")).where(match).cte("course_hit_ids")
+    hit_ids = select(fts.c.rowid.label("course_pk")).where(match).cte("course_hit_ids")
     if sqlite3.sqlite_version_info >= (3, 35, 0):
         hits = hits.prefix_with("MATERIALIZED")
         hit_ids = hit_ids.prefix_with("MATERIALIZED")
@@ -352,8 +352,8 @@ def _sqlite_matching(terms: list[str]) -> _Matching:
         )
     )
     return _Matching(
-        source=hits.join(courses, courses.c.id == hits.c.course_id),
-        count_source=hit_ids.join(courses, courses.c.id == hit_ids.c.course_id),
+        source=hits.join(courses, courses.c.id == hits.c.course_pk),
+        count_source=hit_ids.join(courses, courses.c.id == hit_ids.c.course_pk),
         match=true(),
         title_hit=title_hit,
         relevance=(hits.c.score,),  # bm25: lower is better
@@ -401,13 +401,13 @@ def _with_summary_columns(source: Any) -> Select[Any]:
     ).select_from(
         source.join(_publishers, _publishers.id == courses.c.publisher_id)
         .outerjoin(_bundles, _bundles.id == courses.c.bundle_id)
-        .outerjoin(_replacements, _replacements.id == courses.c.replacement_course_id)
+        .outerjoin(_replacements, _replacements.id == courses.c.replacement_course_pk)
     )
 
 
 def _summary_from_row(row: Any) -> CourseSummary:
     return CourseSummary(
-        course_id=row.catalog_id,
+        catalog_id=row.catalog_id,
         title=row.title,
         publisher=row.publisher,
         language=row.language,

@@ -37,7 +37,7 @@ _courses: Table = Course.__table__  # type: ignore[assignment]
 _publishers: Table = Publisher.__table__  # type: ignore[assignment]
 _bundles: Table = Bundle.__table__  # type: ignore[assignment]
 
-# Course columns the feed owns (replacement_course_id is linked in a second step).
+# Course columns the feed owns (replacement_course_pk is linked in a second step).
 _FEED_COLUMNS = (
     "title",
     "publisher_id",
@@ -196,7 +196,7 @@ def _lock_imports(session: Session) -> None:
 
 
 def _load_courses(session: Session) -> dict[str, Any]:
-    columns = [_courses.c.id, _courses.c.catalog_id, _courses.c.replacement_course_id]
+    columns = [_courses.c.id, _courses.c.catalog_id, _courses.c.replacement_course_pk]
     columns += [_courses.c[name] for name in _FEED_COLUMNS]
     return {row.catalog_id: row for row in session.execute(select(*columns))}
 
@@ -299,7 +299,7 @@ def _link_replacements(
     for course in courses:
         wanted = id_of[course.replacement_id] if course.replacement_id is not None else None
         current = existing.get(course.catalog_id)
-        current_link = current.replacement_course_id if current is not None else None
+        current_link = current.replacement_course_pk if current is not None else None
         if wanted != current_link:
             changes.append(
                 {"b_id": id_of[course.catalog_id], "b_replacement": wanted}
@@ -309,12 +309,12 @@ def _link_replacements(
             update(_courses)
             .where(_courses.c.id == bindparam("b_id"))
             .values(
-                replacement_course_id=bindparam("b_replacement", type_=Integer), updated_at=now
+                replacement_course_pk=bindparam("b_replacement", type_=Integer), updated_at=now
             )
         )
         for start in range(0, len(changes), BATCH_SIZE):
             session.execute(stmt, changes[start : start + BATCH_SIZE])
-    by_id = {course_id: catalog_id for catalog_id, course_id in id_of.items()}
+    by_id = {course_pk: catalog_id for catalog_id, course_pk in id_of.items()}
     return {
         by_id[change["b_id"]]
         for change in changes
@@ -322,12 +322,12 @@ def _link_replacements(
     }
 
 
-def _retire(session: Session, course_ids: list[int], now: datetime) -> int:
-    for start in range(0, len(course_ids), BATCH_SIZE):
-        chunk = course_ids[start : start + BATCH_SIZE]
+def _retire(session: Session, course_pks: list[int], now: datetime) -> int:
+    for start in range(0, len(course_pks), BATCH_SIZE):
+        chunk = course_pks[start : start + BATCH_SIZE]
         session.execute(
             update(_courses)
             .where(_courses.c.id.in_(chunk))
             .values(status="retired", updated_at=now)
         )
-    return len(course_ids)
+    return len(course_pks)

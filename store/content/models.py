@@ -37,7 +37,7 @@ FILENAME_MAX = 255
 class CourseContentVersion(Base):
     __tablename__ = "course_contents"
     __table_args__ = (
-        UniqueConstraint("course_id", "version", name="uq_course_contents_course_version"),
+        UniqueConstraint("course_pk", "version", name="uq_course_contents_course_version"),
         CheckConstraint("scorm_version IN ('scorm12', 'scorm2004')", name="scorm_version_known"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint("size_bytes >= 0 AND file_count >= 1", name="size_sane"),
@@ -47,13 +47,13 @@ class CourseContentVersion(Base):
                         name="completion_threshold_scaled"),
         CheckConstraint("length(storage_key) = 64", name="storage_key_is_sha256"),
         # At most one current version per course.
-        Index("uq_course_contents_one_current", "course_id", unique=True,
+        Index("uq_course_contents_one_current", "course_pk", unique=True,
               sqlite_where=text("is_current"), postgresql_where=text("is_current")),
         Index("ix_course_contents_storage_key", "storage_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    course_pk: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column()
     scorm_version: Mapped[str] = mapped_column(String(10))
     storage_key: Mapped[str] = mapped_column(String(STORAGE_KEY_CHARS))

@@ -26,7 +26,7 @@ def current_package(session: Session, course_pk: int) -> ContentPackage | None:
     """The course's current imported package, or None (the course plays demo lessons)."""
     row = session.scalars(
         select(CourseContentVersion)
-        .where(CourseContentVersion.course_id == course_pk, CourseContentVersion.is_current.is_(True))
+        .where(CourseContentVersion.course_pk == course_pk, CourseContentVersion.is_current.is_(True))
     ).first()
     return None if row is None else package_of(row)
 
@@ -37,14 +37,14 @@ def current_packages(session: Session, course_pks: list[int]) -> dict[int, Conte
     if not course_pks:
         return {}
     rows = session.scalars(select(CourseContentVersion).where(
-        CourseContentVersion.course_id.in_(course_pks), CourseContentVersion.is_current.is_(True)))
-    return {row.course_id: package_of(row) for row in rows}
+        CourseContentVersion.course_pk.in_(course_pks), CourseContentVersion.is_current.is_(True)))
+    return {row.course_pk: package_of(row) for row in rows}
 
 
 def find_package(session: Session, content_id: int, course_pk: int | None = None) -> ContentPackage | None:
     """One imported version by id (of that course, when ``course_pk`` is given)."""
     row = session.get(CourseContentVersion, content_id)
-    if row is None or (course_pk is not None and row.course_id != course_pk):
+    if row is None or (course_pk is not None and row.course_pk != course_pk):
         return None
     return package_of(row)
 
@@ -54,7 +54,7 @@ class ContentVersionRow:
     """One imported version, for ``lti-tool content list``."""
 
     id: int
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     version: int
     scorm_version: str
     title: str
@@ -77,7 +77,7 @@ def list_versions(session: Session, pins: Select[tuple[int | None, int]],
     pinned = pins.subquery()
     stmt = (
         select(CourseContentVersion, Course.catalog_id, func.coalesce(pinned.c.attempts, 0))
-        .join(Course, Course.id == CourseContentVersion.course_id)
+        .join(Course, Course.id == CourseContentVersion.course_pk)
         .outerjoin(pinned, pinned.c.content_id == CourseContentVersion.id)
         .order_by(Course.catalog_id, CourseContentVersion.version)
     )
@@ -87,7 +87,7 @@ def list_versions(session: Session, pins: Select[tuple[int | None, int]],
         stmt = stmt.where(Course.catalog_id == course_catalog_id)
     return [
         ContentVersionRow(
-            id=row.id, course_id=catalog_id, version=row.version, scorm_version=row.scorm_version,
+            id=row.id, catalog_id=catalog_id, version=row.version, scorm_version=row.scorm_version,
             title=row.title, launch_href=row.launch_href, storage_key=row.storage_key,
             size_bytes=row.size_bytes, file_count=row.file_count, mastery_score=row.mastery_score,
             original_filename=row.original_filename, imported_at=row.imported_at, is_current=row.is_current,

@@ -85,7 +85,7 @@ class ContentStore:
 
 @dataclass(frozen=True)
 class ImportResult:
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     content_id: int
     version: int
     scorm_version: str
@@ -180,21 +180,21 @@ def _record(sessions: sessionmaker[Session], course_pk: int, course_catalog_id: 
         with sessions.begin() as session:
             current = session.scalars(
                 select(CourseContentVersion)
-                .where(CourseContentVersion.course_id == course_pk, CourseContentVersion.is_current.is_(True))
+                .where(CourseContentVersion.course_pk == course_pk, CourseContentVersion.is_current.is_(True))
                 .with_for_update()
             ).first()
             if (current is not None and current.storage_key == key and current.launch_href == info.launch_href
                     and current.scorm_version == info.scorm_version):
                 return _result(course_catalog_id, current, is_new=False, replaced=None)
             latest = session.scalar(select(func.max(CourseContentVersion.version))
-                                    .where(CourseContentVersion.course_id == course_pk)) or 0
+                                    .where(CourseContentVersion.course_pk == course_pk)) or 0
             replaced = None
             if current is not None:
                 replaced = current.version
                 current.is_current = False
                 session.flush()  # before the insert: one current version per course
             row = CourseContentVersion(
-                course_id=course_pk, version=latest + 1, scorm_version=info.scorm_version, storage_key=key,
+                course_pk=course_pk, version=latest + 1, scorm_version=info.scorm_version, storage_key=key,
                 launch_href=info.launch_href, title=info.title, manifest_identifier=info.identifier,
                 item_identifier=info.item_identifier, mastery_score=info.mastery_score,
                 launch_data=info.launch_data, completion_threshold=info.completion_threshold, size_bytes=size,
@@ -210,7 +210,7 @@ def _record(sessions: sessionmaker[Session], course_pk: int, course_catalog_id: 
 
 def _result(course_catalog_id: str, row: CourseContentVersion, *, is_new: bool, replaced: int | None) -> ImportResult:
     return ImportResult(
-        course_id=course_catalog_id, content_id=row.id, version=row.version, scorm_version=row.scorm_version,
+        catalog_id=course_catalog_id, content_id=row.id, version=row.version, scorm_version=row.scorm_version,
         title=row.title, launch_href=row.launch_href, storage_key=row.storage_key, size_bytes=row.size_bytes,
         file_count=row.file_count, mastery_score=row.mastery_score, is_new_version=is_new, replaced_version=replaced,
     )
@@ -253,7 +253,7 @@ def prune_content(sessions: sessionmaker[Session], store: ContentStore, in_use: 
     with sessions.begin() as session:
         pinned = CourseContentVersion.id.in_(in_use)
         old = (select(CourseContentVersion, Course.catalog_id)
-               .join(Course, Course.id == CourseContentVersion.course_id)
+               .join(Course, Course.id == CourseContentVersion.course_pk)
                .where(CourseContentVersion.is_current.is_(False)))
         if course_catalog_id is not None:
             old = old.where(Course.catalog_id == course_catalog_id)

@@ -90,15 +90,15 @@ def load_holdings(session: Session, account_id: int, course_pks: Iterable[int], 
         subscriptions = tuple(queries.subscriptions_of(session, account_id))
     if license_type in (None, "volume") and pks:
         lots = tuple(queries.lot_facts(lot) for lot in session.scalars(
-            select(VolumeLot).where(VolumeLot.account_id == account_id, VolumeLot.course_id.in_(pks))
+            select(VolumeLot).where(VolumeLot.account_id == account_id, VolumeLot.course_pk.in_(pks))
             .order_by(VolumeLot.purchased_at, VolumeLot.id)))
     if license_type in (None, "ppu"):
         config = session.scalars(select(PpuConfig).where(PpuConfig.account_id == account_id)).first()
         if config is not None:
             library: frozenset[int] = frozenset()
             if pks:
-                library = frozenset(session.scalars(select(PpuLibraryEntry.course_id).where(
-                    PpuLibraryEntry.account_id == account_id, PpuLibraryEntry.course_id.in_(pks))))
+                library = frozenset(session.scalars(select(PpuLibraryEntry.course_pk).where(
+                    PpuLibraryEntry.account_id == account_id, PpuLibraryEntry.course_pk.in_(pks))))
             ppu = PpuFacts(config.contract_ref, config.is_enabled, config.balance_cents, library)
     return Holdings(subscriptions, lots, ppu)
 
@@ -167,12 +167,12 @@ def deliverable_condition(account_id: int, now: datetime, license_type: str | No
             PlusSubscription.account_id == account_id,
             _in_term_sql(PlusSubscription.started_at, PlusSubscription.current_period_end, now))))
     if "volume" in wanted:
-        conditions.append(and_(not_sub_only, courses.id.in_(select(VolumeLot.course_id).where(
+        conditions.append(and_(not_sub_only, courses.id.in_(select(VolumeLot.course_pk).where(
             VolumeLot.account_id == account_id, _in_term_sql(VolumeLot.purchased_at, VolumeLot.expires_at, now)))))
     if "ppu" in wanted:
         conditions.append(and_(
             not_sub_only,
-            courses.id.in_(select(PpuLibraryEntry.course_id).where(PpuLibraryEntry.account_id == account_id)),
+            courses.id.in_(select(PpuLibraryEntry.course_pk).where(PpuLibraryEntry.account_id == account_id)),
             exists().where(PpuConfig.account_id == account_id, PpuConfig.is_enabled.is_(True)),
         ))
     return and_(courses.status != "retired", or_(*conditions))
@@ -290,7 +290,7 @@ def account_overview(session: Session, account_id: int, now: datetime) -> Accoun
         out.append(Holding("plus", sub.id, None, f"Plus subscription ({sub.term})", sub.seats_total, sub.seats_used,
                            sub.started_at, sub.current_period_end, hr.subscription_status(sub, now), term=sub.term))
     for row in session.execute(
-        select(VolumeLot, *_course_columns()).join(Course, Course.id == VolumeLot.course_id)
+        select(VolumeLot, *_course_columns()).join(Course, Course.id == VolumeLot.course_pk)
         .outerjoin(Bundle, Bundle.id == Course.bundle_id).where(VolumeLot.account_id == account_id)
         .order_by(Course.title, Course.catalog_id, VolumeLot.purchased_at, VolumeLot.id)
     ):
@@ -304,7 +304,7 @@ def account_overview(session: Session, account_id: int, now: datetime) -> Accoun
         facts = PpuFacts(config.contract_ref, config.is_enabled, config.balance_cents, frozenset())
         for row in session.execute(
             select(PpuLibraryEntry.id, PpuLibraryEntry.added_at, *_course_columns())
-            .join(Course, Course.id == PpuLibraryEntry.course_id).outerjoin(Bundle, Bundle.id == Course.bundle_id)
+            .join(Course, Course.id == PpuLibraryEntry.course_pk).outerjoin(Bundle, Bundle.id == Course.bundle_id)
             .where(PpuLibraryEntry.account_id == account_id).order_by(Course.title, Course.catalog_id)
         ):
             entry_id, added_at, course = row[0], row[1], tuple(row[2:])

@@ -58,12 +58,12 @@ class VolumeLot(Base):
         CheckConstraint("seats_used >= 0", name="seats_used_not_negative"),
         CheckConstraint("seats_used <= seats_total", name="seats_used_within_total"),
         CheckConstraint("expires_at > purchased_at", name="expires_after_purchase"),
-        Index("ix_volume_lots_account_course", "account_id", "course_id", "purchased_at"),
+        Index("ix_volume_lots_account_course", "account_id", "course_pk", "purchased_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    course_pk: Mapped[int] = mapped_column(ForeignKey("courses.id"))
     seats_total: Mapped[int] = mapped_column()
     seats_used: Mapped[int] = mapped_column(default=0)
     purchased_at: Mapped[datetime] = mapped_column()
@@ -114,12 +114,12 @@ class DepositEntry(Base):
 class PpuLibraryEntry(Base):
     __tablename__ = "ppu_library_entries"
     __table_args__ = (
-        UniqueConstraint("account_id", "course_id", name="uq_ppu_library_one_per_course"),
+        UniqueConstraint("account_id", "course_pk", name="uq_ppu_library_one_per_course"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    course_pk: Mapped[int] = mapped_column(ForeignKey("courses.id"))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -136,16 +136,16 @@ class Seat(Base):
         CheckConstraint("license_type IN ('plus', 'volume', 'ppu')", name="license_type_known"),
         CheckConstraint("attempt >= 1", name="attempt_positive"),
         CheckConstraint(
-            "(license_type = 'plus' AND subscription_id IS NOT NULL AND course_id IS NULL"
+            "(license_type = 'plus' AND subscription_id IS NOT NULL AND course_pk IS NULL"
             " AND lot_id IS NULL)"
-            " OR (license_type = 'volume' AND lot_id IS NOT NULL AND course_id IS NOT NULL"
+            " OR (license_type = 'volume' AND lot_id IS NOT NULL AND course_pk IS NOT NULL"
             " AND subscription_id IS NULL)"
-            " OR (license_type = 'ppu' AND course_id IS NOT NULL AND subscription_id IS NULL"
+            " OR (license_type = 'ppu' AND course_pk IS NOT NULL AND subscription_id IS NULL"
             " AND lot_id IS NULL AND price_cents IS NOT NULL)",
             name="license_reference_matches_type",
         ),
         CheckConstraint("price_cents IS NULL OR price_cents >= 0", name="price_not_negative"),
-        Index("ix_seats_account_course", "account_id", "course_id"),
+        Index("ix_seats_account_course", "account_id", "course_pk"),
         Index("ix_seats_learner", "learner_id"),
     )
 
@@ -154,7 +154,7 @@ class Seat(Base):
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
     license_type: Mapped[str] = mapped_column(String(10))
     scope: Mapped[str] = mapped_column(String(60))
-    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
+    course_pk: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("plus_subscriptions.id", ondelete="CASCADE")
     )
@@ -173,14 +173,14 @@ class CourseLaunch(Base):
 
     __tablename__ = "course_launches"
     __table_args__ = (
-        UniqueConstraint("seat_id", "course_id", name="uq_course_launches_seat_course"),
+        UniqueConstraint("seat_id", "course_pk", name="uq_course_launches_seat_course"),
         CheckConstraint("launch_count >= 1", name="launch_count_positive"),
-        Index("ix_course_launches_course", "course_id"),
+        Index("ix_course_launches_course", "course_pk"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seat_id: Mapped[int] = mapped_column(ForeignKey("seats.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    course_pk: Mapped[int] = mapped_column(ForeignKey("courses.id"))
     first_launched_at: Mapped[datetime] = mapped_column()
     last_launched_at: Mapped[datetime] = mapped_column()
     launch_count: Mapped[int] = mapped_column(default=1)
@@ -195,7 +195,7 @@ class LaunchRefusal(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
-    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
+    course_pk: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
     license_type: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,10 +31,10 @@ MAX_QUERY_CHARS = 200
 
 @dataclass(frozen=True)
 class CourseOffer:
-    """A course with the license types it can be delivered under now (``course_id`` is the
+    """A course with the license types it can be delivered under now (``catalog_id`` is the
     catalog id)."""
 
-    course_id: str
+    catalog_id: str
     title: str
     publisher: str
     description: str
@@ -88,7 +88,7 @@ def offers_for(session: Session, account_id: int, catalog_ids: Iterable[str], no
                      .outerjoin(Bundle, Bundle.id == courses.c.bundle_id))
         .where(courses.c.catalog_id.in_(ids))
     ))
-    return {offer.course_id: offer for offer in _offers_from_rows(session, account_id, now, rows)}
+    return {offer.catalog_id: offer for offer in _offers_from_rows(session, account_id, now, rows)}
 
 
 def search_licensed_courses(session: Session, account_id: int, now: datetime, query: str = "", *,

@@ -46,7 +46,7 @@ def subscription_facts(s: PlusSubscription) -> rules.Subscription:
 
 
 def lot_facts(lot: VolumeLot) -> rules.Lot:
-    return rules.Lot(lot.id, lot.purchased_at, lot.expires_at, lot.seats_total, lot.seats_used, lot.course_id)
+    return rules.Lot(lot.id, lot.purchased_at, lot.expires_at, lot.seats_total, lot.seats_used, lot.course_pk)
 
 
 def subscriptions_of(session: Session, account_id: int) -> list[rules.Subscription]:
@@ -60,7 +60,7 @@ def find_ppu_config(session: Session, account_id: int) -> PpuConfig | None:
     return session.scalars(select(PpuConfig).where(PpuConfig.account_id == account_id)).first()
 
 
-def learner_seat_facts(session: Session, account_id: int, learner_id: int, course_id: int,
+def learner_seat_facts(session: Session, account_id: int, learner_id: int, course_pk: int,
                        now: datetime) -> list[rules.SeatFacts]:
     """The learner's seats that could cover this course: its Volume/PPU seats and Plus seats."""
     rows = session.execute(
@@ -69,7 +69,7 @@ def learner_seat_facts(session: Session, account_id: int, learner_id: int, cours
         .where(
             Seat.account_id == account_id,
             Seat.learner_id == learner_id,
-            or_(Seat.course_id == course_id, Seat.license_type == "plus"),
+            or_(Seat.course_pk == course_pk, Seat.license_type == "plus"),
         )
     )
     facts = []
@@ -79,7 +79,7 @@ def learner_seat_facts(session: Session, account_id: int, learner_id: int, cours
             rules.SeatFacts(
                 id=seat.id,
                 license_type=seat.license_type,
-                course_id=seat.course_id,
+                course_pk=seat.course_pk,
                 attempt=seat.attempt,
                 occupied_at=seat.occupied_at,
                 expires_at=seat.expires_at,
@@ -89,8 +89,8 @@ def learner_seat_facts(session: Session, account_id: int, learner_id: int, cours
     return facts
 
 
-def latest_seat_in_scope(facts: list[rules.SeatFacts], license_type: str, course_id: int) -> rules.SeatFacts | None:
-    same = [f for f in facts if f.license_type == license_type and f.course_id == course_id]
+def latest_seat_in_scope(facts: list[rules.SeatFacts], license_type: str, course_pk: int) -> rules.SeatFacts | None:
+    same = [f for f in facts if f.license_type == license_type and f.course_pk == course_pk]
     return max(same, key=lambda f: f.attempt, default=None)
 
 
@@ -101,7 +101,7 @@ class SeatRow:
     learner_source: str
     learner_name: str | None
     license_type: str
-    course_id: str | None  # catalog id; None for a Plus seat
+    catalog_id: str | None  # catalog id; None for a Plus seat
     attempt: int
     occupied_at: datetime
     expires_at: datetime | None
@@ -113,7 +113,7 @@ def _seats_select() -> Select:  # type: ignore[type-arg]
     return (
         select(Seat, Learner, Course.catalog_id, PlusSubscription.started_at, PlusSubscription.current_period_end)
         .join(Learner, Learner.id == Seat.learner_id)
-        .outerjoin(Course, Course.id == Seat.course_id)
+        .outerjoin(Course, Course.id == Seat.course_pk)
         .outerjoin(PlusSubscription, PlusSubscription.id == Seat.subscription_id)
     )
 
@@ -125,8 +125,8 @@ def list_seats(session: Session, account_id: int, now: datetime, course_catalog_
     stmt = _seats_select().where(Seat.account_id == account_id)
     if course_catalog_id is not None:
         course, _facts = get_course_facts(session, course_catalog_id)
-        launched = select(CourseLaunch.seat_id).where(CourseLaunch.course_id == course.id)
-        stmt = stmt.where(or_(Seat.course_id == course.id, and_(Seat.license_type == "plus", Seat.id.in_(launched))))
+        launched = select(CourseLaunch.seat_id).where(CourseLaunch.course_pk == course.id)
+        stmt = stmt.where(or_(Seat.course_pk == course.id, and_(Seat.license_type == "plus", Seat.id.in_(launched))))
     stmt = stmt.order_by(Seat.occupied_at.desc(), Seat.id.desc())
     if limit:
         stmt = stmt.limit(limit)

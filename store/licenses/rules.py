@@ -122,7 +122,7 @@ class SeatFacts:
 
     id: int
     license_type: str
-    course_id: int | None
+    course_pk: int | None
     attempt: int
     occupied_at: datetime
     expires_at: datetime | None  # None for Plus: follows the subscription
@@ -170,7 +170,7 @@ def is_seat_valid(seat: SeatFacts, now: datetime) -> bool:
 def seat_covers(seat: SeatFacts, course: CourseFacts) -> bool:
     if seat.license_type == "plus":
         return course.is_plus
-    return seat.course_id == course.id
+    return seat.course_pk == course.id
 
 
 def reusable_seat(seats: Iterable[SeatFacts], course: CourseFacts, license_type: str,

@@ -53,7 +53,7 @@ MAX_START_AHEAD_DAYS = 366  # a grant's --start may be at most this far ahead
 class SeatView:
     id: int
     license_type: str
-    course_id: str  # catalog id of the course launched
+    catalog_id: str  # catalog id of the course launched
     attempt: int
     occupied_at: datetime
     expires_at: datetime | None
@@ -66,7 +66,7 @@ class SeatView:
 class ClaimRequest:
     account_id: int
     license_type: str
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     learner: LearnerIdentity
 
 
@@ -120,7 +120,7 @@ def claim_seat(sessions: sessionmaker[Session], request: ClaimRequest, now: date
 def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResult:
     account = get_account(session, request.account_id)
     learner_id = upsert_learner(session, account.id, request.learner, now)
-    found = queries.find_course_facts(session, request.course_id)
+    found = queries.find_course_facts(session, request.catalog_id)
     if found is None:
         return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
     _course, course = found
@@ -130,7 +130,7 @@ def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResul
     if existing is not None:
         seat = session.get_one(Seat, existing.id)
         _record_launch(session, seat.id, course.id, now)
-        return ClaimResult(learner_id, _view(seat, request.course_id), is_new_seat=False)
+        return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=False)
 
     # A new seat only for a course the account may deliver under this license type now.
     held = holdings.load_holdings(session, account.id, [course.id], license_type=request.license_type)
@@ -153,7 +153,7 @@ def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResul
     except _Refused as refused:
         return _refuse(session, account.id, learner_id, course.id, request.license_type, refused.reason, now)
     _record_launch(session, seat.id, course.id, now)
-    return ClaimResult(learner_id, _view(seat, request.course_id), is_new_seat=True)
+    return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=True)
 
 
 # The account may deliver the course (checked above); these take the seat with one guarded
@@ -202,7 +202,7 @@ def _new_volume_seat(session: Session, account: Account, learner_id: int, course
             return _insert_seat(
                 session,
                 Seat(account_id=account.id, learner_id=learner_id, license_type="volume",
-                     scope=f"volume:{course.id}", course_id=course.id, lot_id=lot.id, attempt=attempt,
+                     scope=f"volume:{course.id}", course_pk=course.id, lot_id=lot.id, attempt=attempt,
                      occupied_at=now, expires_at=lot.expires_at),
             )
     raise _Refused("no_seats")
@@ -222,7 +222,7 @@ def _new_ppu_seat(session: Session, account: Account, learner_id: int, course: r
     seat = _insert_seat(
         session,
         Seat(account_id=account.id, learner_id=learner_id, license_type="ppu", scope=f"ppu:{course.id}",
-             course_id=course.id, attempt=attempt, occupied_at=now,
+             course_pk=course.id, attempt=attempt, occupied_at=now,
              expires_at=rules.ppu_seat_expiry(now), price_cents=price),
     )
     if price:
@@ -238,22 +238,22 @@ def _insert_seat(session: Session, seat: Seat) -> Seat:
     return seat
 
 
-def _record_launch(session: Session, seat_id: int, course_id: int, now: datetime) -> None:
+def _record_launch(session: Session, seat_id: int, course_pk: int, now: datetime) -> None:
     insert = upsert_insert(session)
     stmt = insert(CourseLaunch).values(
-        seat_id=seat_id, course_id=course_id, first_launched_at=now, last_launched_at=now, launch_count=1
+        seat_id=seat_id, course_pk=course_pk, first_launched_at=now, last_launched_at=now, launch_count=1
     )
     stmt = stmt.on_conflict_do_update(
-        index_elements=["seat_id", "course_id"],
+        index_elements=["seat_id", "course_pk"],
         set_={"last_launched_at": stmt.excluded.last_launched_at,
               "launch_count": CourseLaunch.launch_count + 1},
     )
     session.execute(stmt)
 
 
-def _refuse(session: Session, account_id: int, learner_id: int | None, course_id: int | None,
+def _refuse(session: Session, account_id: int, learner_id: int | None, course_pk: int | None,
             license_type: str, reason: str, now: datetime) -> ClaimResult:
-    session.add(LaunchRefusal(account_id=account_id, learner_id=learner_id, course_id=course_id,
+    session.add(LaunchRefusal(account_id=account_id, learner_id=learner_id, course_pk=course_pk,
                               license_type=license_type, reason=reason, created_at=now))
     return ClaimResult(learner_id, reason=reason)
 
@@ -348,14 +348,14 @@ def grant_plus(sessions: sessionmaker[Session], account_ref: str | int, seats: i
 class LotView:
     id: int
     account_id: int
-    course_id: str
+    catalog_id: str
     seats_total: int
     seats_used: int
     purchased_at: datetime
     expires_at: datetime
 
 
-def grant_volume(sessions: sessionmaker[Session], account_ref: str | int, course_id: str, seats: int,
+def grant_volume(sessions: sessionmaker[Session], account_ref: str | int, catalog_id: str, seats: int,
                  now: datetime, start: datetime | None = None) -> LotView:
     """Record a Volume lot: N seats for one course, valid 12 months from its purchase (``start``,
     default now: at most a year ahead, and refused when the 12 months are already over)."""
@@ -369,13 +369,13 @@ def grant_volume(sessions: sessionmaker[Session], account_ref: str | int, course
                            f"{expires_at:%Y-%m-%d})", reason="invalid_start")
     with sessions.begin() as session:
         account = get_account(session, account_ref)
-        course, facts = queries.get_course_facts(session, course_id)
+        course, facts = queries.get_course_facts(session, catalog_id)
         if facts.is_subscription_only_bundle:
-            raise InvalidInput(f"course {course_id!r} is in a subscription-only bundle: never sold as Volume",
+            raise InvalidInput(f"course {catalog_id!r} is in a subscription-only bundle: never sold as Volume",
                                reason="bundle_excluded")
         if facts.status == "retired":
-            raise InvalidInput(f"course {course_id!r} is retired", reason="course_retired")
-        lot = VolumeLot(account_id=account.id, course_id=course.id, seats_total=seats, seats_used=0,
+            raise InvalidInput(f"course {catalog_id!r} is retired", reason="course_retired")
+        lot = VolumeLot(account_id=account.id, course_pk=course.id, seats_total=seats, seats_used=0,
                         purchased_at=purchased_at, expires_at=expires_at,
                         created_at=now)
         session.add(lot)
@@ -452,7 +452,7 @@ def add_deposit(sessions: sessionmaker[Session], account_ref: str | int, cents: 
         return PpuView(account.id, config.contract_ref, config.is_enabled, config.balance_cents)
 
 
-def add_to_ppu_library(sessions: sessionmaker[Session], account_ref: str | int, course_id: str,
+def add_to_ppu_library(sessions: sessionmaker[Session], account_ref: str | int, catalog_id: str,
                        now: datetime) -> bool:
     """Add a course to the account's PPU library; False when it was already there."""
     now = require_aware(now, "now")
@@ -461,16 +461,16 @@ def add_to_ppu_library(sessions: sessionmaker[Session], account_ref: str | int, 
         if queries.find_ppu_config(session, account.id) is None:
             raise InvalidInput(f"account {account.name!r} is not configured for Pay Per Use",
                                reason="ppu_not_configured")
-        course, facts = queries.get_course_facts(session, course_id)
+        course, facts = queries.get_course_facts(session, catalog_id)
         if facts.is_subscription_only_bundle:
-            raise InvalidInput(f"course {course_id!r} is in a subscription-only bundle: never sold as Pay Per Use",
+            raise InvalidInput(f"course {catalog_id!r} is in a subscription-only bundle: never sold as Pay Per Use",
                                reason="bundle_excluded")
         if facts.status == "retired":
-            raise InvalidInput(f"course {course_id!r} is retired", reason="course_retired")
+            raise InvalidInput(f"course {catalog_id!r} is retired", reason="course_retired")
         insert = upsert_insert(session)
         added = session.execute(
-            insert(PpuLibraryEntry).values(account_id=account.id, course_id=course.id, added_at=now)
-            .on_conflict_do_nothing(index_elements=["account_id", "course_id"])
+            insert(PpuLibraryEntry).values(account_id=account.id, course_pk=course.id, added_at=now)
+            .on_conflict_do_nothing(index_elements=["account_id", "course_pk"])
             .returning(PpuLibraryEntry.id)
         ).scalar_one_or_none()
         return added is not None

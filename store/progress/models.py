@@ -15,7 +15,7 @@ from store.base import Base, utcnow
 class CourseProgress(Base):
     __tablename__ = "course_progress"
     __table_args__ = (
-        UniqueConstraint("seat_id", "course_id", name="uq_course_progress_seat_course"),
+        UniqueConstraint("seat_id", "course_pk", name="uq_course_progress_seat_course"),
         CheckConstraint(
             "completion_status IN ('not attempted', 'incomplete', 'completed')", name="completion_status_known"
         ),
@@ -23,12 +23,12 @@ class CourseProgress(Base):
         CheckConstraint("total_time_seconds >= 0", name="time_not_negative"),
         CheckConstraint("session_seconds_reported >= 0", name="session_seconds_not_negative"),
         CheckConstraint("score_scaled IS NULL OR (score_scaled >= -1 AND score_scaled <= 1)", name="scaled_in_range"),
-        Index("ix_course_progress_course", "course_id"),
+        Index("ix_course_progress_course", "course_pk"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seat_id: Mapped[int] = mapped_column(ForeignKey("seats.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    course_pk: Mapped[int] = mapped_column(ForeignKey("courses.id"))
     location: Mapped[str] = mapped_column(String(1000), default="")
     completion_status: Mapped[str] = mapped_column(String(20), default="not attempted")
     success_status: Mapped[str] = mapped_column(String(10), default="unknown")

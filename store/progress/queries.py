@@ -26,7 +26,7 @@ class ProgressView:
     """A learner's progress in one course under one seat (all defaults: not started yet)."""
 
     seat_id: int
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     learner_id: int
     location: str = ""
     completion_status: str = "not attempted"
@@ -77,7 +77,7 @@ def attempts_per_content_version() -> Select[tuple[int | None, int]]:
 
 def view_of(row: CourseProgress, course_catalog_id: str, learner_id: int, status_changed: bool = False) -> ProgressView:
     return ProgressView(
-        seat_id=row.seat_id, course_id=course_catalog_id, learner_id=learner_id, location=row.location,
+        seat_id=row.seat_id, catalog_id=course_catalog_id, learner_id=learner_id, location=row.location,
         completion_status=row.completion_status, success_status=row.success_status,
         score_raw=row.score_raw, score_min=row.score_min, score_max=row.score_max,
         score_scaled=row.score_scaled, total_time_seconds=row.total_time_seconds,
@@ -107,14 +107,14 @@ def find_course(session: Session, catalog_id: str) -> tuple[Course, CourseInfo] 
 
 def find_progress(session: Session, seat_id: int, course_pk: int) -> CourseProgress | None:
     return session.scalars(
-        select(CourseProgress).where(CourseProgress.seat_id == seat_id, CourseProgress.course_id == course_pk)
+        select(CourseProgress).where(CourseProgress.seat_id == seat_id, CourseProgress.course_pk == course_pk)
     ).first()
 
 
 def has_launched(session: Session, seat_id: int, course_pk: int) -> bool:
     """Whether the seat engine admitted this seat to this course (it records every launch)."""
     return session.scalars(
-        select(CourseLaunch.id).where(CourseLaunch.seat_id == seat_id, CourseLaunch.course_id == course_pk)
+        select(CourseLaunch.id).where(CourseLaunch.seat_id == seat_id, CourseLaunch.course_pk == course_pk)
     ).first() is not None
 
 
@@ -126,7 +126,7 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 @dataclass(frozen=True)
 class MyCourse:
     seat_id: int
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     title: str
     publisher: str
     license_type: str
@@ -143,28 +143,28 @@ class MyCourse:
 def my_courses(session: Session, learner_id: int) -> list[MyCourse]:
     """Courses a learner holds a seat for: every course launched under their seats (a Plus seat
     covers many), and the course of a Volume/PPU seat not launched yet; most recent first."""
-    progress_join = and_(CourseProgress.seat_id == Seat.id, CourseProgress.course_id == Course.id)
+    progress_join = and_(CourseProgress.seat_id == Seat.id, CourseProgress.course_pk == Course.id)
     launched = session.execute(
         select(Seat, Course, Publisher.name, CourseLaunch, CourseProgress)
         .join(CourseLaunch, CourseLaunch.seat_id == Seat.id)
-        .join(Course, Course.id == CourseLaunch.course_id)
+        .join(Course, Course.id == CourseLaunch.course_pk)
         .join(Publisher, Publisher.id == Course.publisher_id)
         .outerjoin(CourseProgress, progress_join)
         .where(Seat.learner_id == learner_id)
     ).all()
     not_launched = session.execute(
         select(Seat, Course, Publisher.name)
-        .join(Course, Course.id == Seat.course_id)
+        .join(Course, Course.id == Seat.course_pk)
         .join(Publisher, Publisher.id == Course.publisher_id)
         .where(Seat.learner_id == learner_id,
                ~select(CourseLaunch.id).where(CourseLaunch.seat_id == Seat.id,
-                                              CourseLaunch.course_id == Seat.course_id).exists())
+                                              CourseLaunch.course_pk == Seat.course_pk).exists())
     ).all()
     rows = [(seat, course, publisher, launch, progress) for seat, course, publisher, launch, progress in launched]
     rows += [(seat, course, publisher, None, None) for seat, course, publisher in not_launched]
     out = [
         MyCourse(
-            seat_id=seat.id, course_id=course.catalog_id, title=course.title, publisher=publisher,
+            seat_id=seat.id, catalog_id=course.catalog_id, title=course.title, publisher=publisher,
             license_type=seat.license_type, attempt=seat.attempt, seat_expires_at=seat.expires_at,
             first_launched_at=launch.first_launched_at if launch else None,
             last_launched_at=launch.last_launched_at if launch else None,
@@ -188,7 +188,7 @@ def my_courses(session: Session, learner_id: int) -> list[MyCourse]:
 class ProgressRow:
     """One learner in one course under one seat, for the admin's reports and CSV."""
 
-    course_id: str
+    catalog_id: str
     course_title: str
     learner_id: int
     learner_external_id: str
@@ -214,9 +214,9 @@ def progress_report(session: Session, account_id: int, course_catalog_id: str | 
     stmt = (
         select(CourseLaunch, Seat, Course, Learner, CourseProgress)
         .join(Seat, Seat.id == CourseLaunch.seat_id)
-        .join(Course, Course.id == CourseLaunch.course_id)
+        .join(Course, Course.id == CourseLaunch.course_pk)
         .join(Learner, Learner.id == Seat.learner_id)
-        .outerjoin(CourseProgress, and_(CourseProgress.seat_id == Seat.id, CourseProgress.course_id == Course.id))
+        .outerjoin(CourseProgress, and_(CourseProgress.seat_id == Seat.id, CourseProgress.course_pk == Course.id))
         .where(Seat.account_id == account_id)
         .order_by(Course.title, Course.id, Learner.name, Learner.external_id, Seat.attempt, Seat.id)
     )
@@ -228,7 +228,7 @@ def progress_report(session: Session, account_id: int, course_catalog_id: str | 
         stmt = stmt.offset(offset)
     return [
         ProgressRow(
-            course_id=course.catalog_id, course_title=course.title, learner_id=learner.id,
+            catalog_id=course.catalog_id, course_title=course.title, learner_id=learner.id,
             learner_external_id=learner.external_id, learner_name=learner.name, learner_email=learner.email,
             license_type=seat.license_type, attempt=seat.attempt,
             first_launched_at=launch.first_launched_at, last_launched_at=launch.last_launched_at,

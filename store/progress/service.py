@@ -102,7 +102,7 @@ class ProgressEvent:
     """Sent to every progress listener after a committed change (grade passback, dispatch)."""
 
     seat_id: int
-    course_id: str  # catalog id
+    catalog_id: str  # catalog id
     learner_id: int
     launch_id: str | None
     origin: str  # "lti" or "dispatch"
@@ -120,7 +120,7 @@ class ProgressEvent:
     @classmethod
     def of(cls, view: ProgressView, *, launch_id: str | None, origin: str, occurred_at: datetime) -> ProgressEvent:
         return cls(
-            seat_id=view.seat_id, course_id=view.course_id, learner_id=view.learner_id, launch_id=launch_id,
+            seat_id=view.seat_id, catalog_id=view.catalog_id, learner_id=view.learner_id, launch_id=launch_id,
             origin=origin, completion_status=view.completion_status, success_status=view.success_status,
             score_raw=view.score_raw, score_max=view.score_max, score_scaled=view.score_scaled,
             total_time_seconds=view.total_time_seconds, occurred_at=occurred_at,
@@ -141,7 +141,7 @@ def notify_listeners(listeners: Iterable[ProgressListener], event: ProgressEvent
         except Exception:  # noqa: BLE001 - a listener must not break the learner's commit
             failed += 1
             log.exception("progress listener %r failed for seat %s course %s", listener, event.seat_id,
-                          event.course_id)
+                          event.catalog_id)
     return failed
 
 
@@ -210,14 +210,14 @@ def _locked_row(session: Session, seat_id: int, course_pk: int, now: datetime) -
     insert = _dialect_insert(session)
     session.execute(
         insert(CourseProgress)
-        .values(seat_id=seat_id, course_id=course_pk, location="", completion_status="not attempted",
+        .values(seat_id=seat_id, course_pk=course_pk, location="", completion_status="not attempted",
                 success_status="unknown", total_time_seconds=0, session_count=0, suspend_data="", cmi={},
                 content_id=None, session_seconds_reported=0, commit_seq=0, started_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["seat_id", "course_id"])
+        .on_conflict_do_nothing(index_elements=["seat_id", "course_pk"])
     )
     row = session.scalars(
         select(CourseProgress)
-        .where(CourseProgress.seat_id == seat_id, CourseProgress.course_id == course_pk)
+        .where(CourseProgress.seat_id == seat_id, CourseProgress.course_pk == course_pk)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()

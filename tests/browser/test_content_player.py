@@ -51,7 +51,7 @@ def seat_with_content(live_server: LiveServer, sessions: Sessions, tmp_path: Pat
     identity = LearnerIdentity("lti:https://lms.example.edu", f"learner-{version}", name="Ada Lovelace")
     result = licenses.claim_seat(sessions, licenses.ClaimRequest(account_id, "volume", course, identity), NOW)
     assert result.seat and result.learner_id
-    token = issue_player_token(settings, seat_id=result.seat.id, course_id=course, learner_id=result.learner_id,
+    token = issue_player_token(settings, seat_id=result.seat.id, catalog_id=course, learner_id=result.learner_id,
                                launch_id=None, origin="lti")
     return Seated(course, result.seat.id, token)
 

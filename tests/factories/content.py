@@ -24,9 +24,9 @@ def write_zip(folder: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def import_generated(sessions: sessionmaker[Session], store: ContentStore, course_id: str, version: str,
+def import_generated(sessions: sessionmaker[Session], store: ContentStore, catalog_id: str, version: str,
                      now: datetime, folder: Path, **package_options: object) -> ImportResult:
     """Build a generated package of ``version`` and import it as the course's content."""
     data = build_package(version, **package_options)  # type: ignore[arg-type]
-    path = write_zip(folder, f"{course_id}-{version}-{len(data)}.zip", data)
-    return import_content(sessions, store, course_id, path, now)
+    path = write_zip(folder, f"{catalog_id}-{version}-{len(data)}.zip", data)
+    return import_content(sessions, store, catalog_id, path, now)

@@ -20,6 +20,6 @@ def learner(external_id: str, source: str = "lti:https://lms.example.edu") -> Le
     return LearnerIdentity(source=source, external_id=external_id)
 
 
-def claim(sessions: sessionmaker[Session], account_id: int, license_type: str, course_id: str,
+def claim(sessions: sessionmaker[Session], account_id: int, license_type: str, catalog_id: str,
           learner_id: str, now: datetime) -> ClaimResult:
-    return claim_seat(sessions, ClaimRequest(account_id, license_type, course_id, learner(learner_id)), now)
+    return claim_seat(sessions, ClaimRequest(account_id, license_type, catalog_id, learner(learner_id)), now)

@@ -346,7 +346,7 @@ def make_launch(sessions: Sessions, registration_id: int, account_id: int, claim
 
 
 def progress(seat_id: int, launch_id: str | None, **changes: Any) -> ProgressEvent:
-    values: dict[str, Any] = dict(seat_id=seat_id, course_id="SAFE-101", learner_id=1, launch_id=launch_id,
+    values: dict[str, Any] = dict(seat_id=seat_id, catalog_id="SAFE-101", learner_id=1, launch_id=launch_id,
                                   origin="lti", completion_status="incomplete", success_status="unknown",
                                   score_raw=None, score_max=None, score_scaled=None, total_time_seconds=60,
                                   occurred_at=utcnow(), status_changed=True)

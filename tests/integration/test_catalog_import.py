@@ -262,7 +262,7 @@ def test_records_parsed_feed_and_batches(
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Course)) == 60
         retiring = session.scalars(select(Course).where(Course.status == "retiring")).all()
-        assert all(course.replacement_course_id is not None for course in retiring)
+        assert all(course.replacement_course_pk is not None for course in retiring)
 
 
 def test_import_demo_catalog(sessions: sessionmaker[Session]) -> None:

@@ -74,7 +74,7 @@ def search(sessions: sessionmaker[Session], query: str = "", **kwargs: Any) -> S
 
 
 def ids(page: SearchPage) -> list[str]:
-    return [course.course_id for course in page.courses]
+    return [course.catalog_id for course in page.courses]
 
 
 def test_title_matches_rank_above_description_and_publisher_matches(catalog: sessionmaker[Session]) -> None:
@@ -167,7 +167,7 @@ def test_browse_is_in_title_order_and_paged(catalog: sessionmaker[Session]) -> N
 def test_search_results_are_paged_with_total(catalog: sessionmaker[Session]) -> None:
     pages = [search(catalog, "paging course", per_page=7, page=n) for n in (1, 2, 3, 4)]
     assert {p.total for p in pages} == {25}
-    seen = [course_id for p in pages for course_id in ids(p)]
+    seen = [catalog_id for p in pages for catalog_id in ids(p)]
     assert sorted(seen) == [f"P{n:02d}" for n in range(1, 26)]
     assert len(set(seen)) == 25
 
@@ -175,7 +175,7 @@ def test_search_results_are_paged_with_total(catalog: sessionmaker[Session]) -> 
 def test_result_fields(catalog: sessionmaker[Session]) -> None:
     (old,) = search(catalog, "old leadership").courses
     assert old.as_dict() == {
-        "course_id": "S10",
+        "catalog_id": "S10",
         "title": "Old Leadership",
         "publisher": "Northwind Learning",
         "language": "en",

@@ -65,7 +65,7 @@ def test_import_a_package(version: str, committing_sessions: Sessions, store: Co
     data = build_package(version, title="Safety & <you>", mastery_percent=70, launch_data="lang=en",
                          parameters="?from=lms")
     result = import_content(committing_sessions, store, course, write_zip(tmp_path, "pkg.zip", data), NOW)
-    assert (result.course_id, result.version, result.scorm_version, result.is_new_version) == (course, 1, version, True)
+    assert (result.catalog_id, result.version, result.scorm_version, result.is_new_version) == (course, 1, version, True)
     assert result.launch_href == "content/index.html?from=lms"
     assert result.file_count == 4 and result.mastery_score == pytest.approx(0.7)
     folder = store.folder(result.storage_key)
@@ -290,7 +290,7 @@ def test_one_current_version_per_course_is_a_schema_rule(committing_sessions: Se
         row = s.get(CourseContentVersion, result.content_id)
         assert row is not None
         s.add(CourseContentVersion(
-            course_id=row.course_id, version=2, scorm_version="scorm12", storage_key=row.storage_key,
+            course_pk=row.course_pk, version=2, scorm_version="scorm12", storage_key=row.storage_key,
             launch_href="x.html", title="t", manifest_identifier="m", item_identifier="i", size_bytes=1,
             file_count=1, original_filename="f.zip", imported_at=NOW, is_current=True))
     with committing_sessions() as s:

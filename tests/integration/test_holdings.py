@@ -108,7 +108,7 @@ def raw_lot(catalog_id: str) -> Setup:
     """A lot the grants refuse to make (say the course joined a subscription-only bundle later)."""
     def setup(world: World) -> None:
         with world.sessions.begin() as s:
-            s.add(VolumeLot(account_id=world.account_id, course_id=world.course_pks[catalog_id], seats_total=10,
+            s.add(VolumeLot(account_id=world.account_id, course_pk=world.course_pks[catalog_id], seats_total=10,
                             seats_used=0, purchased_at=NOW - DAY, expires_at=add_months(NOW - DAY, 12)))
     return setup
 
@@ -125,7 +125,7 @@ def raw_library(catalog_id: str) -> Setup:
     def setup(world: World) -> None:
         configure_ppu(world.sessions, world.account_id, "CTR-9", 100_000, NOW - DAY)
         with world.sessions.begin() as s:
-            s.add(PpuLibraryEntry(account_id=world.account_id, course_id=world.course_pks[catalog_id],
+            s.add(PpuLibraryEntry(account_id=world.account_id, course_pk=world.course_pks[catalog_id],
                                   added_at=NOW - DAY))
     return setup
 
@@ -217,7 +217,7 @@ def _package_row(world: World, settings: Settings, catalog_id: str, license_type
     """A package made while the license was held (its key and secret)."""
     key, secret = new_public_key(), new_secret()
     with world.sessions.begin() as s:
-        s.add(DispatchPackage(public_key=key, account_id=world.account_id, course_id=world.course_pks[catalog_id],
+        s.add(DispatchPackage(public_key=key, account_id=world.account_id, course_pk=world.course_pks[catalog_id],
                               license_type=license_type, format="scorm12",
                               secret_encrypted=encrypt_secret(settings, secret), generation=1,
                               created_at=NOW - 2 * DAY, built_at=NOW - 2 * DAY, revoked_at=None))
@@ -293,7 +293,7 @@ def test_every_caller_agrees(case: Case, world: World, settings: Settings, engin
         word = COURSES[cid][0].split()[0].lower()
         for query in ("", word):
             page = offers.search_licensed_courses(s, account, NOW, query, license_type=lt)
-            assert (cid in {o.course_id for o in page.offers}) is deliverable
+            assert (cid in {o.catalog_id for o in page.offers}) is deliverable
 
     # The overview read model and `licenses list --json`.
     with sessions() as s:
@@ -319,7 +319,7 @@ def test_every_caller_agrees(case: Case, world: World, settings: Settings, engin
         assert refused.value.reason == case.reason
         package = _package_row(world, settings, cid, lt)
     try:
-        exported = {p.view.course_id for p in packages.prepare_export(sessions, settings, account, "scorm12", [lt],
+        exported = {p.view.catalog_id for p in packages.prepare_export(sessions, settings, account, "scorm12", [lt],
                                                                       NOW)}
     except packages.LicenseNotHeld:
         exported = set()
@@ -372,13 +372,13 @@ def test_the_sql_condition_and_the_pure_rule_agree_on_many_accounts(sessions: Se
                                        current_period_end=add_months(start, months), auto_renew=rng.random() < .5))
             for _ in range(rng.randint(0, 4)):
                 start = rng.choice(starts)
-                s.add(VolumeLot(account_id=account_id, course_id=rng.choice(pks), seats_total=3,
+                s.add(VolumeLot(account_id=account_id, course_pk=rng.choice(pks), seats_total=3,
                                 seats_used=rng.randint(0, 3), purchased_at=start, expires_at=add_months(start, 12)))
             if rng.random() < .7:
                 s.add(PpuConfig(account_id=account_id, contract_ref="C", is_enabled=rng.random() < .7,
                                 balance_cents=rng.choice([0, 100_000])))
                 for pk in rng.sample(pks, rng.randint(0, len(pks))):
-                    s.add(PpuLibraryEntry(account_id=account_id, course_id=pk, added_at=NOW - DAY))
+                    s.add(PpuLibraryEntry(account_id=account_id, course_pk=pk, added_at=NOW - DAY))
     checked = delivered = 0
     with sessions() as s:
         for account_id in accounts:

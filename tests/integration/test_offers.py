@@ -55,7 +55,7 @@ def _listing(sessions: sessionmaker[Session], account_id: int, query: str = "", 
 
 
 def _listed(page: offers.OfferPage) -> dict[str, tuple[str, ...]]:
-    return {offer.course_id: offer.license_types for offer in page.offers}
+    return {offer.catalog_id: offer.license_types for offer in page.offers}
 
 
 def test_no_license_no_courses(sessions, catalog) -> None:
@@ -118,9 +118,9 @@ def test_subscription_only_bundle_only_under_plus_and_retired_never(sessions, ca
     configure_ppu(sessions, account, "PPU-1", 10_000, NOW)
     with sessions.begin() as session:  # rows the services refuse to make (say the bundle changed later)
         for course in ("C-B1", "C-R1"):
-            session.add(VolumeLot(account_id=account, course_id=catalog[course], seats_total=5, seats_used=0,
+            session.add(VolumeLot(account_id=account, course_pk=catalog[course], seats_total=5, seats_used=0,
                                   purchased_at=NOW, expires_at=add_months(NOW, 12)))
-            session.add(PpuLibraryEntry(account_id=account, course_id=catalog[course], added_at=NOW))
+            session.add(PpuLibraryEntry(account_id=account, course_pk=catalog[course], added_at=NOW))
     assert _listing(sessions, account).total == 0
     assert _types(sessions, account, "C-B1") == () and _types(sessions, account, "C-R1") == ()
     grant_plus(sessions, account, 5, "annual", NOW)
@@ -144,8 +144,8 @@ def test_several_license_types_filters_search_and_consistency(sessions, catalog)
     # Browsing is in title order; each row's types are the per-course answer.
     assert [o.title for o in everything.offers] == sorted(o.title for o in everything.offers)
     for offer in everything.offers:
-        assert offer.license_types and offer.license_types == _types(sessions, account, offer.course_id)
-    assert next(o for o in everything.offers if o.course_id == "C-P1").is_ambiguous
+        assert offer.license_types and offer.license_types == _types(sessions, account, offer.catalog_id)
+    assert next(o for o in everything.offers if o.catalog_id == "C-P1").is_ambiguous
 
     assert set(_listed(_listing(sessions, account, license_type="volume"))) == {"C-P1", "C-V1"}
     assert set(_listed(_listing(sessions, account, license_type="ppu"))) == {"C-P1", "C-V2"}
@@ -172,10 +172,10 @@ def test_paging_through_the_plus_catalog(sessions) -> None:
     first = _listing(sessions, account, per_page=10)
     third = _listing(sessions, account, page=3, per_page=10)
     assert (first.total, first.pages, first.has_next, first.has_previous) == (23, 3, True, False)
-    assert [o.course_id for o in first.offers] == [f"C-{n:03d}" for n in range(10)]
-    assert [o.course_id for o in third.offers] == ["C-020", "C-021", "C-022"] and not third.has_next
+    assert [o.catalog_id for o in first.offers] == [f"C-{n:03d}" for n in range(10)]
+    assert [o.catalog_id for o in third.offers] == ["C-020", "C-021", "C-022"] and not third.has_next
     beyond = _listing(sessions, account, page=9, per_page=10)
-    assert beyond.page == 3 and [o.course_id for o in beyond.offers] == ["C-020", "C-021", "C-022"]
+    assert beyond.page == 3 and [o.catalog_id for o in beyond.offers] == ["C-020", "C-021", "C-022"]
 
 
 def test_offers_for_a_selection(sessions, catalog) -> None:

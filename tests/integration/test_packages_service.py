@@ -64,7 +64,7 @@ def count(sessions: Sessions, model: type) -> int:
 def test_a_package_for_each_held_license(sessions: Sessions, settings: Settings, acme: int, course: str,
                                          license_type: str) -> None:
     prepared, built = service.build_package_zip(sessions, settings, acme, course, license_type, "scorm12", NOW)
-    assert prepared.view.course_id == course and prepared.view.license_type == license_type
+    assert prepared.view.catalog_id == course and prepared.view.license_type == license_type
     assert prepared.was_created and prepared.view.generation == 1
     assert built.filename.endswith(f"__{license_type}__scorm12.zip")
 
@@ -91,9 +91,9 @@ def test_bundle_courses_stay_excluded_even_with_a_lot_or_library_entry(sessions:
     """Rows the store would never create (its grants refuse bundles) still give no package."""
     with sessions.begin() as s:
         ted = service.license_queries.get_course_facts(s, "TED-1")[0]
-        s.add(VolumeLot(account_id=acme, course_id=ted.id, seats_total=3, seats_used=0, purchased_at=T0,
+        s.add(VolumeLot(account_id=acme, course_pk=ted.id, seats_total=3, seats_used=0, purchased_at=T0,
                         expires_at=T0 + timedelta(days=365), created_at=T0))
-        s.add(PpuLibraryEntry(account_id=acme, course_id=ted.id, added_at=T0))
+        s.add(PpuLibraryEntry(account_id=acme, course_pk=ted.id, added_at=T0))
     for license_type in ("volume", "ppu"):
         with pytest.raises(service.BundleExcluded):
             service.prepare_package(sessions, settings, acme, "TED-1", license_type, "scorm12", NOW)
@@ -194,9 +194,9 @@ def test_clean_origin() -> None:
 
 def test_export_every_licensed_course(sessions: Sessions, settings: Settings, acme: int) -> None:
     plus = service.prepare_export(sessions, settings, acme, "scorm12", ["plus"], NOW)
-    assert [p.view.course_id for p in plus] == ["PLUS-1", "PLUS-2", "TED-1"]
+    assert [p.view.catalog_id for p in plus] == ["PLUS-1", "PLUS-2", "TED-1"]
     everything = service.prepare_export(sessions, settings, acme, "scorm12", ["plus", "volume", "ppu"], NOW)
-    assert [(p.view.course_id, p.view.license_type) for p in everything] == [
+    assert [(p.view.catalog_id, p.view.license_type) for p in everything] == [
         ("PLUS-1", "plus"), ("PLUS-2", "plus"), ("TED-1", "plus"), ("VOL-1", "volume"), ("PPU-1", "ppu")]
     assert {p.view.key for p in plus} <= {p.view.key for p in everything}  # keys reused
     assert sum(p.was_created for p in everything) == 2
@@ -230,7 +230,7 @@ def test_first_launch_occupies_a_seat_and_the_second_none(sessions: Sessions, se
     prepared = service.prepare_package(sessions, settings, acme, "VOL-1", "volume", "scorm2004", NOW)
     first = launch(sessions, settings, launch_token(prepared))
     assert first.ok and first.is_new_seat and first.seat and first.seat.license_type == "volume"
-    assert first.package and first.package.course_id == "VOL-1" and first.lms_origin == "https://lms.example.edu"
+    assert first.package and first.package.catalog_id == "VOL-1" and first.lms_origin == "https://lms.example.edu"
     second = launch(sessions, settings, launch_token(prepared))
     assert second.ok and not second.is_new_seat and second.seat and second.seat.id == first.seat.id
     assert seats(sessions) == 1
@@ -501,7 +501,7 @@ def test_packages_take_the_mastery_score_without_generating_lessons(
     monkeypatch.setattr(store.content.demo, "demo_content", no_demo_lessons)
     import_generated(sessions, content_store(tmp_path / "content"), "PLUS-2", "scorm2004", NOW, tmp_path,
                      mastery_percent=65)
-    exported = {p.view.course_id: p.mastery_score
+    exported = {p.view.catalog_id: p.mastery_score
                 for p in service.prepare_export(sessions, settings, acme, "scorm12", ["plus"], NOW)}
     assert exported["PLUS-1"] == MASTERY_SCORE and exported["PLUS-2"] == pytest.approx(0.65)
     assert service.prepare_package(sessions, settings, acme, "PLUS-2", "plus", "scorm2004", NOW).mastery_score == \

@@ -267,17 +267,17 @@ def test_my_courses_and_the_report(sessions: Sessions) -> None:
 
     with sessions() as s:
         mine = queries.my_courses(s, st.learner_id)
-        assert [(c.course_id, c.license_type, c.completion_status, c.success_status, c.score_percent,
+        assert [(c.catalog_id, c.license_type, c.completion_status, c.success_status, c.score_percent,
                  c.total_time_seconds) for c in mine] == [(st.course, "volume", "completed", "passed", 100, 300)]
         assert mine[0].title == "Fire Safety & <Evacuation>"
 
         report = queries.progress_report(s, st.account_id)
-        assert [(r.course_id, r.learner_external_id, r.completion_status, r.score_percent, r.total_time_seconds)
+        assert [(r.catalog_id, r.learner_external_id, r.completion_status, r.score_percent, r.total_time_seconds)
                 for r in report] == [(st.course, "L1", "completed", 100, 300),
                                      (st.course, "L2", "not attempted", None, 0)]
         assert report[0].first_launched_at == T0 and report[0].launch_count == 1
         assert queries.progress_report(s, st.account_id, course_catalog_id=st.other_course) == []
-        assert [r.course_id for r in queries.progress_report(s, elsewhere.account_id)] == [elsewhere.course]
+        assert [r.catalog_id for r in queries.progress_report(s, elsewhere.account_id)] == [elsewhere.course]
         assert len(queries.progress_report(s, st.account_id, limit=1)) == 1
         assert [r.learner_external_id for r in queries.progress_report(s, st.account_id, limit=1, offset=1)] == ["L2"]
 
@@ -286,5 +286,5 @@ def test_my_courses_and_the_report(sessions: Sessions) -> None:
         s.execute(delete(CourseLaunch).where(CourseLaunch.seat_id == second.seat.id))  # type: ignore[union-attr]
     with sessions() as s:
         listed = queries.my_courses(s, second.learner_id)  # type: ignore[arg-type]
-        assert [(c.course_id, c.first_launched_at, c.completion_status) for c in listed] == [
+        assert [(c.catalog_id, c.first_launched_at, c.completion_status) for c in listed] == [
             (st.course, None, "not attempted")]

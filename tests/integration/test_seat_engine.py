@@ -56,7 +56,7 @@ def test_plus_seat_covers_every_plus_course_and_relaunch_takes_none(sessions: Se
     with sessions() as s:
         sub = s.scalars(select(PlusSubscription)).one()
         assert sub.seats_used == 1
-        launches = s.scalars(select(CourseLaunch).order_by(CourseLaunch.course_id)).all()
+        launches = s.scalars(select(CourseLaunch).order_by(CourseLaunch.course_pk)).all()
         assert [launch.launch_count for launch in launches] == [2, 1]
 
 

@@ -77,15 +77,15 @@ def test_active_subscription_picks_current_term() -> None:
 COURSE = CourseFacts(id=7, is_plus=True, status="active", is_subscription_only_bundle=False, ppu_price_cents=900)
 
 
-def _seat(license_type: str, *, course_id: int | None = 7, months_ago: int = 1, attempt: int = 1,
+def _seat(license_type: str, *, course_pk: int | None = 7, months_ago: int = 1, attempt: int = 1,
           expires_in_months: int | None = 11, active: bool = False, id_: int = 1) -> SeatFacts:
     occupied = add_months(NOW, -months_ago)
     expires = None if expires_in_months is None else add_months(NOW, expires_in_months)
-    return SeatFacts(id_, license_type, course_id, attempt, occupied, expires, active)
+    return SeatFacts(id_, license_type, course_pk, attempt, occupied, expires, active)
 
 
 def test_relaunch_reuses_a_valid_seat_of_the_same_type_first() -> None:
-    plus = _seat("plus", course_id=None, expires_in_months=None, active=True, id_=1)
+    plus = _seat("plus", course_pk=None, expires_in_months=None, active=True, id_=1)
     volume = _seat("volume", id_=2)
     assert rules.reusable_seat([plus, volume], COURSE, "volume", NOW) == volume
     assert rules.reusable_seat([plus, volume], COURSE, "plus", NOW) == plus
@@ -94,13 +94,13 @@ def test_relaunch_reuses_a_valid_seat_of_the_same_type_first() -> None:
 
 def test_no_reuse_of_expired_or_other_course_or_lapsed_plus_seats() -> None:
     expired = _seat("volume", expires_in_months=-1)
-    other = _seat("ppu", course_id=8)
-    lapsed_plus = _seat("plus", course_id=None, expires_in_months=None, active=False)
+    other = _seat("ppu", course_pk=8)
+    lapsed_plus = _seat("plus", course_pk=None, expires_in_months=None, active=False)
     assert rules.reusable_seat([expired, other, lapsed_plus], COURSE, "volume", NOW) is None
 
 
 def test_plus_seat_does_not_cover_a_non_plus_course() -> None:
-    plus = _seat("plus", course_id=None, expires_in_months=None, active=True)
+    plus = _seat("plus", course_pk=None, expires_in_months=None, active=True)
     non_plus = CourseFacts(9, False, "active", False, 100)
     assert rules.reusable_seat([plus], non_plus, "plus", NOW) is None
 

@@ -64,7 +64,7 @@ def lom12_schema(tmp_path_factory: pytest.TempPathFactory) -> etree.XMLSchema:
 
 
 def spec(title: str = "Workplace Safety", license_type: str = "volume", **kw: object) -> ManifestSpec:
-    values: dict[str, object] = {"package_key": "dpk_abcdefghijklmnopqrstuvwx", "course_id": "SAFE-101",
+    values: dict[str, object] = {"package_key": "dpk_abcdefghijklmnopqrstuvwx", "catalog_id": "SAFE-101",
                                  "course_title": title, "license_type": license_type, "mastery_score": 0.8,
                                  "description": "Stay safe & sound <at work>.", "files": FILES}
     values.update(kw)
@@ -176,7 +176,7 @@ def test_mastery_score_formats() -> None:
     {"mastery_score": 80},
     {"mastery_score": -0.1},
     {"package_key": ""},
-    {"course_id": ""},
+    {"catalog_id": ""},
     {"files": ("dispatch.js",)},
 ])
 def test_specs_that_cannot_make_a_valid_manifest_are_refused(bad: dict[str, object]) -> None:

@@ -28,8 +28,8 @@ from tests.schemas import schema
 
 
 def pspec(title: str = "Workplace Safety", fmt: str = "scorm12", license_type: str = "volume",
-          base_url: str = "https://courses.example.com/", course_id: str = "SAFE-101") -> PackageSpec:
-    manifest = ManifestSpec("dpk_testkey", course_id, title, license_type, 0.8, description="d", files=PACKAGE_FILES)
+          base_url: str = "https://courses.example.com/", catalog_id: str = "SAFE-101") -> PackageSpec:
+    manifest = ManifestSpec("dpk_testkey", catalog_id, title, license_type, 0.8, description="d", files=PACKAGE_FILES)
     return PackageSpec(manifest=manifest, fmt=fmt, base_url=base_url, generation=3, secret="s" * 43)
 
 
@@ -89,7 +89,7 @@ def test_the_same_inputs_give_the_same_bytes() -> None:
     assert build_package(pspec()).data != build_package(pspec(license_type="plus")).data
 
 
-@pytest.mark.parametrize("title, course_id, expected", [
+@pytest.mark.parametrize("title, catalog_id, expected", [
     ("Workplace Safety", "C-1", "workplace-safety__volume__scorm12.zip"),
     ("  Fire & Safety: Level 2!  ", "C-1", "fire-safety-level-2__volume__scorm12.zip"),
     ("Sécurité au travail", "C-1", "securite-au-travail__volume__scorm12.zip"),
@@ -97,8 +97,8 @@ def test_the_same_inputs_give_the_same_bytes() -> None:
     ("職場の安全衛生", "職場", "course__volume__scorm12.zip"),
     ("x" * 200, "C-1", "x" * 60 + "__volume__scorm12.zip"),
 ])
-def test_file_names(title: str, course_id: str, expected: str) -> None:
-    assert package_filename(title, course_id, "volume", "scorm12") == expected
+def test_file_names(title: str, catalog_id: str, expected: str) -> None:
+    assert package_filename(title, catalog_id, "volume", "scorm12") == expected
 
 
 def test_file_name_labels() -> None:

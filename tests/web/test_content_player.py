@@ -61,7 +61,7 @@ def seat(app: Flask, sessions: Sessions, course: str, who: str, account_id: int)
     identity = LearnerIdentity("lti:https://lms.example.edu", who, name="Ada Lovelace")
     result = licenses.claim_seat(sessions, licenses.ClaimRequest(account_id, "volume", course, identity), NOW)
     assert result.seat and result.learner_id
-    token = issue_player_token(services_of(app).settings, seat_id=result.seat.id, course_id=course,
+    token = issue_player_token(services_of(app).settings, seat_id=result.seat.id, catalog_id=course,
                                learner_id=result.learner_id, launch_id="launch-9", origin="lti")
     return Seated(account_id, course, result.seat.id, result.learner_id, token)
 

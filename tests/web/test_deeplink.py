@@ -122,8 +122,8 @@ class Picker:
         return {name.removeprefix("license-"): entry["selected"] for name, entry in self.selects.items()
                 if name.startswith("license-")}
 
-    def license_options(self, course_id: str) -> list[str]:
-        return list(self.selects[f"license-{course_id}"]["options"])
+    def license_options(self, catalog_id: str) -> list[str]:
+        return list(self.selects[f"license-{catalog_id}"]["options"])
 
 
 def _picker(response: Any) -> Picker:
@@ -147,8 +147,8 @@ def _post(env: Any, page: Picker, *, action: str | None = None, picks: list[str]
     for value in page.checked if picks is None else picks:
         data.append(("pick", value))
     chosen = {**page.licenses, **(licenses or {})}
-    for course_id, value in chosen.items():
-        data.append((f"license-{course_id}", value or ""))
+    for catalog_id, value in chosen.items():
+        data.append((f"license-{catalog_id}", value or ""))
     if action:
         data.append(("action", action))
     if goto is not None:

@@ -92,7 +92,7 @@ def test_first_launch_takes_a_seat_and_opens_the_player(app: Flask, client: Flas
     assert location.path == "/play"
     player_token = parse_qs(location.query)["t"][0]
     grant = verify_player_token(services_of(app).settings, player_token)
-    assert grant.origin == "dispatch" and grant.course_id == "VOL-1"
+    assert grant.origin == "dispatch" and grant.catalog_id == "VOL-1"
     with committing_sessions() as s:
         launch = s.get(DispatchLaunch, grant.launch_id)
         assert launch is not None and launch.seat_id == grant.seat_id and launch.lms_origin == LMS

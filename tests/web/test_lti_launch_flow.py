@@ -79,7 +79,7 @@ def test_learner_launch_claims_a_seat_once_and_opens_the_player(env) -> None:
         launch = session.scalars(select(LtiLaunch)).one()
     assert (learner.identity_source, learner.external_id) == ("lti:https://lms.example.edu", "learner-1")
     assert (learner.name, learner.email, learner.username) == ("Lee Learner", "lee@example.edu", "lee01")
-    assert (first.seat_id, first.course_id, first.learner_id, first.launch_id, first.origin) == (
+    assert (first.seat_id, first.catalog_id, first.learner_id, first.launch_id, first.origin) == (
         seat.id, "C-100", learner.id, launch.id, "lti")
     assert launch.account_id == env.account_id and launch.learner_id == learner.id
     assert launch.message_type == "LtiResourceLinkRequest" and launch.claims["sub"] == "learner-1"
@@ -192,7 +192,7 @@ def test_a_course_without_content_is_not_available_where_demo_content_is_off(env
 
     # Once the publisher's content is imported the course plays, demo content or not.
     import_generated(env.sessions, content_store(tmp_path / "content"), "C-100", "scorm12", utcnow(), tmp_path)
-    assert _grant(f.launch(env.client, env.platform, custom=PLUS, sub="learner-1"), env.app).course_id == "C-100"
+    assert _grant(f.launch(env.client, env.platform, custom=PLUS, sub="learner-1"), env.app).catalog_id == "C-100"
     assert env.counts().seats == 1
 
 
@@ -277,7 +277,7 @@ def test_navigation_launch_takes_learners_to_their_courses(env) -> None:
     assert "Workplace Safety" in page
     link = re.search(r'href="(/play\?t=[^"]+)"', page).group(1).replace("&amp;", "&")
     course = verify_player_token(services_of(env.app).settings, _query(link)["t"])
-    assert (course.seat_id, course.course_id, course.learner_id) == (grant.seat_id, "C-100", grant.learner_id)
+    assert (course.seat_id, course.catalog_id, course.learner_id) == (grant.seat_id, "C-100", grant.learner_id)
 
 
 def test_store_pages_need_a_session(env) -> None:

@@ -49,7 +49,7 @@ def seated(app: Flask, committing_sessions: Sessions) -> Seated:
     licenses.grant_volume(committing_sessions, account_id, course, 5, NOW)
     result = claim(committing_sessions, account_id, "volume", course, "learner-1", NOW)
     assert result.seat and result.learner_id
-    token = issue_player_token(services_of(app).settings, seat_id=result.seat.id, course_id=course,
+    token = issue_player_token(services_of(app).settings, seat_id=result.seat.id, catalog_id=course,
                                learner_id=result.learner_id, launch_id="launch-123", origin="lti")
     return Seated(account_id, course, result.seat.id, result.learner_id, token)
 
@@ -81,10 +81,10 @@ def progress_row(committing_sessions: Sessions) -> CourseProgress | None:
 
 def test_token_round_trip_and_failures(app: Flask) -> None:
     settings = services_of(app).settings
-    token = issue_player_token(settings, seat_id=7, course_id="C-1", learner_id=3, launch_id=None,
+    token = issue_player_token(settings, seat_id=7, catalog_id="C-1", learner_id=3, launch_id=None,
                                origin="dispatch", now=NOW)
     grant = verify_player_token(settings, token, now=NOW + timedelta(seconds=10))
-    assert (grant.seat_id, grant.course_id, grant.learner_id, grant.launch_id, grant.origin) == (
+    assert (grant.seat_id, grant.catalog_id, grant.learner_id, grant.launch_id, grant.origin) == (
         7, "C-1", 3, None, "dispatch")
     assert grant.expires_at - grant.issued_at == timedelta(seconds=settings.player_token_ttl_seconds)
 
@@ -99,7 +99,7 @@ def test_token_round_trip_and_failures(app: Flask) -> None:
     assert reason(token, s=settings.with_overrides(secret_key="another-secret-key-of-enough-length")) == "invalid"
     assert reason(token, now=grant.expires_at) == "expired"
     with pytest.raises(ValueError):
-        issue_player_token(settings, seat_id=1, course_id="C", learner_id=1, launch_id=None, origin="email")
+        issue_player_token(settings, seat_id=1, catalog_id="C", learner_id=1, launch_id=None, origin="email")
 
 
 # ---------------------------------------------------------------- the page
@@ -155,7 +155,7 @@ def test_a_title_with_script_stays_inert_in_the_config(client: FlaskClient, app:
     licenses.grant_volume(committing_sessions, account_id, course, 1, NOW)
     result = claim(committing_sessions, account_id, "volume", course, "x", NOW)
     assert result.seat and result.learner_id
-    token = issue_player_token(services_of(app).settings, seat_id=result.seat.id, course_id=course,
+    token = issue_player_token(services_of(app).settings, seat_id=result.seat.id, catalog_id=course,
                                learner_id=result.learner_id, launch_id=None, origin="lti")
     html = client.get(f"/play?t={token}").get_data(as_text=True)
     assert "</script><script>alert(1)" not in html and "</script><b>x" not in html
@@ -176,7 +176,7 @@ def test_the_page_refuses_missing_or_bad_tokens(client: FlaskClient, query: str,
 def test_the_page_refuses_tampered_and_expired_tokens(client: FlaskClient, app: Flask, seated: Seated) -> None:
     tampered = seated.token.replace(seated.token[5], "A" if seated.token[5] != "A" else "B", 1)
     assert client.get(f"/play?t={tampered}").status_code == 401
-    expired = issue_player_token(services_of(app).settings, seat_id=seated.seat_id, course_id=seated.course,
+    expired = issue_player_token(services_of(app).settings, seat_id=seated.seat_id, catalog_id=seated.course,
                                  learner_id=seated.learner_id, launch_id=None, origin="lti",
                                  now=NOW - timedelta(days=2))
     response = client.get(f"/play?t={expired}")
@@ -184,7 +184,7 @@ def test_the_page_refuses_tampered_and_expired_tokens(client: FlaskClient, app: 
 
 
 def test_another_learners_token_for_the_seat_is_refused(client: FlaskClient, app: Flask, seated: Seated) -> None:
-    wrong = issue_player_token(services_of(app).settings, seat_id=seated.seat_id, course_id=seated.course,
+    wrong = issue_player_token(services_of(app).settings, seat_id=seated.seat_id, catalog_id=seated.course,
                                learner_id=seated.learner_id + 1000, launch_id=None, origin="lti")
     assert client.get(f"/play?t={wrong}").status_code == 401
     assert client.post("/play/api/session", headers=bearer(wrong)).status_code == 401
@@ -208,7 +208,7 @@ def test_api_needs_a_valid_bearer_token(client: FlaskClient, app: Flask, seated:
     tampered = seated.token[:-3] + "xyz"
     response = client.post(path, json={}, headers=bearer(tampered))
     assert response.status_code == 401 and response.get_json()["error"] == "token_invalid"
-    expired = issue_player_token(services_of(app).settings, seat_id=seated.seat_id, course_id=seated.course,
+    expired = issue_player_token(services_of(app).settings, seat_id=seated.seat_id, catalog_id=seated.course,
                                  learner_id=seated.learner_id, launch_id=None, origin="lti",
                                  now=NOW - timedelta(days=1))
     response = client.post(path, json={}, headers=bearer(expired))
@@ -405,7 +405,7 @@ def test_listeners_get_an_event_after_each_commit(app: Flask, client: FlaskClien
 
     assert [e.status_changed for e in events] == [True, False, True]
     last = events[-1]
-    assert (last.seat_id, last.course_id, last.learner_id, last.launch_id, last.origin) == (
+    assert (last.seat_id, last.catalog_id, last.learner_id, last.launch_id, last.origin) == (
         seated.seat_id, seated.course, seated.learner_id, "launch-123", "lti")
     assert (last.completion_status, last.success_status, last.score_raw, last.score_max, last.score_scaled,
             last.total_time_seconds) == ("completed", "passed", 100.0, 100.0, 1.0, 12)

@@ -139,7 +139,7 @@ def test_a_dispatch_grant_of_no_known_launch_is_refused(
     grant = grant_of(app, launch(client, setup.package))
     settings = services_of(app).settings
     for launch_id in (None, "no-such-launch"):
-        token = issue_player_token(settings, seat_id=grant.seat_id, course_id=grant.course_id,
+        token = issue_player_token(settings, seat_id=grant.seat_id, catalog_id=grant.catalog_id,
                                    learner_id=grant.learner_id, launch_id=launch_id, origin="dispatch")
         page = client.get(f"/play?t={token}")
         assert page.status_code == 403 and "no longer exists" in page.get_data(as_text=True)
@@ -151,7 +151,7 @@ def test_an_lti_page_has_no_dispatch_config_and_no_bridge(
         app: Flask, client: FlaskClient, committing_sessions: Sessions) -> None:
     setup = packaged(app, committing_sessions, "VOL-1")
     grant = grant_of(app, launch(client, setup.package))
-    token = issue_player_token(services_of(app).settings, seat_id=grant.seat_id, course_id=grant.course_id,
+    token = issue_player_token(services_of(app).settings, seat_id=grant.seat_id, catalog_id=grant.catalog_id,
                                learner_id=grant.learner_id, launch_id=grant.launch_id, origin="lti")
     config, html = open_player(client, f"/play?t={token}")
     assert config["origin"] == "lti" and "dispatch" not in config
@@ -168,7 +168,7 @@ def test_the_scorm_content_player_does_the_same(app: Flask, client: FlaskClient,
     assert html.index("js/scorm-player.js") < html.index("js/dispatch-bridge.js")
 
     grant = grant_of(app, url)
-    token = issue_player_token(services_of(app).settings, seat_id=grant.seat_id, course_id=grant.course_id,
+    token = issue_player_token(services_of(app).settings, seat_id=grant.seat_id, catalog_id=grant.catalog_id,
                                learner_id=grant.learner_id, launch_id=None, origin="lti")
     config, html = open_player(client, f"/play?t={token}")
     assert config["scormVersion"] == "scorm2004" and "dispatch" not in config and "dispatch-bridge" not in html
