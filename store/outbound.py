@@ -184,9 +184,8 @@ def system_resolver(host: str, port: int) -> Sequence[tuple[Any, ...]]:
 # ---------------------------------------------------------------- deadline-bound sockets
 
 
-class _DeadlineSocket(socket.socket):
-    """A socket whose every operation gets only the time left before ``deadline``
-    (``time.monotonic()``)."""
+class _Deadline:
+    """Gives each socket operation only the time left before ``deadline`` (``time.monotonic()``)."""
 
     deadline: float | None = None
 
@@ -196,7 +195,11 @@ class _DeadlineSocket(socket.socket):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("outbound deadline reached")
-        self.settimeout(remaining)
+        self.settimeout(remaining)  # type: ignore[attr-defined]  # the socket class's
+
+
+class _DeadlineSocket(_Deadline, socket.socket):
+    """A socket whose every operation gets only the time left before its deadline."""
 
     def connect(self, address: Any) -> None:
         self._arm()
@@ -219,19 +222,9 @@ class _DeadlineSocket(socket.socket):
         super().sendall(data, flags)
 
 
-class _DeadlineSSLSocket(ssl.SSLSocket):
+class _DeadlineSSLSocket(_Deadline, ssl.SSLSocket):
     """The TLS side: ``recv``/``recv_into`` go through ``read`` and ``sendall`` through
     ``send``; the handshake runs inside ``wrap_socket`` with the time left then."""
-
-    deadline: float | None = None
-
-    def _arm(self) -> None:
-        if self.deadline is None:
-            return
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("outbound deadline reached")
-        self.settimeout(remaining)
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 - ssl.SSLSocket's signature
         self._arm()
