@@ -1,4 +1,4 @@
-"""The seat engine against a real database: every rule of DOMAIN.md's seats and licenses."""
+"""The seat engine against a real database: every rule of seats and licenses (README: "How the engine decides a seat")."""
 
 from __future__ import annotations
 
