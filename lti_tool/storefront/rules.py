@@ -88,8 +88,9 @@ class CourseOffer:
 
     @property
     def buy_now(self) -> bool:
-        """**Buy Now**: no license for the course, and something to buy (or to ask support for)."""
-        return not self.holds and not self.retired and bool(self.buy_volume or self.buy_plus or self.support_types)
+        """**Buy Now**: no license for the course, and something the store may sell the account
+        (what only support may arrange is said in a notice instead)."""
+        return not self.holds and not self.retired and (self.buy_volume or self.buy_plus)
 
     @property
     def buy_more_goes_to_plus(self) -> bool:
