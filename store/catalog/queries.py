@@ -468,9 +468,15 @@ def catalog_languages(session: Session) -> list[str]:
 
 
 def publisher_names(session: Session) -> list[str]:
-    """Every publisher's name in name order: the small ``publishers`` table (one row per
-    publisher, hundreds at most), never the catalog."""
-    return sorted(session.scalars(select(Publisher.name)), key=lambda name: (name.casefold(), name))
+    """Every publisher's name in name order (ignoring case and accents: "ábaco" before "Safe
+    Co"): the small ``publishers`` table (one row per publisher, hundreds at most), never the
+    catalog."""
+    return sorted(session.scalars(select(Publisher.name)), key=lambda name: (_sort_key(name), name))
+
+
+def _sort_key(text_: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text_)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 def _check_paging(page: int, per_page: int) -> None:
