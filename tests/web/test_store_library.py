@@ -86,3 +86,15 @@ def test_an_empty_library(committing_sessions: sessionmaker[Session], account: i
     assert "The library is empty." in page.text and page.by_id("store-balance").text == "$0.00"
     assert page.doc.xpath('//*[@id="store-low-balance"]') == []
     assert page.link("Find courses in the store").startswith("/store?s=")
+
+
+def test_a_session_whose_account_is_gone_has_ended(committing_sessions: sessionmaker[Session], account: int,
+                                                   buyer: Buyer) -> None:
+    from sqlalchemy import delete
+
+    from store.accounts.models import Account
+
+    with committing_sessions.begin() as session:
+        session.execute(delete(Account).where(Account.id == account))
+    page = buyer.page("/store/library", status=401)
+    assert page.h1 == "Your session has ended"
