@@ -255,7 +255,9 @@ def test_an_admin_goes_from_the_dashboard_to_a_course_price_in_the_store(
     try:
         open_demo(page, demo)
         frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
-        expect(frame.locator("h1")).to_have_text("Dashboard")
+        # The whole login round trip (platform storage included) before the first page: a busy
+        # machine may need more than expect's default 5 s.
+        expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
         bar = frame.get_by_role("navigation", name="Store")
         for name in ("Store", "Cart", "Dashboard", "Order History"):
             expect(bar.get_by_role("link", name=name, exact=True)).to_be_visible()
