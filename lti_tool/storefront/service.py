@@ -16,7 +16,6 @@ from lti_tool.storefront import rules
 from store.catalog import queries as catalog
 from store.catalog.models import Course
 from store.catalog.queries import CourseSummary, SearchPage
-from store.errors import NotFound
 from store.licenses import holdings
 from store.licenses import holdings_rules as hr
 from store.licenses import queries as license_queries
@@ -244,5 +243,5 @@ def course_titles(read_sessions: sessionmaker[Session], catalog_ids: list[str]) 
 
 
 __all__ = ["MAX_LIBRARY_ADDS", "Badge", "CatalogFilters", "CatalogPage", "CatalogQuery", "CatalogRow", "CoursePage", "LibraryPage", "LibraryRow",
-           "NotFound", "PlusPage", "add_to_library", "catalog_filters", "catalog_page", "course_page", "course_titles",
+           "PlusPage", "add_to_library", "catalog_filters", "catalog_page", "course_page", "course_titles",
            "library_page", "plus_page"]

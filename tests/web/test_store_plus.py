@@ -5,7 +5,6 @@ message next to its field; an account holding Volume is told to contact support.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
