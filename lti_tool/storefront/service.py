@@ -242,6 +242,6 @@ def course_titles(read_sessions: sessionmaker[Session], catalog_ids: list[str]) 
             select(Course.catalog_id, Course.title).where(Course.catalog_id.in_(catalog_ids)))}
 
 
-__all__ = ["MAX_LIBRARY_ADDS", "Badge", "CatalogFilters", "CatalogPage", "CatalogQuery", "CatalogRow", "CoursePage", "LibraryPage", "LibraryRow",
-           "PlusPage", "add_to_library", "catalog_filters", "catalog_page", "course_page", "course_titles",
-           "library_page", "plus_page"]
+__all__ = ["MAX_LIBRARY_ADDS", "Badge", "CatalogFilters", "CatalogPage", "CatalogQuery", "CatalogRow", "CoursePage",
+           "LibraryPage", "LibraryRow", "PlusPage", "add_to_library", "catalog_filters", "catalog_page", "course_page",
+           "course_titles", "library_page", "plus_page"]
