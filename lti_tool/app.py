@@ -23,6 +23,7 @@ from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.frame_policy import FramePolicy
 from lti_tool.player.tokens import issue_player_token
 from lti_tool.services import EXTENSION_KEY, Services
+from lti_tool.storefront.nav import store_nav
 from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
 from store.licenses.labels import LICENSE_TYPES, license_label
 from store.money import format_amount, format_money
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         money=lambda cents: format_money(cents, settings.currency),
         amount=lambda cents: format_amount(cents, settings.currency),
         currency=settings.currency,
+        store_nav=store_nav,  # the store's navigation bar (storefront pages and the Dashboard)
     )
     _add_health_check(app, services)
 
@@ -117,6 +119,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     from lti_tool.lti import deeplink, dynreg, install
     from lti_tool.lti import views as lti_launch
     from lti_tool.player import views as player
+    from lti_tool.storefront import views as storefront
     from scorm_packages.runtime import views as dispatch
 
     app.register_blueprint(player.bp)
@@ -124,6 +127,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(dynreg.bp)
     app.register_blueprint(lti_launch.bp)
     app.register_blueprint(deeplink.bp)
+    app.register_blueprint(storefront.bp)
     app.register_blueprint(dispatch.bp)
     for view in dispatch.csrf_exempt_views():
         csrf.exempt(view)

@@ -34,6 +34,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
     true,
 )
 from sqlalchemy.orm import Session, aliased, joinedload
@@ -435,15 +436,47 @@ def _publisher_ids_named(session: Session, name: str) -> list[int]:
 
 def _languages_tagged(session: Session, tag: str) -> list[str]:
     """The catalog's languages that ``tag`` names, ignoring case: "en" is en, en-GB, en-US...
-    Resolved to exact values (from the small ``ix_courses_language`` index) so the filter is an
-    indexed ``IN`` rather than a ``lower()``/``LIKE`` scan."""
+    Resolved to exact values (:func:`catalog_languages`) so the filter is an indexed ``IN``
+    rather than a ``lower()``/``LIKE`` scan."""
     wanted = tag.strip().casefold()
-    stored = session.scalars(select(Course.language).distinct())
     return [
         value
-        for value in stored
+        for value in catalog_languages(session)
         if value.casefold() == wanted or value.casefold().startswith(wanted + "-")
     ]
+
+
+# --- filter options ------------------------------------------------------------------------------
+
+# A "loose index scan": each step seeks the next larger language in ``ix_courses_language``, so
+# finding the catalog's few languages costs a few index look-ups, however many courses there
+# are (``SELECT DISTINCT`` would read every entry of the index). The same SQL on both databases.
+_LANGUAGES_SQL = text(
+    "WITH RECURSIVE langs(language) AS ("
+    " SELECT MIN(language) FROM courses"
+    " UNION ALL"
+    " SELECT (SELECT MIN(c.language) FROM courses c WHERE c.language > langs.language)"
+    " FROM langs WHERE langs.language IS NOT NULL"
+    ") SELECT language FROM langs WHERE language IS NOT NULL"
+)
+
+
+def catalog_languages(session: Session) -> list[str]:
+    """Every language tag in the catalog, sorted (retired courses' included), found with a few
+    index seeks rather than a scan of the catalog."""
+    return sorted(str(value) for value in session.scalars(_LANGUAGES_SQL))
+
+
+def publisher_names(session: Session) -> list[str]:
+    """Every publisher's name in name order (ignoring case and accents: "ábaco" before "Safe
+    Co"): the small ``publishers`` table (one row per publisher, hundreds at most), never the
+    catalog."""
+    return sorted(session.scalars(select(Publisher.name)), key=lambda name: (_sort_key(name), name))
+
+
+def _sort_key(text_: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text_)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 def _check_paging(page: int, per_page: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +32,46 @@ def find_course_facts(session: Session, catalog_id: str) -> tuple[Course, rules.
         is_subscription_only_bundle=bool(sub_only),
         ppu_price_cents=course.ppu_price_cents,
     )
+
+
+def course_facts_by_catalog_id(session: Session, catalog_ids: Iterable[str]) -> dict[str, rules.CourseFacts]:
+    """What decides the license types of several courses, in one query, by catalog id (unknown
+    ids are left out)."""
+    wanted = sorted(set(catalog_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Course.catalog_id, Course.id, Course.is_plus, Course.status, Course.ppu_price_cents,
+               func.coalesce(Bundle.is_subscription_only, False))
+        .outerjoin(Bundle, Bundle.id == Course.bundle_id)
+        .where(Course.catalog_id.in_(wanted))
+    )
+    return {
+        catalog_id: rules.CourseFacts(id=course_pk, is_plus=bool(is_plus), status=status,
+                                      is_subscription_only_bundle=bool(sub_only), ppu_price_cents=price)
+        for catalog_id, course_pk, is_plus, status, price, sub_only in rows
+    }
+
+
+@dataclass(frozen=True)
+class PpuSeatTotal:
+    """The Pay Per Use seats one course took from the account's deposit: how many, and what
+    they cost together."""
+
+    seats: int
+    cents: int
+
+
+def ppu_seat_totals(session: Session, account_id: int) -> dict[str, PpuSeatTotal]:
+    """Every Pay Per Use seat bought from the account's deposit, counted per course (by catalog
+    id), with their total price."""
+    rows = session.execute(
+        select(Course.catalog_id, func.count(Seat.id), func.coalesce(func.sum(Seat.price_cents), 0))
+        .join(Course, Course.id == Seat.course_pk)
+        .where(Seat.account_id == account_id, Seat.license_type == "ppu")
+        .group_by(Course.catalog_id)
+    )
+    return {str(catalog_id): PpuSeatTotal(int(seats), int(cents)) for catalog_id, seats, cents in rows}
 
 
 def get_course_facts(session: Session, catalog_id: str) -> tuple[Course, rules.CourseFacts]:

@@ -24,7 +24,7 @@ from store.accounts.service import LearnerIdentity, check_identity, upsert_learn
 from store.base import require_aware
 from store.clock import add_months
 from store.database import upsert_insert
-from store.errors import InvalidInput, StoreError
+from store.errors import InvalidInput, NotFound, StoreError
 from store.licenses import holdings, holdings_rules, queries, rules
 from store.licenses.models import (
     CourseLaunch,
@@ -452,28 +452,52 @@ def add_deposit(sessions: sessionmaker[Session], account_ref: str | int, cents: 
         return PpuView(account.id, config.contract_ref, config.is_enabled, config.balance_cents)
 
 
+MAX_LIBRARY_ADDS = 100  # courses added to the PPU library in one go (the store's catalog page shows 20)
+
+
 def add_to_ppu_library(sessions: sessionmaker[Session], account_ref: str | int, catalog_id: str,
                        now: datetime) -> bool:
     """Add a course to the account's PPU library; False when it was already there."""
+    return bool(add_courses_to_ppu_library(sessions, account_ref, [catalog_id], now))
+
+
+def add_courses_to_ppu_library(sessions: sessionmaker[Session], account_ref: str | int, catalog_ids: list[str],
+                               now: datetime) -> list[str]:
+    """Add courses to the account's PPU library in one transaction; returns the catalog ids
+    that were not there yet (in the order given). Every course is checked first: an unknown,
+    retired or subscription-only course (or PPU not configured) raises and adds nothing."""
     now = require_aware(now, "now")
+    wanted = list(dict.fromkeys(catalog_ids))
+    if not wanted:
+        raise InvalidInput("choose at least one course to add to the library", reason="nothing_selected")
+    if len(wanted) > MAX_LIBRARY_ADDS:
+        raise InvalidInput(f"at most {MAX_LIBRARY_ADDS} courses can be added at once", reason="too_many")
     with sessions.begin() as session:
         account = get_account(session, account_ref)
         if queries.find_ppu_config(session, account.id) is None:
             raise InvalidInput(f"account {account.name!r} is not configured for Pay Per Use",
                                reason="ppu_not_configured")
-        course, facts = queries.get_course_facts(session, catalog_id)
-        if facts.is_subscription_only_bundle:
-            raise InvalidInput(f"course {catalog_id!r} is in a subscription-only bundle: never sold as Pay Per Use",
-                               reason="bundle_excluded")
-        if facts.status == "retired":
-            raise InvalidInput(f"course {catalog_id!r} is retired", reason="course_retired")
+        found = queries.course_facts_by_catalog_id(session, wanted)
+        for catalog_id in wanted:
+            facts = found.get(catalog_id)
+            if facts is None:
+                raise NotFound(f"unknown course {catalog_id!r} (give its catalog id)", reason="unknown_course")
+            if facts.is_subscription_only_bundle:
+                raise InvalidInput(f"course {catalog_id!r} is in a subscription-only bundle: never sold as Pay Per "
+                                   "Use", reason="bundle_excluded")
+            if facts.status == "retired":
+                raise InvalidInput(f"course {catalog_id!r} is retired", reason="course_retired")
         insert = upsert_insert(session)
-        added = session.execute(
-            insert(PpuLibraryEntry).values(account_id=account.id, course_pk=course.id, added_at=now)
-            .on_conflict_do_nothing(index_elements=["account_id", "course_pk"])
-            .returning(PpuLibraryEntry.id)
-        ).scalar_one_or_none()
-        return added is not None
+        added = []
+        for catalog_id in wanted:
+            entry_id = session.execute(
+                insert(PpuLibraryEntry).values(account_id=account.id, course_pk=found[catalog_id].id, added_at=now)
+                .on_conflict_do_nothing(index_elements=["account_id", "course_pk"])
+                .returning(PpuLibraryEntry.id)
+            ).scalar_one_or_none()
+            if entry_id is not None:
+                added.append(catalog_id)
+        return added
 
 
 def set_annual_retake(sessions: sessionmaker[Session], account_ref: str | int, enabled: bool) -> bool:

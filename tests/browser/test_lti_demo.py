@@ -230,3 +230,69 @@ def test_deep_linking_returns_links_that_launch_as_a_learner(chromium: Any, demo
         assert seat_ids(committing_sessions, "pat-morgan") == []  # adding content takes no seat
     finally:
         page.context.close()
+
+
+def _course_to_buy(sessions: Sessions) -> tuple[str, str]:
+    """A demo course the Demo Organization holds nothing for and may buy as Volume."""
+    from store.catalog.models import Bundle, Course
+    from store.licenses.models import PpuLibraryEntry, VolumeLot
+
+    with sessions() as session:
+        row = session.execute(
+            select(Course.catalog_id, Course.title).outerjoin(Bundle, Bundle.id == Course.bundle_id)
+            .where(Course.is_plus.is_(False), Course.status == "active", Bundle.id.is_(None),
+                   Course.id.not_in(select(VolumeLot.course_pk)), Course.id.not_in(select(PpuLibraryEntry.course_pk)))
+            .order_by(Course.catalog_id)
+        ).first()
+    assert row is not None
+    return str(row[0]), str(row[1])
+
+
+def test_an_admin_goes_from_the_dashboard_to_a_course_price_in_the_store(
+        chromium: Any, demo: LiveServer, committing_sessions: Sessions) -> None:
+    catalog_id, title = _course_to_buy(committing_sessions)
+    page = new_page(chromium, viewport={"width": 1000, "height": 900})  # third-party cookies blocked
+    try:
+        open_demo(page, demo)
+        frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
+        # The whole login round trip (platform storage included) before the first page: a busy
+        # machine may need more than expect's default 5 s.
+        expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
+        bar = frame.get_by_role("navigation", name="Store")
+        for name in ("Store", "Cart", "Dashboard", "Order History"):
+            expect(bar.get_by_role("link", name=name, exact=True)).to_be_visible()
+        expect(bar.get_by_role("link", name="Dashboard", exact=True)).to_have_attribute("aria-current", "page")
+
+        bar.get_by_role("link", name="Store", exact=True).click()
+        expect(frame.locator("h1")).to_have_text("Store")
+        frame.get_by_label("Search courses").fill(title)
+        frame.get_by_role("button", name="Search", exact=True).click()
+        expect(frame.get_by_label("Search courses")).to_have_value(title)
+        frame.get_by_role("link", name=title, exact=True).first.click()
+        expect(frame.locator("h1")).to_have_text(title)
+        expect(frame.locator("#store-course-status")).to_contain_text("Available")
+
+        frame.get_by_role("link", name="Buy Now", exact=True).click()
+        frame.get_by_label("Quantity").fill("30")
+        frame.get_by_role("button", name="Show price", exact=True).click()
+        expect(frame.locator("#store-price")).to_contain_text("30 seats:")
+        expect(frame.locator("#store-price")).to_contain_text("10 % discount")
+        expect(frame.get_by_role("button", name="Add to Cart", exact=True)).to_be_visible()
+        # Every step ran in the frame, without a cookie: the session token rode in links and forms.
+        tool_frame = page.frame(name="demo-tool-frame")
+        assert tool_frame is not None and tool_frame.url.startswith(f"{demo.url}/store/courses/{catalog_id}?s=")
+        assert not page.context.cookies(demo.url)
+        course_url = tool_frame.url.split("#")[0]
+    finally:
+        page.context.close()
+
+    phone = new_page(chromium, viewport={"width": 390, "height": 844})
+    try:  # the same page on a phone: no horizontal scrolling
+        phone.goto(course_url)
+        expect(phone.locator("h1")).to_have_text(title)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        phone.get_by_role("navigation", name="Store").get_by_role("link", name="Store", exact=True).click()
+        expect(phone.locator("h1")).to_have_text("Store")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        phone.context.close()

@@ -1,0 +1,64 @@
+"""The store's navigation bar: links named **Store**, **Cart**, **Dashboard** and **Order
+History** (plus **My courses** and a **Sign out** button for independent learners), in a
+``<nav aria-label="Store">`` (template ``storefront/nav.html``); the current page's link has
+``aria-current="page"``. ``create_app`` makes :func:`store_nav` a template global, so the
+Dashboard (``/lti/home``) shows the same bar.
+
+Pages of other parts are linked by URL path (the cart, orders and sign-in pages may live in
+other blueprints); every link keeps the session token, like ``url_for_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask import request, session
+
+from lti_tool.lti.websession import TOKEN_ARG, DbSession, url_for_s
+
+CART_PATH = "/store/cart"
+ORDERS_PATH = "/store/orders"
+MY_COURSES_PATH = "/store/my-courses"
+SIGNOUT_PATH = "/store/signout"
+
+
+@dataclass(frozen=True)
+class NavLink:
+    key: str
+    label: str
+    href: str
+    current: bool
+
+
+@dataclass(frozen=True)
+class StoreNav:
+    links: tuple[NavLink, ...]
+    signout_action: str | None  # independent learners: the Sign out form's target
+
+
+def path_s(path: str) -> str:
+    """A URL path of this app (``/store/cart``) that keeps the session token."""
+    url = request.script_root + path
+    if isinstance(session, DbSession) and (session.stored or session):
+        url += "?" + urlencode({TOKEN_ARG: session.token})
+    return url
+
+
+def store_nav(current: str | None = None) -> StoreNav:
+    """The bar's links for this session; ``current`` names the page shown (``store``, ``cart``,
+    ``dashboard``, ``orders``, ``my_courses``)."""
+    entries = [
+        ("store", "Store", url_for_s("storefront.catalog")),
+        ("cart", "Cart", path_s(CART_PATH)),
+        ("dashboard", "Dashboard", url_for_s("lti_launch.home")),
+        ("orders", "Order History", path_s(ORDERS_PATH)),
+    ]
+    independent = session.get("login_id") is not None
+    if independent:
+        entries.append(("my_courses", "My courses", path_s(MY_COURSES_PATH)))
+    links = tuple(NavLink(key, label, href, key == current) for key, label, href in entries)
+    return StoreNav(links, request.script_root + SIGNOUT_PATH if independent else None)
+
+
+__all__ = ["NavLink", "StoreNav", "path_s", "store_nav"]
