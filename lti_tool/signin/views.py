@@ -277,7 +277,7 @@ def _require_login() -> LoginView | Response:
         return _error(403, "This page is for independent learners",
                       "My courses here lists the courses of learners who signed in on this site.",
                       "Inside your LMS, open your courses from your LMS course.", "not_signed_in")
-    return redirect(url_for("signin.signin_form", next=request.full_path.rstrip("?")), 303)
+    return redirect(url_for("signin.signin_form", next=_safe_next(request.full_path.rstrip("?"))), 303)
 
 
 @bp.get("/store/my-courses")
