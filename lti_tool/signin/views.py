@@ -75,6 +75,9 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("requirements", rules.PASSWORD_REQUIREMENTS)
     response = Response(render_template(f"signin/{template}", **context), status=status)
     response.headers["Cache-Control"] = "no-store"  # tokens in links; forms with what was typed
+    # Top-level pages of this site only, error answers with their forms included (the frame
+    # policy would let any site frame a 4xx page).
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
     return response
 
 

@@ -253,6 +253,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client: FlaskClien
     unknown = sign_in(client, email="nobody@example.com")
     for response in (wrong, unknown):
         assert response.status_code == 401
+        assert frame_ancestors(response) == "frame-ancestors 'self'"  # a form: no other site may frame it
         assert "The email address or the password is not correct." in text_of(response)
     strip = lambda r: re.sub(r'value="[^"]*"|s=[\w-]+', "", r.get_data(as_text=True))  # noqa: E731 - tokens differ
     assert strip(wrong).replace("jane@example.com", "X") == strip(unknown).replace("nobody@example.com", "X")
@@ -522,4 +523,18 @@ def test_plus_courses_are_listed_searchable_and_paged(app: Flask, client: FlaskC
 def test_the_app_mails_through_the_configured_backend(app: Flask) -> None:
     assert isinstance(services_of(app).mail, OutboxMailer)
     services_of(app).mail.send("x@example.com", "Hi", "Hello")
+    assert count(app, MailMessage) == 1
+
+
+def test_sign_up_and_reset_requests_are_rate_limited(app: Flask, client: FlaskClient) -> None:
+    override_services(app, settings=services_of(app).settings.with_overrides(signin_per_ip_per_hour=1,
+                                                                            password_reset_per_email_per_hour=1))
+    assert sign_up(client).status_code == 303
+    limited = sign_up(client, email="second@example.com")
+    assert limited.status_code == 429 and "Too many attempts" in text_of(limited)
+    assert parse(limited).inputs["email"]["value"] == "second@example.com"
+    assert count(app, Account) == 1
+    assert submit(client, client.get("/store/reset"), "Send reset link", email="jane@example.com").status_code == 200
+    again = submit(client, client.get("/store/reset"), "Send reset link", email="jane@example.com")
+    assert again.status_code == 429 and "Retry-After" in again.headers and "Too many attempts" in text_of(again)
     assert count(app, MailMessage) == 1
