@@ -3,7 +3,7 @@
 It speaks enough of RFC 5321 for ``smtplib``: the greeting, EHLO/HELO, STARTTLS (with a
 self-signed certificate made here), AUTH PLAIN/LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT; TLS
 from the first byte (``implicit_tls``); and misbehaviours: ``silent`` (accepts the connection and
-never greets) and ``refuse_rcpt``. It records every command and every accepted message.
+never greets), ``trickle`` (greets one byte at a time) and ``refuse_rcpt``. It records every command and every accepted message.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class _Handler:
 
 @contextmanager
 def smtp_server(*, tls_files: tuple[Path, Path] | None = None, implicit_tls: bool = False, starttls: bool = True,
-                credentials: tuple[str, str] | None = None, silent: bool = False,
+                credentials: tuple[str, str] | None = None, silent: bool = False, trickle: bool = False,
                 refuse_rcpt: bool = False) -> Iterator[SmtpServer]:
     tls_context = None
     if tls_files is not None:
@@ -187,6 +187,12 @@ def smtp_server(*, tls_files: tuple[Path, Path] | None = None, implicit_tls: boo
             conn.settimeout(30)
             if silent:
                 stop.wait(30)
+                return
+            if trickle:  # a greeting one byte every 0.2 s: 20 s in all, each byte well in time
+                for byte in b"220 " + b"s" * 96 + b"\r\n":
+                    if stop.wait(0.2):
+                        return
+                    conn.sendall(bytes([byte]))
                 return
             handler = _Handler(server, conn, tls_context=tls_context, implicit_tls=implicit_tls, starttls=starttls,
                                credentials=credentials, refuse_rcpt=refuse_rcpt)

@@ -157,6 +157,17 @@ def test_a_server_that_never_answers_is_cut_off_at_the_deadline(sessions: Sessio
     assert elapsed < 25  # the deadline contract against a generous bound (the server waits 30 s)
 
 
+def test_a_server_that_trickles_is_cut_off_at_the_total_deadline(sessions: Sessions) -> None:
+    """Each byte arrives well within any per-read timeout; only a total deadline stops it."""
+    with smtp_server(trickle=True) as server:
+        started = time.monotonic()
+        SmtpMailer(sessions, _config(server.port, timeout_seconds=1.0)).send("jane@example.com", "Hi", "Hello")
+        elapsed = time.monotonic() - started
+    message = _only_message(sessions)
+    assert message.status == "failed" and "timed out" in (message.error or "")
+    assert elapsed < 15  # the greeting alone takes 20 s to trickle in
+
+
 def test_an_untrusted_certificate_fails_and_the_password_is_never_sent(sessions: Sessions,
                                                                        certificate: tuple[Path, Path]) -> None:
     with smtp_server(tls_files=certificate, credentials=("shop", "pw")) as server:
