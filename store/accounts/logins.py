@@ -225,9 +225,11 @@ def sign_in(sessions: sessionmaker[Session], throttle: Throttle, client: str, em
         values: dict[str, object] = {"last_signin_at": now}
         if new_hash is not None:
             values["password_hash"] = new_hash
-        session.execute(update(Login).where(Login.id == login_id, Login.password_hash == stored_hash).values(**values))
+        # Guarded: a password reset meanwhile makes the password just checked an old one.
+        changed = session.execute(update(Login).where(Login.id == login_id, Login.password_hash == stored_hash)
+                                  .values(**values))
         login = session.get(Login, login_id)
-        if login is None:
+        if changed.rowcount != 1 or login is None:  # type: ignore[attr-defined]
             raise SignInFailed("the email address or the password is not correct")
         return _view(session, login)
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.logins import (
@@ -329,3 +329,22 @@ def test_reset_requests_are_limited_per_email(sessions: Sessions) -> None:
         request_reset(sessions, "nobody@example.com")
     with pytest.raises(RateLimited):  # unknown addresses alike
         request_reset(sessions, "nobody@example.com", client="203.0.113.51")
+
+
+def test_a_password_reset_while_signing_in_makes_the_checked_password_an_old_one(
+        sessions: Sessions, monkeypatch: pytest.MonkeyPatch) -> None:
+    login = signed_up(sessions)
+    from store.accounts import logins as module
+    real_verify = module.verify_password
+
+    def verify_then_reset(password_hash: str, password: str) -> bool:
+        ok = real_verify(password_hash, password)
+        with sessions.begin() as s:  # the reset lands between the check and the sign-in's update
+            s.execute(update(Login).where(Login.id == login.id).values(password_hash="$argon2id$changed"))
+        return ok
+
+    monkeypatch.setattr(module, "verify_password", verify_then_reset)
+    with pytest.raises(SignInFailed):
+        sign_in(sessions, THROTTLE, CLIENT, "jane@example.com", PASSWORD, T0)
+    with sessions() as s:
+        assert s.get(Login, login.id).last_signin_at is None  # type: ignore[union-attr]
