@@ -11,6 +11,10 @@ CHROMIUM := /usr/bin/chromium
 NPM ?= npm
 VENDOR := lti_tool/static/vendor
 NODE_STAMP := $(VENDOR)/node_modules/.installed-stamp
+# Test-only npm tools (axe-core for the browser tests' accessibility checks), pinned in
+# tests/browser/node/package.json + package-lock.json.
+TEST_NODE := tests/browser/node
+TEST_NODE_STAMP := $(TEST_NODE)/node_modules/.installed-stamp
 
 .PHONY: install browser run test test-sqlite test-postgres bench clean
 
@@ -25,8 +29,13 @@ $(NODE_STAMP): $(VENDOR)/package.json $(VENDOR)/package-lock.json
 	$(NPM) ci --prefix $(VENDOR) --no-audit --no-fund --ignore-scripts
 	@touch $(NODE_STAMP)
 
+$(TEST_NODE_STAMP): $(TEST_NODE)/package.json $(TEST_NODE)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "the browser tests' accessibility checks need Node.js (>= 20) and npm"; exit 1; }
+	$(NPM) ci --prefix $(TEST_NODE) --no-audit --no-fund --ignore-scripts
+	@touch $(TEST_NODE_STAMP)
+
 ## install: create .venv (if missing), install the project with its test tools, and the npm assets
-install: $(STAMP) $(NODE_STAMP)
+install: $(STAMP) $(NODE_STAMP) $(TEST_NODE_STAMP)
 
 ## browser: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; no downloaded browsers)
 browser: $(CHROMIUM)
@@ -58,4 +67,4 @@ bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis $(VENDOR)/node_modules
+	rm -rf $(VENV) var .pytest_cache .hypothesis $(VENDOR)/node_modules $(TEST_NODE)/node_modules
