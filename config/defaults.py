@@ -63,6 +63,28 @@ DEFAULTS: dict[str, str] = {
     # Generated demo lessons and quiz for courses without imported content: on in development
     # and test, never in production (there such a course is "not available yet").
     "DEMO_CONTENT": "",
+    # --- Mail (store/mail): "outbox" keeps every message in the mail_outbox table (the embedded
+    # default; `lti-tool mail outbox` shows it); "smtp" sends through an SMTP server and records
+    # each message there with its status.
+    "MAIL_BACKEND": "outbox",
+    # Sender address; default: no-reply@<the host of PUBLIC_BASE_URL>.
+    "MAIL_FROM": "",
+    "SMTP_HOST": "",
+    "SMTP_PORT": "587",
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    # STARTTLS after connecting (port 587); SMTP_SSL: TLS from the first byte (port 465) instead.
+    "SMTP_STARTTLS": "true",
+    "SMTP_SSL": "false",
+    # Total deadline of one message (resolve, connect, TLS, login and sending together), seconds.
+    "SMTP_TIMEOUT_SECONDS": "10",
+    # --- Independent learners (sign-in at /store/signin)
+    # Sign-in attempts per email address and per client address (IPv6: per /64) per hour.
+    "SIGNIN_PER_EMAIL_PER_HOUR": "10",
+    "SIGNIN_PER_IP_PER_HOUR": "50",
+    # Password reset links: valid this long, and at most this many mailed per email address per hour.
+    "PASSWORD_RESET_TTL_SECONDS": "3600",
+    "PASSWORD_RESET_PER_EMAIL_PER_HOUR": "3",
     # --- Imported publisher courses (lti-tool content import)
     # Where imported SCORM content is extracted: outside the web root; on a shared filesystem
     # when several hosts serve the app.

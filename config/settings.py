@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from config.defaults import DEFAULTS, ENVIRONMENTS
 
@@ -56,6 +57,19 @@ class Settings:
     outbound_timeout_seconds: int = 10
     outbound_max_bytes: int = 1_048_576
     outbound_allow_private: bool = False
+    mail_backend: str = "outbox"
+    mail_from: str = "no-reply@localhost"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: int = 10
+    signin_per_email_per_hour: int = 10
+    signin_per_ip_per_hour: int = 50
+    password_reset_ttl_seconds: int = 3600
+    password_reset_per_email_per_hour: int = 3
 
     @property
     def is_production(self) -> bool:
@@ -106,6 +120,38 @@ def _currency(environ: Mapping[str, str]) -> str:
     return raw
 
 
+MAIL_BACKENDS = ("outbox", "smtp")
+
+
+def _mail(environ: Mapping[str, str], public_base_url: str) -> dict[str, Any]:
+    """The mail settings, checked together: a backend we know, an SMTP host when sending by SMTP,
+    STARTTLS or implicit TLS (not both), a one-line sender address."""
+    backend = _lookup(environ, "MAIL_BACKEND").strip().lower()
+    if backend not in MAIL_BACKENDS:
+        raise ConfigError(f"setting MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}, got {backend!r}")
+    host = _lookup(environ, "SMTP_HOST").strip()
+    if backend == "smtp" and not host:
+        raise ConfigError("MAIL_BACKEND is smtp but SMTP_HOST is not set: set the SMTP server's host name")
+    starttls = _bool(environ, "SMTP_STARTTLS", True)
+    implicit_tls = _bool(environ, "SMTP_SSL", False)
+    if starttls and implicit_tls:
+        raise ConfigError("set either SMTP_STARTTLS (port 587) or SMTP_SSL (port 465), not both")
+    mail_from = _lookup(environ, "MAIL_FROM").strip()
+    if not mail_from:
+        mail_from = f"no-reply@{urlsplit(public_base_url).hostname or 'localhost'}"
+    if any(ch in mail_from for ch in "\r\n\0") or "@" not in mail_from:
+        raise ConfigError(f"setting MAIL_FROM must be one email address, got {mail_from!r}")
+    port = _int(environ, "SMTP_PORT", minimum=1)
+    if port > 65535:
+        raise ConfigError(f"setting SMTP_PORT must be a TCP port (1-65535), got {port}")
+    return {
+        "mail_backend": backend, "mail_from": mail_from, "smtp_host": host, "smtp_port": port,
+        "smtp_username": _lookup(environ, "SMTP_USERNAME"), "smtp_password": _lookup(environ, "SMTP_PASSWORD"),
+        "smtp_starttls": starttls, "smtp_ssl": implicit_tls,
+        "smtp_timeout_seconds": _int(environ, "SMTP_TIMEOUT_SECONDS", minimum=1),
+    }
+
+
 def _dev_secret_key() -> str:
     """Development: a random key kept in var/dev_secret_key so encrypted tool keys and signed
     links survive restarts. Tests: a fresh random key per process."""
@@ -145,13 +191,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     elif env == "production" and len(secret_key) < 32:
         raise ConfigError("SECRET_KEY is too short for production: use at least 32 characters")
+    public_base_url = _lookup(environ, "PUBLIC_BASE_URL").rstrip("/")
     return Settings(
         env=env,
         database_url=_lookup(environ, "DATABASE_URL"),
         secret_key=secret_key,
         host=_lookup(environ, "HOST"),
         port=_int(environ, "PORT", minimum=1),
-        public_base_url=_lookup(environ, "PUBLIC_BASE_URL").rstrip("/"),
+        public_base_url=public_base_url,
         log_level=_lookup(environ, "LOG_LEVEL").upper(),
         seat_term_months=_int(environ, "SEAT_TERM_MONTHS", minimum=1),
         plus_annual_seat_cents=_int(environ, "PLUS_ANNUAL_SEAT_CENTS"),
@@ -179,4 +226,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         outbound_timeout_seconds=_int(environ, "OUTBOUND_TIMEOUT_SECONDS", minimum=1),
         outbound_max_bytes=_int(environ, "OUTBOUND_MAX_BYTES", minimum=1024),
         outbound_allow_private=_bool(environ, "OUTBOUND_ALLOW_PRIVATE", env != "production") and env != "production",
+        **_mail(environ, public_base_url),
+        signin_per_email_per_hour=_int(environ, "SIGNIN_PER_EMAIL_PER_HOUR", minimum=1),
+        signin_per_ip_per_hour=_int(environ, "SIGNIN_PER_IP_PER_HOUR", minimum=1),
+        password_reset_ttl_seconds=_int(environ, "PASSWORD_RESET_TTL_SECONDS", minimum=60),
+        password_reset_per_email_per_hour=_int(environ, "PASSWORD_RESET_PER_EMAIL_PER_HOUR", minimum=1),
     )

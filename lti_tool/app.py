@@ -26,6 +26,7 @@ from lti_tool.services import EXTENSION_KEY, Services
 from lti_tool.storefront.nav import store_nav
 from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
 from store.licenses.labels import LICENSE_TYPES, license_label
+from store.mail import mailer_for
 from store.money import format_amount, format_money
 
 
@@ -79,8 +80,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
     read_sessions = make_read_sessionmaker(engine)
-    return Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine), read_sessions=read_sessions,
-                    frame_policy=FramePolicy(read_sessions), issue_player_token=partial(issue_player_token, settings))
+    sessions = make_sessionmaker(engine)
+    return Services(settings=settings, engine=engine, sessions=sessions, read_sessions=read_sessions,
+                    frame_policy=FramePolicy(read_sessions), issue_player_token=partial(issue_player_token, settings),
+                    mail=mailer_for(settings, sessions))
 
 
 def _add_health_check(app: Flask, services: Services) -> None:
@@ -112,6 +115,9 @@ def _register_player_launches(services: Services) -> None:
         frame_ancestors=dispatch.player_frame_ancestors(services.read_sessions),
         page_config=dispatch.player_page_config(services.read_sessions),
     )
+    # An independent learner's course (My courses, signed in on this site): framed by the tool
+    # only; no LMS, so no grade passback.
+    services.player.register("login", frame_ancestors=lambda grant: ("'self'",))
 
 
 def _register_blueprints(app: Flask, services: Services) -> None:
@@ -120,6 +126,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     from lti_tool.lti import views as lti_launch
     from lti_tool.player import views as player
     from lti_tool.storefront import views as storefront
+    from lti_tool.signin import views as signin
     from scorm_packages.runtime import views as dispatch
 
     app.register_blueprint(player.bp)
@@ -129,6 +136,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(deeplink.bp)
     app.register_blueprint(storefront.bp)
     app.register_blueprint(dispatch.bp)
+    app.register_blueprint(signin.bp)
     for view in dispatch.csrf_exempt_views():
         csrf.exempt(view)
     # The demo LMS: development only (DEMO_PLATFORM), never in production whatever the settings say.

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
+from store.mail import Mailer
 from store.progress.service import ProgressEvent, ProgressListener, notify_listeners
 
 EXTENSION_KEY = "services"
@@ -126,6 +127,7 @@ class Services:
     frame_policy: FramePolicy  # who may frame the tool's pages (the LMS of the launch)
     # issue_player_token(seat_id=, catalog_id=, learner_id=, launch_id=, origin=) -> token for /play?t=
     issue_player_token: IssuePlayerToken
+    mail: Mailer  # store.mail: the outbox or SMTP backend (MAIL_BACKEND); send after the commit
     player: PlayerHooks = field(default_factory=PlayerHooks)
 
 

@@ -1,10 +1,11 @@
 """Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
 
-from store.accounts.models import Account, Learner
+from store.accounts.models import Account, Learner, Login, PasswordReset
 from store.base import Base
 from store.catalog.models import Bundle, Course, Publisher
 from store.content.models import CourseContentVersion
 from store.progress.models import CourseProgress
+from store.mail.models import MailMessage
 from store.ratelimit.models import RateLimitCounter
 from store.licenses.models import (
     CourseLaunch,
@@ -28,6 +29,9 @@ __all__ = [
     "DepositEntry",
     "LaunchRefusal",
     "Learner",
+    "Login",
+    "MailMessage",
+    "PasswordReset",
     "PlusSubscription",
     "PpuConfig",
     "PpuLibraryEntry",

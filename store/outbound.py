@@ -235,6 +235,36 @@ class _DeadlineSSLSocket(_Deadline, ssl.SSLSocket):
         return super().send(data, flags)
 
 
+# For the other clients that talk to servers under a total deadline (store.mail's SMTP client).
+DeadlineSocket = _DeadlineSocket
+DeadlineSSLSocket = _DeadlineSSLSocket
+
+
+def resolve_within(host: str, port: int, deadline: float, resolver: Resolver = system_resolver
+                   ) -> Sequence[tuple[Any, ...]]:
+    """``resolver(host, port)`` in a helper thread, waited for until ``deadline``
+    (``time.monotonic()``) only: getaddrinfo cannot be interrupted, and a slow DNS server must not
+    hold the caller. ``TimeoutError`` when the deadline passes first."""
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(list(resolver(host, port)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="outbound-resolve", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise TimeoutError(f"resolving {host} took too long")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result  # type: ignore[no-any-return]
+
+
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """One verifying context, shared (wrapping sockets with it is thread-safe)."""
@@ -410,24 +440,7 @@ class OutboundClient:
     def _resolve(self, host: str, port: int, deadline: float) -> Sequence[tuple[Any, ...]]:
         """The resolver in a helper thread, waited for until the deadline only (getaddrinfo
         cannot be interrupted; a slow DNS server must not hold the caller)."""
-        outcome: list[Any] = []
-        done = threading.Event()
-
-        def work() -> None:
-            try:
-                outcome.append(list(self._resolver(host, port)))
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-                outcome.append(exc)
-            finally:
-                done.set()
-
-        threading.Thread(target=work, name="outbound-resolve", daemon=True).start()
-        if not done.wait(max(0.0, deadline - time.monotonic())):
-            raise TimeoutError(f"resolving {host} took too long")
-        result = outcome[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result  # type: ignore[no-any-return]
+        return resolve_within(host, port, deadline, self._resolver)
 
     def _read_body(self, answer: http.client.HTTPResponse, limit: int, method: str, url: str) -> bytes:
         length = answer.getheader("Content-Length")

@@ -27,9 +27,6 @@ check the issuer against the configuration URL, and its closing page posts to ``
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +44,7 @@ from store import outbound
 from store.base import utcnow
 from store.errors import InvalidInput, NotFound, StoreError
 from store.outbound import OutboundClient, OutboundError, OutboundResponse
+from store.ratelimit.keys import client_network, hashed_key
 from store.ratelimit.service import Limit, RateLimited, hit
 
 log = logging.getLogger(__name__)
@@ -274,25 +272,10 @@ def _csrf_failed(exc: CSRFError) -> Response:
         "the registration in a new window."))
 
 
-def _client_network() -> str:
-    """Who is counted as one client: the IPv4 address, or the IPv6 /64 (one subscriber)."""
-    raw = request.remote_addr or "unknown"
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return raw[:100]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
-    return str(address)
-
-
 def _count_anonymous_attempt(settings: Settings) -> Response | None:
     """Count a registration attempt without a staff code (per client and in total, per hour);
     the 429 page when a limit is reached."""
-    client_key = hmac.new(settings.secret_key.encode(), f"lti-register:{_client_network()}".encode(),
-                          hashlib.sha256).hexdigest()
+    client_key = hashed_key(settings.secret_key, "lti-register", client_network(request.remote_addr))
     limits = [Limit("lti-register-client", client_key, settings.lti_register_per_ip_per_hour, RATE_WINDOW_SECONDS),
               Limit("lti-register-all", "*", settings.lti_register_per_hour, RATE_WINDOW_SECONDS)]
     try:

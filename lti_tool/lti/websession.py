@@ -5,6 +5,13 @@ Chrome's tracking protection and many managed browsers), so the session token tr
 page: the ``s`` query argument, the ``s`` form field or an ``X-Session`` header. On HTTPS the
 token is also set as a ``SameSite=None; Secure; Partitioned`` cookie, used when present.
 
+Pages an independent learner opens top-level on the tool's own site (sign-in, the store outside an
+LMS) start their session with ``regenerate(data, top_level=True)``: on HTTPS its cookie is then a
+first-party ``SameSite=Lax; Secure; HttpOnly`` one (``TOP_COOKIE_NAME``, preferred over the
+partitioned cookie when both arrive). Over plain http (development, tests) the token in links and
+forms carries it, as everywhere. ``end()`` ends a session (sign-out): its row is deleted and its
+cookies cleared.
+
 Only ``sha256(token)`` is stored. Templates keep the token in links and forms with
 ``url_for_s(endpoint, **values)`` and ``session_field()``; Flask-WTF's CSRF token lives in the
 session like any other key, so ``{{ csrf_token() }}`` works unchanged.
@@ -20,7 +27,7 @@ from typing import Any
 from flask import Flask, Request, Response, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
 from markupsafe import Markup, escape
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import CallbackDict
 
@@ -31,6 +38,8 @@ from store.base import utcnow
 TOKEN_ARG = "s"
 TOKEN_HEADER = "X-Session"
 COOKIE_NAME = "lti_session"
+TOP_COOKIE_NAME = "lti_session_top"  # first-party, SameSite=Lax: sessions of top-level pages
+TOP_LEVEL_KEY = "top_level"  # in a session's data: it was started top-level (see regenerate)
 MAX_TOKEN_CHARS = 100
 
 
@@ -51,16 +60,32 @@ class DbSession(CallbackDict, SessionMixin):  # type: ignore[type-arg]
         self.stored = stored
         self.modified = False
         self.new = not stored
+        self.ended = False
 
-    def regenerate(self, data: dict[str, Any]) -> None:
-        """Start a fresh session (new token) holding ``data``: used after a launch, so a token
-        someone planted in a URL never gains the launch's identity."""
+    def regenerate(self, data: dict[str, Any], *, top_level: bool = False) -> None:
+        """Start a fresh session (new token) holding ``data``: used after a launch or a sign-in, so
+        a token someone planted in a URL never gains the identity. ``top_level``: a session of
+        pages opened on the tool's own site (not in an LMS frame): its cookie is first-party."""
         self.token = secrets.token_urlsafe(32)
         self.stored = False
         self.new = True
+        self.ended = False
         self.clear()
         self.update(data)
+        if top_level:
+            self[TOP_LEVEL_KEY] = True
         self.modified = True
+
+    def end(self) -> None:
+        """End this session (sign-out): its stored row is deleted and its cookies are cleared
+        when the response is saved; its token then opens nothing."""
+        self.clear()
+        self.ended = True
+        self.modified = True
+
+    @property
+    def is_top_level(self) -> bool:
+        return self.get(TOP_LEVEL_KEY) is True
 
 
 def session_ttl(settings: Settings) -> timedelta:
@@ -85,7 +110,9 @@ class DbSessionInterface(SessionInterface):
         ):
             token = request.form.get(TOKEN_ARG)
         if not token and self._is_https(request):
-            token = request.cookies.get(COOKIE_NAME)
+            # A first-party session cookie (never sent inside an LMS frame: SameSite=Lax) wins
+            # over the partitioned one an anonymous page of the same site may have left.
+            token = request.cookies.get(TOP_COOKIE_NAME) or request.cookies.get(COOKIE_NAME)
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         return token
@@ -105,6 +132,16 @@ class DbSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:  # type: ignore[override]
         if not isinstance(session, DbSession) or not session.modified:
             return
+        if session.ended:
+            if session.stored:
+                with self._sessions.begin() as db:
+                    db.execute(delete(WebSession).where(WebSession.id == token_hash(session.token)))
+                session.stored = False
+            if self._is_https(request):
+                response.delete_cookie(TOP_COOKIE_NAME, path="/", secure=True, httponly=True, samesite="Lax")
+                response.delete_cookie(COOKIE_NAME, path="/", secure=True, httponly=True, samesite="None",
+                                       partitioned=True)
+            return
         if not session.stored and not session:
             return
         now = utcnow()
@@ -117,20 +154,33 @@ class DbSessionInterface(SessionInterface):
                                   expires_at=now + session_ttl(self._settings)))
         session.stored = True
         if self._is_https(request):
-            response.set_cookie(COOKIE_NAME, session.token, max_age=int(session_ttl(self._settings).total_seconds()),
-                                path="/", secure=True, httponly=True, samesite="None", partitioned=True)
+            max_age = int(session_ttl(self._settings).total_seconds())
+            if session.is_top_level:
+                response.set_cookie(TOP_COOKIE_NAME, session.token, max_age=max_age, path="/", secure=True,
+                                    httponly=True, samesite="Lax")
+            else:
+                response.set_cookie(COOKIE_NAME, session.token, max_age=max_age, path="/", secure=True, httponly=True,
+                                    samesite="None", partitioned=True)
+
+
+def end_sessions(sessions: sessionmaker[Session], key: str, value: int) -> int:
+    """Delete every stored session whose data holds ``key: value`` (e.g. every session of a
+    login whose password was just reset); returns how many."""
+    with sessions.begin() as db:
+        result = db.execute(delete(WebSession).where(WebSession.data[key].as_integer() == value))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- template helpers
 
 
 def current_token() -> str | None:
-    return session.token if isinstance(session, DbSession) else None
+    return session.token if isinstance(session, DbSession) and not session.ended else None
 
 
 def url_for_s(endpoint: str, **values: Any) -> str:
     """``url_for`` that keeps the session token (``s``) in the link."""
-    if isinstance(session, DbSession) and (session.stored or session):
+    if isinstance(session, DbSession) and not session.ended and (session.stored or session):
         values.setdefault(TOKEN_ARG, session.token)
     return url_for(endpoint, **values)
 

@@ -22,6 +22,7 @@ otherwise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from flask import abort, redirect, request, session
 
@@ -80,7 +81,8 @@ def current_buyer() -> Buyer:
     if account_id is None or learner_id is None:
         if is_inside_lms():
             raise session_ended()
-        abort(redirect(SIGNIN_PATH, 303))
+        # Back to the page asked for after signing in (sign-in only follows /store/ paths).
+        abort(redirect(SIGNIN_PATH + "?" + urlencode({"next": request.path}), 303))
     if session.get("is_admin") is not True:
         raise not_an_admin()
     return Buyer(account_id, learner_id, True, _int(session.get("login_id")), _int(session.get("registration_id")))

@@ -1,4 +1,5 @@
-"""Accounts (customers) and the learners who launch courses under them."""
+"""Accounts (customers), the learners who launch courses under them, and the logins of
+independent learners (with their password reset links)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,43 @@ class Learner(Base):
     username: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Login(Base):
+    """How an independent learner signs in: an email address (unique, case-insensitive) and an
+    Argon2id password hash, for one account of kind ``individual`` that is theirs alone. Their
+    learner in that account has the identity source ``login:<id>``."""
+
+    __tablename__ = "logins"
+    __table_args__ = (
+        UniqueConstraint("email_normalized", name="uq_logins_email_normalized"),
+        UniqueConstraint("account_id", name="uq_logins_account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))  # as typed at sign-up
+    email_normalized: Mapped[str] = mapped_column(String(320))  # trimmed and lowercased: the key
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_signin_at: Mapped[datetime | None] = mapped_column()
+
+
+class PasswordReset(Base):
+    """A password reset link: only the SHA-256 of its random token is stored; it expires and
+    works once (``used_at``)."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_password_resets_token_hash"),
+        Index("ix_password_resets_login_id", "login_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login_id: Mapped[int] = mapped_column(ForeignKey("logins.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()

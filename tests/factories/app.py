@@ -21,7 +21,7 @@ def override_player_origin(app: Flask, origin: str, **hooks: Any) -> PlayerHooks
     """Re-register one launch origin's player hooks on a test app (the others are kept)."""
     current = services_of(app).player
     fresh = PlayerHooks()
-    for name in ("lti", "dispatch"):
+    for name in ("lti", "dispatch", "login"):
         registered = current.registered(name)
         if name == origin:
             fresh.register(name, **hooks)

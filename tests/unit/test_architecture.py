@@ -33,7 +33,7 @@ LTI_TOOL_LAYERS = (
     ("lti_tool.services", "lti_tool.extensions", "lti_tool.request_text"),
     ("lti_tool.player",),
     ("lti_tool.lti",),
-    ("lti_tool.storefront",),
+    ("lti_tool.storefront", "lti_tool.signin"),
     ("lti_tool.demo",),
     ("lti_tool.app", "lti_tool.wsgi", "lti_tool.cli", "lti_tool.db", "lti_tool.migrations", "lti_tool"),
 )

@@ -47,3 +47,27 @@ def test_demo_content_is_on_in_development_and_test_and_never_in_production(env:
     assert load_settings(environ).demo_content is expected
     with pytest.raises(ConfigError, match="DEMO_CONTENT"):
         load_settings({**environ, "DEMO_CONTENT": "maybe"})
+
+
+def test_mail_settings_default_to_the_outbox_with_a_sender_from_the_public_url() -> None:
+    s = load_settings({"ENV": "test", "PUBLIC_BASE_URL": "https://tool.example.com/"})
+    assert (s.mail_backend, s.mail_from, s.smtp_port, s.smtp_starttls, s.smtp_ssl) == (
+        "outbox", "no-reply@tool.example.com", 587, True, False)
+    smtp = load_settings({"ENV": "test", "MAIL_BACKEND": "SMTP", "SMTP_HOST": "mail.example.com", "SMTP_SSL": "on",
+                          "SMTP_STARTTLS": "off", "SMTP_PORT": "465", "MAIL_FROM": "shop@example.com"})
+    assert (smtp.mail_backend, smtp.smtp_host, smtp.smtp_port, smtp.smtp_ssl, smtp.mail_from) == (
+        "smtp", "mail.example.com", 465, True, "shop@example.com")
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({"MAIL_BACKEND": "pigeon"}, "MAIL_BACKEND must be one of"),
+    ({"MAIL_BACKEND": "smtp"}, "SMTP_HOST is not set"),
+    ({"SMTP_SSL": "true"}, "not both"),  # STARTTLS is on by default
+    ({"MAIL_FROM": "nobody"}, "MAIL_FROM must be one email address"),
+    ({"SMTP_PORT": "70000"}, "SMTP_PORT must be a TCP port"),
+    ({"SIGNIN_PER_EMAIL_PER_HOUR": "0"}, "at least 1"),
+    ({"PASSWORD_RESET_TTL_SECONDS": "10"}, "at least 60"),
+])
+def test_malformed_mail_and_sign_in_settings_are_reported(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings({"ENV": "test", **env})

@@ -5,6 +5,8 @@ store's navigation bar, and store pages are framed by the launch's LMS."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,9 +58,12 @@ def test_is_admin_must_be_exactly_true(app, committing_sessions, account) -> Non
 
 @pytest.mark.parametrize("path", STORE_PAGES)
 def test_without_a_session_outside_an_lms_the_sign_in_page_opens(client, path) -> None:  # type: ignore[no-untyped-def]
+    expected = "/store/signin?" + urlencode({"next": path})  # sign-in comes back here
     response = client.get(path, headers={"Sec-Fetch-Dest": "document"})
-    assert response.status_code == 303 and response.headers["Location"] == "/store/signin"
-    assert client.get(path).headers["Location"] == "/store/signin"  # no Fetch Metadata, no token
+    assert response.status_code == 303 and response.headers["Location"] == expected
+    assert client.get(path).headers["Location"] == expected  # no Fetch Metadata, no token
+    signed_in_page = client.get(expected)
+    assert signed_in_page.status_code == 200 and f'value="{path}"' in signed_in_page.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", STORE_PAGES)
