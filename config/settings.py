@@ -56,6 +56,12 @@ class Settings:
     outbound_timeout_seconds: int = 10
     outbound_max_bytes: int = 1_048_576
     outbound_allow_private: bool = False
+    payment_gateway: str = "local"
+    stripe_secret_key: str = ""
+    stripe_publishable_key: str = ""
+    stripe_api_base: str = ""
+    payments_test_mode: bool = False
+    renewal_grace_days: int = 7
 
     @property
     def is_production(self) -> bool:
@@ -106,6 +112,29 @@ def _currency(environ: Mapping[str, str]) -> str:
     return raw
 
 
+PAYMENT_GATEWAYS = ("local", "stripe")
+
+
+def check_payment_settings(settings: Settings) -> Settings:
+    """The payment gateway can run with these settings, or ConfigError (start-up stops): a known
+    gateway; Stripe with both keys; the local gateway in production only when
+    ``PAYMENTS_TEST_MODE`` says the deployment takes no real payments."""
+    if settings.payment_gateway not in PAYMENT_GATEWAYS:
+        raise ConfigError(f"setting PAYMENT_GATEWAY must be one of {', '.join(PAYMENT_GATEWAYS)}, "
+                          f"got {settings.payment_gateway!r}")
+    if settings.payment_gateway == "stripe":
+        if not settings.stripe_secret_key.startswith(("sk_", "rk_")):
+            raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY (the secret key from the Stripe "
+                              "dashboard, sk_live_… or sk_test_…)")
+        if not settings.stripe_publishable_key.startswith("pk_"):
+            raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_PUBLISHABLE_KEY (pk_live_… or pk_test_…)")
+    elif settings.is_production and not settings.payments_test_mode:
+        raise ConfigError("PAYMENT_GATEWAY=local takes test cards only and never real money: in production set "
+                          "PAYMENT_GATEWAY=stripe with STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY, or "
+                          "PAYMENTS_TEST_MODE=true when this deployment takes no real payments")
+    return settings
+
+
 def _dev_secret_key() -> str:
     """Development: a random key kept in var/dev_secret_key so encrypted tool keys and signed
     links survive restarts. Tests: a fresh random key per process."""
@@ -145,7 +174,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     elif env == "production" and len(secret_key) < 32:
         raise ConfigError("SECRET_KEY is too short for production: use at least 32 characters")
-    return Settings(
+    settings = Settings(
         env=env,
         database_url=_lookup(environ, "DATABASE_URL"),
         secret_key=secret_key,
@@ -179,4 +208,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         outbound_timeout_seconds=_int(environ, "OUTBOUND_TIMEOUT_SECONDS", minimum=1),
         outbound_max_bytes=_int(environ, "OUTBOUND_MAX_BYTES", minimum=1024),
         outbound_allow_private=_bool(environ, "OUTBOUND_ALLOW_PRIVATE", env != "production") and env != "production",
+        payment_gateway=_lookup(environ, "PAYMENT_GATEWAY").strip().lower(),
+        stripe_secret_key=_lookup(environ, "STRIPE_SECRET_KEY").strip(),
+        stripe_publishable_key=_lookup(environ, "STRIPE_PUBLISHABLE_KEY").strip(),
+        stripe_api_base=_lookup(environ, "STRIPE_API_BASE").strip().rstrip("/"),
+        payments_test_mode=_bool(environ, "PAYMENTS_TEST_MODE", False),
+        renewal_grace_days=_int(environ, "RENEWAL_GRACE_DAYS"),
     )
+    return check_payment_settings(settings)
