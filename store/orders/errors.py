@@ -7,16 +7,29 @@ from collections.abc import Mapping
 from store.errors import InvalidInput
 
 
-class InvalidBilling(InvalidInput):
-    """Billing details with problems: ``fields`` maps each bad field (``name``, ``email``,
-    ``company``, ``address``, ``country``) to what is wrong, for a message next to it."""
+class InvalidFields(InvalidInput):
+    """A form's fields with problems: ``fields`` maps each bad field to what is wrong, for a
+    message next to it; the message is the first of them."""
+
+    reason = "invalid_fields"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        first = next(iter(fields.values()), "Some details are missing.")
+        super().__init__(first)
+        self.fields = dict(fields)
+
+
+class InvalidBilling(InvalidFields):
+    """Billing details with problems (fields ``name``, ``email``, ``company``, ``address``,
+    ``country``)."""
 
     reason = "invalid_billing"
 
-    def __init__(self, fields: Mapping[str, str]) -> None:
-        first = next(iter(fields.values()), "The billing details are incomplete.")
-        super().__init__(first)
-        self.fields = dict(fields)
+
+class InvalidQuote(InvalidFields):
+    """A quote request with problems (fields ``name``, ``email``, ``message``, ``items``)."""
+
+    reason = "invalid_quote"
 
 
 class CartProblem(InvalidInput):
@@ -27,4 +40,4 @@ class CartProblem(InvalidInput):
     reason = "cart_problem"
 
 
-__all__ = ["CartProblem", "InvalidBilling"]
+__all__ = ["CartProblem", "InvalidBilling", "InvalidFields", "InvalidQuote"]

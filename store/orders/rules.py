@@ -182,37 +182,43 @@ class Billing:
     company: str = ""
 
 
+def is_email(value: str) -> bool:
+    """Looks like an email address (something@domain.tld, no spaces)."""
+    return bool(_EMAIL.match(value))
+
+
+def read_field(problems: dict[str, str], value: object, name: str, label: str, max_chars: int, *,
+               required: bool, multiline: bool = False) -> str:
+    """A form field trimmed, or "" with what is wrong put in ``problems[name]`` (the input rule,
+    its length, one line unless ``multiline``, present when ``required``)."""
+    if not isinstance(value, str):
+        problems[name] = f"Enter the {label}."
+        return ""
+    try:
+        check_text(value, label, max_chars=max_chars, allow_newlines=multiline)
+    except InvalidText as exc:
+        problems[name] = f"{exc.message[:1].upper()}{exc.message[1:]}."
+        return ""
+    value = value.strip()
+    if required and not value:
+        problems[name] = f"Enter the {label}."
+    return value
+
+
 def check_billing(billing: Billing) -> Billing:
     """Billing details trimmed and checked (the input rule, lengths, an email address, a
     two-letter country), or InvalidBilling naming every bad field."""
     problems: dict[str, str] = {}
-
-    def text(value: object, name: str, label: str, max_chars: int, *, required: bool,
-             multiline: bool = False) -> str:
-        if not isinstance(value, str):
-            problems[name] = f"Enter the {label}."
-            return ""
-        try:
-            check_text(value, label, max_chars=max_chars, allow_newlines=multiline)
-        except InvalidText as exc:
-            problems[name] = f"{exc.message[:1].upper()}{exc.message[1:]}."
-            return ""
-        value = value.strip()
-        if required and not value:
-            problems[name] = f"Enter the {label}."
-        return value
-
-    name = text(billing.name, "name", "name", NAME_MAX, required=True)
-    email = text(billing.email, "email", "email address", EMAIL_MAX, required=True)
-    if email and not _EMAIL.match(email):
+    name = read_field(problems, billing.name, "name", "name", NAME_MAX, required=True)
+    email = read_field(problems, billing.email, "email", "email address", EMAIL_MAX, required=True)
+    if email and not is_email(email):
         problems["email"] = "Enter an email address like name@example.com."
-    company = text(billing.company, "company", "company", COMPANY_MAX, required=False)
-    address = text(billing.address, "address", "billing address", ADDRESS_MAX, required=True, multiline=True)
-    country = text(billing.country, "country", "country", 2, required=True).upper()
+    company = read_field(problems, billing.company, "company", "company", COMPANY_MAX, required=False)
+    address = read_field(problems, billing.address, "address", "billing address", ADDRESS_MAX, required=True,
+                         multiline=True)
+    country = read_field(problems, billing.country, "country", "country", 100, required=True).upper()
     if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
         problems["country"] = "Enter the country as its two-letter code, e.g. US or DE."
-    if "country" not in problems and not country:
-        problems["country"] = "Enter the country."
     if problems:
         raise InvalidBilling(problems)
     return Billing(name=name, email=email, address=address, country=country, company=company)
