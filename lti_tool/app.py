@@ -26,6 +26,7 @@ from lti_tool.services import EXTENSION_KEY, Services
 from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
 from store.licenses.labels import LICENSE_TYPES, license_label
 from store.money import format_amount, format_money
+from store.payments import gateway_for
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -77,8 +78,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
     read_sessions = make_read_sessionmaker(engine)
-    return Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine), read_sessions=read_sessions,
-                    frame_policy=FramePolicy(read_sessions), issue_player_token=partial(issue_player_token, settings))
+    sessions = make_sessionmaker(engine)
+    return Services(settings=settings, engine=engine, sessions=sessions, read_sessions=read_sessions,
+                    frame_policy=FramePolicy(read_sessions), issue_player_token=partial(issue_player_token, settings),
+                    payments=gateway_for(settings, sessions))
 
 
 def _add_health_check(app: Flask, services: Services) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
+from store.payments import PaymentGateway
 from store.progress.service import ProgressEvent, ProgressListener, notify_listeners
 
 EXTENSION_KEY = "services"
@@ -126,6 +127,8 @@ class Services:
     frame_policy: FramePolicy  # who may frame the tool's pages (the LMS of the launch)
     # issue_player_token(seat_id=, catalog_id=, learner_id=, launch_id=, origin=) -> token for /play?t=
     issue_player_token: IssuePlayerToken
+    # The payment gateway (PAYMENT_GATEWAY: the local gateway or Stripe), store.payments.gateway_for.
+    payments: PaymentGateway
     player: PlayerHooks = field(default_factory=PlayerHooks)
 
 

@@ -15,6 +15,7 @@ from lti_tool.cli import licenses as _licenses  # noqa: F401
 from lti_tool.cli import lti as _lti  # noqa: F401
 from lti_tool.cli import packages as _packages  # noqa: F401
 from lti_tool.cli import content as _content  # noqa: F401
+from lti_tool.cli import orders as _orders  # noqa: F401
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ def test_production_without_secret_stops_start_up() -> None:
         load_settings({"ENV": "production"})
     with pytest.raises(ConfigError, match="too short"):
         load_settings({"ENV": "production", "SECRET_KEY": "short"})
-    ok = load_settings({"ENV": "production", "SECRET_KEY": "x" * 40})
+    ok = load_settings({"ENV": "production", "SECRET_KEY": "x" * 40, "PAYMENTS_TEST_MODE": "true"})
     assert ok.is_production
 
 
@@ -41,7 +41,7 @@ def test_malformed_settings_are_reported(env: dict[str, str]) -> None:
 ])
 def test_demo_content_is_on_in_development_and_test_and_never_in_production(env: str, value: str | None,
                                                                              expected: bool) -> None:
-    environ = {"ENV": env, "SECRET_KEY": "x" * 40}
+    environ = {"ENV": env, "SECRET_KEY": "x" * 40, "PAYMENTS_TEST_MODE": "true"}
     if value is not None:
         environ["DEMO_CONTENT"] = value
     assert load_settings(environ).demo_content is expected
