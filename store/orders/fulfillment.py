@@ -202,6 +202,8 @@ def cancel_unpaid(session: Session, order_id: int, attempts: int, now: datetime)
     """Cancel a pending order no charge was made for (reconciliation), unless a charge attempt
     started since it looked (StaleOrder then)."""
     order = lock_order(session, order_id)
+    if order.status != rules.PENDING:
+        raise StaleOrder(f"order {order.id} is {order.status} now")
     transition(session, order, rules.CANCELLED, now, expect_attempts=attempts, closed_at=now,
                failure_reason="no_charge", failure_message="No payment was made; the order was cancelled.")
     carts.release_after_order(session, order, now)
