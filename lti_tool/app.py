@@ -15,7 +15,7 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Settings, load_settings
+from config import Settings, check_payment_settings, load_settings
 from lti_tool import request_text
 from lti_tool.extensions import csrf
 from lti_tool.lti import ags, websession
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def build_services(settings: Settings) -> Services:
+    check_payment_settings(settings)  # before anything is opened: start-up stops with a clear message
     engine = make_engine(settings.database_url)
     read_sessions = make_read_sessionmaker(engine)
     sessions = make_sessionmaker(engine)

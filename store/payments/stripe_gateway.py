@@ -72,10 +72,12 @@ class OutboundStripeHttpClient(stripe.HTTPClient):
         return None
 
 
-def _split_token(token: str) -> tuple[str, str]:
-    customer, _, method = token.partition(":")
+def _split_token(token: str) -> tuple[str, str] | None:
+    """(customer, payment method) of our Stripe token ``cus_…:pm_…``; None for anything else
+    (e.g. a local gateway's token: no Stripe charge can be made or found with it)."""
+    customer, _, method = token.partition(":") if isinstance(token, str) else ("", "", "")
     if not (customer.startswith("cus_") and method.startswith("pm_") and _ID.match(customer) and _ID.match(method)):
-        raise PaymentDeclined(*decline("invalid_payment_method"))
+        return None
     return customer, method
 
 
@@ -137,7 +139,10 @@ class StripeGateway:
 
     def charge(self, amount_cents: int, currency: str, token: str, idempotency_key: str, *,
                off_session: bool, description: str) -> Charge:
-        customer, method = _split_token(token)
+        parts = _split_token(token)
+        if parts is None:
+            return Charge.declined("invalid_payment_method", amount_cents)
+        customer, method = parts
         params: dict[str, Any] = {
             "amount": amount_cents, "currency": currency.lower(), "customer": customer, "payment_method": method,
             "payment_method_types": ["card"], "confirm": True, "off_session": off_session,
@@ -185,8 +190,10 @@ class StripeGateway:
         return charge
 
     def find_charge(self, idempotency_key: str, token: str, since: datetime) -> Charge | None:
-        customer, _method = _split_token(token)
-        params: dict[str, Any] = {"customer": customer, "limit": LIST_PAGE,
+        parts = _split_token(token)
+        if parts is None:
+            return None
+        params: dict[str, Any] = {"customer": parts[0], "limit": LIST_PAGE,
                                   "created": {"gte": int((since - SINCE_SLACK).timestamp())}}
         try:
             for _page in range(MAX_PAGES):

@@ -113,8 +113,9 @@ def test_a_wrong_key_or_a_forged_token_charges_nothing(double: StripeDouble, ses
     wrong = gateway_for(stripe_settings(double, stripe_secret_key="sk_test_wrong"), sessions)
     charge = wrong.charge(700, "USD", "cus_abc:pm_card_visa", "k", off_session=False, description="x")
     assert charge.failed and charge.failure_reason == "gateway_error" and double.intents == {}
-    with pytest.raises(PaymentDeclined):
-        wrong.charge(700, "USD", "tok_local_x", "k2", off_session=False, description="x")
+    forged = wrong.charge(700, "USD", "tok_local_x", "k2", off_session=False, description="x")
+    assert forged.failure_reason == "invalid_payment_method" and len(double.requests) == 1
+    assert wrong.find_charge("k2", "tok_local_x", utcnow()) is None
 
 
 def test_refunds(gateway: StripeGateway, double: StripeDouble) -> None:
