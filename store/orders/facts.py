@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 
 from config import Settings
 from store.accounts.models import Learner
+from store.catalog.limits import CATALOG_ID_MAX
 from store.catalog.models import Bundle, Course
 from store.errors import NotFound
 from store.licenses import holdings
 from store.orders import rules
 from store.orders.models import SubscriptionRenewal
+from store.text import text_problem
 
 
 def price_list(settings: Settings) -> rules.PriceList:
@@ -58,7 +60,10 @@ def _offer(row: tuple[object, ...]) -> rules.CourseOffer:
 
 
 def course_offer(session: Session, catalog_id: str) -> rules.CourseOffer:
-    """A course by catalog id (NotFound ``unknown_course``)."""
+    """A course by catalog id (NotFound ``unknown_course``; text the input rule refuses never
+    reaches the database)."""
+    if not isinstance(catalog_id, str) or text_problem(catalog_id, max_chars=CATALOG_ID_MAX) is not None:
+        raise NotFound("There is no such course in the catalog.", reason="unknown_course")
     row = session.execute(_offer_select().where(Course.catalog_id == catalog_id)).first()
     if row is None:
         raise NotFound(f"There is no course {catalog_id!r} in the catalog.", reason="unknown_course")

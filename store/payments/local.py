@@ -14,6 +14,7 @@ waits for the first and then finds it).
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import datetime
 
@@ -31,6 +32,7 @@ from store.payments.models import LocalCharge, LocalPaymentMethod, LocalRefund
 log = logging.getLogger(__name__)
 
 KEY_MAX = 200
+_TOKEN = re.compile(r"^tok_local_[0-9a-f]{32}$")
 MAX_TRIES = 3
 
 
@@ -79,7 +81,7 @@ class LocalGateway:
 
     @staticmethod
     def _method(session: Session, token: str) -> LocalPaymentMethod | None:
-        if not isinstance(token, str) or not token.startswith("tok_local_") or len(token) > 64:
+        if not isinstance(token, str) or not _TOKEN.match(token):
             return None
         return session.scalars(select(LocalPaymentMethod).where(LocalPaymentMethod.token == token)).first()
 

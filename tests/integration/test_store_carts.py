@@ -90,6 +90,15 @@ def test_courses_the_store_does_not_sell_as_volume(shop: Shop, catalog_id: str, 
     assert shop.cart().is_empty
 
 
+@pytest.mark.parametrize("catalog_id", ["VOL\x00", "\ud800", "x" * 201])
+def test_text_the_input_rule_refuses_is_an_unknown_course(shop: Shop, catalog_id: str) -> None:
+    with pytest.raises(NotFound) as refused:
+        shop.add(store.VolumeItem(catalog_id, 1))
+    assert refused.value.reason == "unknown_course"
+    with pytest.raises(NotFound):
+        store.request_quote(shop.sessions, shop.owner, "Ann", "a@b.co", "", [store.VolumeItem(catalog_id, 1)], T0)
+
+
 def test_an_unknown_term_or_another_accounts_line(shop: Shop, sessions: Sessions) -> None:
     with pytest.raises(InvalidInput) as term:
         shop.add(store.PlusItem("weekly", 1))

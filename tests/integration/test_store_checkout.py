@@ -153,9 +153,10 @@ def test_what_checkout_refuses_before_anything_is_charged(shop: Shop, sessions: 
         store.checkout(shop.sessions, shop.settings, shop.gateway, shop.owner, store.Billing("", "x", "", ""),
                        card(shop.gateway), shop.cart().checkout_key or "", True, T0)
     assert set(billing.value.fields) == {"name", "email", "address", "country"}
-    with pytest.raises(store.PaymentDeclined) as forged:  # a token the gateway never issued
-        shop.checkout(payment=CardToken("tok_local_forged", "4242", "visa", 12, 2030))
-    assert forged.value.reason == "invalid_payment_method"
+    for forged_token in ("tok_local_forged", "tok_local_\x00" + "0" * 31, "pm_card_visa"):
+        with pytest.raises(store.PaymentDeclined) as forged:  # a token the gateway never issued
+            shop.checkout(payment=CardToken(forged_token, "4242", "visa", 12, 2030))
+        assert forged.value.reason == "invalid_payment_method"
     assert count(shop.sessions, Order) == 0 and charges(shop.sessions) == []
 
 
