@@ -12,6 +12,12 @@ Carts (:mod:`store.orders.carts`)::
     update_quantity(sessions, settings, owner, line_id, quantity, now) -> CartView
     remove_line(sessions, settings, owner, line_id, now) -> CartView
 
+What the account may buy, before the cart (:mod:`store.orders.offers`)::
+
+    plus_offer(session, settings, account_id, now) -> PlusOffer      # the Plus page
+    volume_offer(session, settings, account_id, catalog_id, now) -> VolumeOffer   # a course page
+    card_on_file(session, account_id) -> CardOnFile | None           # "pay with the card ending 4242"
+
 Checkout (:mod:`store.orders.checkout`)::
 
     checkout(sessions, settings, gateway, owner, billing: Billing, payment, idempotency_key,
@@ -65,6 +71,7 @@ from store.orders.carts import (
 )
 from store.orders.checkout import Payment, checkout, update_payment_method
 from store.orders.errors import CartProblem, InvalidBilling, InvalidFields, InvalidQuote
+from store.orders.offers import CardOnFile, PlusOffer, VolumeOffer, card_on_file, plus_offer, volume_offer
 from store.orders.queries import (
     OrderLineView,
     OrderSummary,
@@ -85,7 +92,8 @@ from store.orders.rules import Billing, Problem
 from store.payments.errors import CardInvalid, PaymentDeclined, PaymentUnavailable
 
 __all__ = [
-    "Billing", "CancelledRenewal", "CardInvalid", "CartLineView", "CartOwner", "CartProblem", "CartView",
+    "Billing", "CancelledRenewal", "CardInvalid", "CardOnFile", "PlusOffer", "VolumeOffer", "card_on_file",
+    "plus_offer", "volume_offer", "CartLineView", "CartOwner", "CartProblem", "CartView",
     "InvalidBilling", "InvalidFields", "InvalidQuote", "OrderLineView", "OrderSummary", "OrderView", "Payment",
     "PaymentDeclined", "PaymentUnavailable", "PlusItem", "Problem", "QuoteItemView", "QuoteView", "ReconcileReport",
     "RenewalNotice", "RenewalReport", "VolumeItem", "add_to_cart", "cancel_renewal", "checkout", "find_order",
