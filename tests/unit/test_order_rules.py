@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from store import pricing
@@ -15,6 +15,7 @@ from store.errors import InvalidInput
 from store.orders import rules
 from store.orders.errors import InvalidBilling
 
+NO_DEADLINE = settings(deadline=None)  # tests never time anything
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 PRICES = rules.PriceList(39_900, 3_900)
 COURSE = rules.CourseOffer(7, "VOL-1", "Safety Basics", 1_000, "active", False)
@@ -37,6 +38,7 @@ def test_bad_quantities_are_refused(raw: object) -> None:
     assert refused.value.reason == "invalid_quantity"
 
 
+@NO_DEADLINE
 @given(st.integers(min_value=1, max_value=10**12 - 1))
 def test_any_whole_number_from_one_is_read(value: int) -> None:
     assert rules.parse_quantity(str(value)) == value == rules.parse_quantity(f" {value} ")
@@ -125,6 +127,7 @@ def test_volume_lines_get_the_tier_discount_and_the_cap() -> None:
     assert line.capped_by == 25 and line.line_total_cents == 22_500  # 25 seats at 9.00
 
 
+@NO_DEADLINE
 @given(st.lists(st.tuples(st.sampled_from(["plus", "volume"]), st.integers(1, 1000)), max_size=6),
        st.integers(0, 100_000))
 def test_the_subtotal_is_the_sum_of_the_lines(lines: list[tuple[str, int]], price: int) -> None:
@@ -140,6 +143,7 @@ def test_the_subtotal_is_the_sum_of_the_lines(lines: list[tuple[str, int]], pric
         assert line.unit_cents <= line.list_unit_cents
 
 
+@NO_DEADLINE
 @given(st.integers(0, 364), st.integers(0, 364), st.integers(1, 100))
 def test_added_seats_cost_less_as_the_term_goes_by(day_a: int, day_b: int, seats: int) -> None:
     position = rules.AccountPosition(frozenset({"plus"}), plus_term())
@@ -168,6 +172,7 @@ def test_order_states_move_only_along_the_transitions() -> None:
                     rules.check_transition(current, new)
 
 
+@NO_DEADLINE
 @given(st.integers(1, 10**12 - 1))
 def test_order_numbers_read_back(order_id: int) -> None:
     number = rules.order_number(order_id)
@@ -212,6 +217,7 @@ def test_terms_count_from_the_start() -> None:
     assert rules.current_term_start(start, second + timedelta(days=7), "monthly") is None  # grace stretched it
 
 
+@NO_DEADLINE
 @given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)),
        st.sampled_from(["annual", "monthly"]), st.integers(1, 30))
 def test_renewed_terms_follow_each_other(start: datetime, term: str, renewals: int) -> None:
