@@ -14,6 +14,7 @@ from store.catalog.limits import CATALOG_ID_MAX
 from store.catalog.models import Bundle, Course
 from store.errors import NotFound
 from store.licenses import holdings
+from store.licenses.models import PlusSubscription
 from store.orders import rules
 from store.orders.models import SubscriptionRenewal
 from store.text import text_problem
@@ -41,9 +42,11 @@ def account_position(session: Session, account_id: int, now: datetime) -> rules.
     if current is not None and current.term is not None and current.expires_at is not None:
         renewal_open = bool(session.scalar(select(exists().where(
             SubscriptionRenewal.subscription_id == current.holding_id, SubscriptionRenewal.status == "open"))))
+        row = session.get_one(PlusSubscription, current.holding_id)
         plus = rules.PlusTerm(current.holding_id, current.term,
                               rules.current_term_start(current.starts_at, current.expires_at, current.term),
-                              current.expires_at, renewal_failed=renewal_open)
+                              current.expires_at, renewal_failed=renewal_open,
+                              renews=row.auto_renew and row.cancelled_at is None)
     not_started = any(h.status == "not_started" for h in overview.plus)
     return rules.AccountPosition(held, plus, not_started)
 

@@ -287,6 +287,7 @@ class PlusTerm:
     period_start: datetime | None
     period_end: datetime
     renewal_failed: bool = False
+    renews: bool = True  # auto-renew on (a cancelled subscription runs to its term's end)
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,7 @@ class PricedLine:
     subscription_id: int | None
     line_total_cents: int
     problems: tuple[Problem, ...] = ()
+    renews: bool = False  # the seats are charged again at each renewal
 
     @property
     def is_add_seats(self) -> bool:
@@ -360,8 +362,8 @@ class PricedCart:
 
     @property
     def needs_recurring_consent(self) -> bool:
-        """Any Plus line: a new subscription or seats that renew with one."""
-        return any(line.kind == PLUS for line in self.lines)
+        """A new subscription, or seats added to one that renews: they are charged again."""
+        return any(line.renews for line in self.lines)
 
 
 # ---------------------------------------------------------------- line rules
@@ -422,10 +424,11 @@ def price_line(line: LineFacts, position: AccountPosition, prices: PriceList, no
             unit = pricing.prorated_seat_price_cents(full, sub.period_start, sub.period_end, now)
             return PricedLine(line.line_id, PLUS, LINE_PLUS_SEATS, _plus_title(term, True), None, None, term,
                               quantity, max_quantity(PLUS), full, unit, 0, None, None, None, fraction,
-                              sub.period_start, sub.period_end, sub.subscription_id, unit * quantity, problems)
+                              sub.period_start, sub.period_end, sub.subscription_id, unit * quantity, problems,
+                              renews=sub.renews)
         return PricedLine(line.line_id, PLUS, LINE_PLUS_NEW, _plus_title(term, False), None, None, term, quantity,
                           max_quantity(PLUS), full, full, 0, None, None, None, None, None, None, None,
-                          full * quantity, problems)
+                          full * quantity, problems, renews=True)
     if line.kind != VOLUME or line.course is None:
         raise ValueError(f"not a cart line: {line!r}")
     course = line.course

@@ -94,6 +94,15 @@ def test_added_seats_are_prorated_again_at_checkout(shop: Shop) -> None:
         assert s.scalars(select(PlusSubscription.seats_total)).one() == 7
 
 
+def test_seats_added_to_a_subscription_that_will_not_renew_need_no_recurring_consent(shop: Shop) -> None:
+    shop.buy(store.PlusItem("annual", 5))
+    store.cancel_renewal(shop.sessions, shop.owner.account_id, T0 + timedelta(days=1))
+    cart = shop.add(store.PlusItem("annual", 1), T0 + timedelta(days=2))
+    assert cart.lines[0].is_add_seats and not cart.needs_recurring_consent
+    order = shop.checkout(now=T0 + timedelta(days=2), consent=False, payment=None)
+    assert order.status == "fulfilled" and not order.consent_recurring
+
+
 # ---------------------------------------------------------------- refusals
 
 

@@ -119,6 +119,9 @@ def test_seats_added_on_1_april_to_a_subscription_bought_1_january_cost_nine_twe
     assert line.proration == Fraction(9, 12)
     assert line.unit_cents == 29_925 and line.line_total_cents == 59_850
     assert line.subscription_id == 11
+    assert rules.price_cart([rules.LineFacts(1, "plus", 2, "annual")], position, PRICES, T0).needs_recurring_consent
+    cancelled = rules.AccountPosition(frozenset({"plus"}), plus_term(renews=False))
+    assert not rules.price_cart([rules.LineFacts(1, "plus", 2, "annual")], cancelled, PRICES, T0).needs_recurring_consent
 
 
 def test_volume_lines_get_the_tier_discount_and_the_cap() -> None:
