@@ -134,6 +134,14 @@ def find_order(session: Session, number: str) -> OrderView:
     return order_view(session, order)
 
 
+def last_billing(session: Session, account_id: int) -> rules.Billing | None:
+    """The billing details of the account's latest paid purchase (to fill the checkout form)."""
+    order = session.scalars(select(Order).where(Order.account_id == account_id, Order.kind == rules.PURCHASE,
+                                                Order.status == rules.FULFILLED, Order.billing_name.is_not(None))
+                            .order_by(Order.created_at.desc(), Order.id.desc())).first()
+    return None if order is None else order_view(session, order).billing
+
+
 # ---------------------------------------------------------------- renewal notices
 
 

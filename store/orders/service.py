@@ -32,6 +32,7 @@ Orders and notices (:mod:`store.orders.queries`)::
 
     list_orders(session, account_id) -> list[OrderSummary]
     get_order(session, account_id, number) -> OrderView
+    last_billing(session, account_id) -> Billing | None      # to fill the checkout form
     renewal_notices(session, account_id, now) -> list[RenewalNotice]
 
 Quotes (:mod:`store.orders.quotes`)::
@@ -81,6 +82,7 @@ from store.orders.queries import (
     RenewalNotice,
     find_order,
     get_order,
+    last_billing,
     list_orders,
     list_quotes,
     renewal_notices,
@@ -97,6 +99,6 @@ __all__ = [
     "InvalidBilling", "InvalidFields", "InvalidQuote", "OrderLineView", "OrderSummary", "OrderView", "Payment",
     "PaymentDeclined", "PaymentUnavailable", "PlusItem", "Problem", "QuoteItemView", "QuoteView", "ReconcileReport",
     "RenewalNotice", "RenewalReport", "VolumeItem", "add_to_cart", "cancel_renewal", "checkout", "find_order",
-    "get_cart", "get_order", "items_of_cart", "list_orders", "list_quotes", "reconcile_pending", "remove_line",
+    "get_cart", "get_order", "items_of_cart", "last_billing", "list_orders", "list_quotes", "reconcile_pending", "remove_line",
     "renew_due", "renewal_notices", "request_quote", "update_payment_method", "update_quantity",
 ]

@@ -74,6 +74,7 @@ def test_a_purchase_starts_its_licenses_at_the_moment_of_purchase(shop: Shop) ->
         assert (lot.seats_total, lot.purchased_at, lot.expires_at) == (24, T0, datetime(2027, 1, 1, 9, tzinfo=UTC))
         assert account.card_last4 == "4242" and account.payment_token and account.payment_token.startswith("tok_local_")
         assert store.get_order(s, shop.owner.account_id, order.number) == order
+        assert store.last_billing(s, shop.owner.account_id) == BILLING
         assert [o.number for o in store.list_orders(s, shop.owner.account_id)] == [order.number]
     assert charges(shop.sessions) == [("succeeded", 421_500)]
     assert shop.cart().is_empty
