@@ -1,5 +1,5 @@
 """Settings: defaults plus environment, frozen once at start-up."""
 
-from config.settings import ConfigError, Settings, load_settings
+from config.settings import ConfigError, Settings, check_payment_settings, load_settings
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "Settings", "check_payment_settings", "load_settings"]

@@ -85,6 +85,21 @@ DEFAULTS: dict[str, str] = {
     # Password reset links: valid this long, and at most this many mailed per email address per hour.
     "PASSWORD_RESET_TTL_SECONDS": "3600",
     "PASSWORD_RESET_PER_EMAIL_PER_HOUR": "3",
+    # --- Payments (store/payments)
+    # Which payment gateway charges cards: "local" (the embedded gateway, a processor's test
+    # mode: test cards only, its own ledger tables) or "stripe" (needs the two keys below).
+    "PAYMENT_GATEWAY": "local",
+    # Stripe API keys (secret: sk_..., publishable: pk_...); required when PAYMENT_GATEWAY=stripe.
+    "STRIPE_SECRET_KEY": "",
+    "STRIPE_PUBLISHABLE_KEY": "",
+    # Where the stripe package sends its API calls; empty: https://api.stripe.com (tests point
+    # it to a local double).
+    "STRIPE_API_BASE": "",
+    # This deployment takes no real payments (a staging or demo server): only then may the
+    # local gateway run in production.
+    "PAYMENTS_TEST_MODE": "",
+    # A declined renewal keeps access this many days while later runs of `billing renew` retry.
+    "RENEWAL_GRACE_DAYS": "7",
     # --- Imported publisher courses (lti-tool content import)
     # Where imported SCORM content is extracted: outside the web root; on a shared filesystem
     # when several hosts serve the app.

@@ -70,6 +70,12 @@ class Settings:
     signin_per_ip_per_hour: int = 50
     password_reset_ttl_seconds: int = 3600
     password_reset_per_email_per_hour: int = 3
+    payment_gateway: str = "local"
+    stripe_secret_key: str = ""
+    stripe_publishable_key: str = ""
+    stripe_api_base: str = ""
+    payments_test_mode: bool = False
+    renewal_grace_days: int = 7
 
     @property
     def is_production(self) -> bool:
@@ -152,6 +158,29 @@ def _mail(environ: Mapping[str, str], public_base_url: str) -> dict[str, Any]:
     }
 
 
+PAYMENT_GATEWAYS = ("local", "stripe")
+
+
+def check_payment_settings(settings: Settings) -> Settings:
+    """The payment gateway can run with these settings, or ConfigError (start-up stops): a known
+    gateway; Stripe with both keys; the local gateway in production only when
+    ``PAYMENTS_TEST_MODE`` says the deployment takes no real payments."""
+    if settings.payment_gateway not in PAYMENT_GATEWAYS:
+        raise ConfigError(f"setting PAYMENT_GATEWAY must be one of {', '.join(PAYMENT_GATEWAYS)}, "
+                          f"got {settings.payment_gateway!r}")
+    if settings.payment_gateway == "stripe":
+        if not settings.stripe_secret_key.startswith(("sk_", "rk_")):
+            raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY (the secret key from the Stripe "
+                              "dashboard, sk_live_… or sk_test_…)")
+        if not settings.stripe_publishable_key.startswith("pk_"):
+            raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_PUBLISHABLE_KEY (pk_live_… or pk_test_…)")
+    elif settings.is_production and not settings.payments_test_mode:
+        raise ConfigError("PAYMENT_GATEWAY=local takes test cards only and never real money: in production set "
+                          "PAYMENT_GATEWAY=stripe with STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY, or "
+                          "PAYMENTS_TEST_MODE=true when this deployment takes no real payments")
+    return settings
+
+
 def _dev_secret_key() -> str:
     """Development: a random key kept in var/dev_secret_key so encrypted tool keys and signed
     links survive restarts. Tests: a fresh random key per process."""
@@ -192,7 +221,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     elif env == "production" and len(secret_key) < 32:
         raise ConfigError("SECRET_KEY is too short for production: use at least 32 characters")
     public_base_url = _lookup(environ, "PUBLIC_BASE_URL").rstrip("/")
-    return Settings(
+    settings = Settings(
         env=env,
         database_url=_lookup(environ, "DATABASE_URL"),
         secret_key=secret_key,
@@ -231,4 +260,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         signin_per_ip_per_hour=_int(environ, "SIGNIN_PER_IP_PER_HOUR", minimum=1),
         password_reset_ttl_seconds=_int(environ, "PASSWORD_RESET_TTL_SECONDS", minimum=60),
         password_reset_per_email_per_hour=_int(environ, "PASSWORD_RESET_PER_EMAIL_PER_HOUR", minimum=1),
+        payment_gateway=_lookup(environ, "PAYMENT_GATEWAY").strip().lower(),
+        stripe_secret_key=_lookup(environ, "STRIPE_SECRET_KEY").strip(),
+        stripe_publishable_key=_lookup(environ, "STRIPE_PUBLISHABLE_KEY").strip(),
+        stripe_api_base=_lookup(environ, "STRIPE_API_BASE").strip().rstrip("/"),
+        payments_test_mode=_bool(environ, "PAYMENTS_TEST_MODE", False),
+        renewal_grace_days=_int(environ, "RENEWAL_GRACE_DAYS"),
     )
+    return check_payment_settings(settings)

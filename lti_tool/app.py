@@ -15,7 +15,7 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Settings, load_settings
+from config import Settings, check_payment_settings, load_settings
 from lti_tool import request_text
 from lti_tool.extensions import csrf
 from lti_tool.lti import ags, websession
@@ -28,6 +28,7 @@ from store.database import make_engine, make_read_sessionmaker, make_sessionmake
 from store.licenses.labels import LICENSE_TYPES, license_label
 from store.mail import mailer_for
 from store.money import format_amount, format_money
+from store.payments import gateway_for
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -78,12 +79,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def build_services(settings: Settings) -> Services:
+    check_payment_settings(settings)  # before anything is opened: start-up stops with a clear message
     engine = make_engine(settings.database_url)
     read_sessions = make_read_sessionmaker(engine)
     sessions = make_sessionmaker(engine)
     return Services(settings=settings, engine=engine, sessions=sessions, read_sessions=read_sessions,
                     frame_policy=FramePolicy(read_sessions), issue_player_token=partial(issue_player_token, settings),
-                    mail=mailer_for(settings, sessions))
+                    mail=mailer_for(settings, sessions),
+                    payments=gateway_for(settings, sessions))
 
 
 def _add_health_check(app: Flask, services: Services) -> None:

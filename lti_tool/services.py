@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from store.mail import Mailer
+from store.payments import PaymentGateway
 from store.progress.service import ProgressEvent, ProgressListener, notify_listeners
 
 EXTENSION_KEY = "services"
@@ -128,6 +129,8 @@ class Services:
     # issue_player_token(seat_id=, catalog_id=, learner_id=, launch_id=, origin=) -> token for /play?t=
     issue_player_token: IssuePlayerToken
     mail: Mailer  # store.mail: the outbox or SMTP backend (MAIL_BACKEND); send after the commit
+    # The payment gateway (PAYMENT_GATEWAY: the local gateway or Stripe), store.payments.gateway_for.
+    payments: PaymentGateway
     player: PlayerHooks = field(default_factory=PlayerHooks)
 
 

@@ -4,6 +4,8 @@ from store.accounts.models import Account, Learner, Login, PasswordReset
 from store.base import Base
 from store.catalog.models import Bundle, Course, Publisher
 from store.content.models import CourseContentVersion
+from store.orders.models import Cart, CartLine, Order, OrderLine, QuoteRequest, SubscriptionRenewal
+from store.payments.models import LocalCharge, LocalPaymentMethod, LocalRefund
 from store.progress.models import CourseProgress
 from store.mail.models import MailMessage
 from store.ratelimit.models import RateLimitCounter
@@ -22,6 +24,8 @@ __all__ = [
     "Account",
     "Base",
     "Bundle",
+    "Cart",
+    "CartLine",
     "Course",
     "CourseContentVersion",
     "CourseLaunch",
@@ -32,11 +36,18 @@ __all__ = [
     "Login",
     "MailMessage",
     "PasswordReset",
+    "LocalCharge",
+    "LocalPaymentMethod",
+    "LocalRefund",
+    "Order",
+    "OrderLine",
     "PlusSubscription",
     "PpuConfig",
     "PpuLibraryEntry",
     "Publisher",
+    "QuoteRequest",
     "RateLimitCounter",
     "Seat",
+    "SubscriptionRenewal",
     "VolumeLot",
 ]

@@ -16,6 +16,7 @@ from lti_tool.cli import lti as _lti  # noqa: F401
 from lti_tool.cli import packages as _packages  # noqa: F401
 from lti_tool.cli import content as _content  # noqa: F401
 from lti_tool.cli import mail as _mail  # noqa: F401
+from lti_tool.cli import orders as _orders  # noqa: F401
 
 
 def main() -> None:

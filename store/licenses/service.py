@@ -263,6 +263,82 @@ def _view(seat: Seat, course_catalog_id: str) -> SeatView:
                     seat.expires_at, seat.lot_id, seat.subscription_id, seat.price_cents)
 
 
+# ---------------------------------------------------------------- license records
+# What the staff grants and the store's paid orders both write. Each takes the caller's Session
+# (the caller owns the transaction: a grant's own, or the one that marks an order paid) and
+# checks what must hold whoever calls.
+
+
+def open_subscription(session: Session, account_id: int, term: str, seats: int, start: datetime,
+                      now: datetime) -> PlusSubscription:
+    """A new Plus subscription of ``seats`` seats whose first term begins at ``start``; it renews
+    automatically until cancelled."""
+    _check_seats(seats)
+    if term not in ("annual", "monthly"):
+        raise InvalidInput(f"term must be annual or monthly, got {term!r}", reason="invalid_term")
+    start = require_aware(start, "start")
+    end = add_months(start, 12 if term == "annual" else 1)
+    if end <= now:
+        raise InvalidInput(f"a {term} term starting {start:%Y-%m-%d} would already be over", reason="invalid_start")
+    sub = PlusSubscription(account_id=account_id, term=term, seats_total=seats, seats_used=0, started_at=start,
+                           current_period_end=end, auto_renew=True, created_at=now)
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def add_subscription_seats(session: Session, subscription_id: int, seats: int) -> PlusSubscription:
+    """``seats`` more seats on a subscription (one guarded update: concurrent additions add up)."""
+    _check_seats(seats)
+    added = session.execute(
+        update(PlusSubscription)
+        .where(PlusSubscription.id == subscription_id,
+               PlusSubscription.seats_total + seats <= rules.MAX_SEATS_PER_GRANT)
+        .values(seats_total=PlusSubscription.seats_total + seats)
+    ).rowcount
+    if added != 1:
+        raise InvalidInput(f"a subscription holds at most {rules.MAX_SEATS_PER_GRANT:,} seats",
+                           reason="invalid_quantity")
+    sub = session.get_one(PlusSubscription, subscription_id)
+    session.refresh(sub)
+    return sub
+
+
+def set_subscription_period_end(session: Session, subscription_id: int, period_end: datetime) -> PlusSubscription:
+    """Move the end of a subscription's access: a renewal's next term, a grace period after a
+    declined renewal, or back to the end of the last paid term."""
+    period_end = require_aware(period_end, "period end")
+    sub = session.get_one(PlusSubscription, subscription_id)
+    if period_end <= sub.started_at:
+        raise InvalidInput("a subscription's term must end after it started", reason="invalid_period")
+    sub.current_period_end = period_end
+    session.flush()
+    return sub
+
+
+def stop_subscription_renewal(session: Session, subscription_id: int, now: datetime) -> PlusSubscription:
+    """Auto-renew off: the subscription runs to the end of its term and then ends."""
+    sub = session.get_one(PlusSubscription, subscription_id)
+    sub.auto_renew = False
+    if sub.cancelled_at is None:
+        sub.cancelled_at = require_aware(now, "now")
+    session.flush()
+    return sub
+
+
+def open_volume_lot(session: Session, account_id: int, course_pk: int, seats: int, purchased_at: datetime,
+                    now: datetime) -> VolumeLot:
+    """A Volume lot: ``seats`` seats of one course for 12 months from ``purchased_at``."""
+    _check_seats(seats)
+    purchased_at = require_aware(purchased_at, "purchase time")
+    expires_at = rules.volume_lot_expiry(purchased_at)
+    lot = VolumeLot(account_id=account_id, course_pk=course_pk, seats_total=seats, seats_used=0,
+                    purchased_at=purchased_at, expires_at=expires_at, created_at=now)
+    session.add(lot)
+    session.flush()
+    return lot
+
+
 # ---------------------------------------------------------------- staff grants
 
 
@@ -323,23 +399,9 @@ def grant_plus(sessions: sessionmaker[Session], account_ref: str | int, seats: i
                     f"{sub.current_period_end:%Y-%m-%d}; add seats with --term {sub.term}",
                     reason="term_mismatch",
                 )
-            if sub.seats_total + seats > rules.MAX_SEATS_PER_GRANT:
-                raise InvalidInput(f"a subscription holds at most {rules.MAX_SEATS_PER_GRANT:,} seats",
-                                   reason="invalid_quantity")
-            session.execute(
-                update(PlusSubscription).where(PlusSubscription.id == sub.id)
-                .values(seats_total=PlusSubscription.seats_total + seats)
-            )
-            session.refresh(sub)
+            sub = add_subscription_seats(session, sub.id, seats)
         else:
-            end = add_months(start, 12 if term == "annual" else 1)
-            if end <= now:
-                raise InvalidInput(f"a {term} term starting {start:%Y-%m-%d} would already be over",
-                                   reason="invalid_start")
-            sub = PlusSubscription(account_id=account.id, term=term, seats_total=seats, seats_used=0,
-                                   started_at=start, current_period_end=end, auto_renew=True, created_at=now)
-            session.add(sub)
-            session.flush()
+            sub = open_subscription(session, account.id, term, seats, start, now)
         return SubscriptionView(sub.id, account.id, sub.term, sub.seats_total, sub.seats_used, sub.started_at,
                                 sub.current_period_end, sub.auto_renew, seats)
 
@@ -375,11 +437,7 @@ def grant_volume(sessions: sessionmaker[Session], account_ref: str | int, catalo
                                reason="bundle_excluded")
         if facts.status == "retired":
             raise InvalidInput(f"course {catalog_id!r} is retired", reason="course_retired")
-        lot = VolumeLot(account_id=account.id, course_pk=course.id, seats_total=seats, seats_used=0,
-                        purchased_at=purchased_at, expires_at=expires_at,
-                        created_at=now)
-        session.add(lot)
-        session.flush()
+        lot = open_volume_lot(session, account.id, course.id, seats, purchased_at, now)
         return LotView(lot.id, account.id, course.catalog_id, lot.seats_total, lot.seats_used, lot.purchased_at,
                        lot.expires_at)
 

@@ -45,7 +45,7 @@ def test_demo_seed_sets_up_every_license_type_once(engine: Engine, committing_se
 
 
 def test_demo_seed_never_runs_in_production(engine: Engine, committing_sessions: sessionmaker[Session]) -> None:
-    production = load_settings({"ENV": "production", "SECRET_KEY": "p" * 40})
+    production = load_settings({"ENV": "production", "SECRET_KEY": "p" * 40, "PAYMENTS_TEST_MODE": "true"})
     result = CliRunner().invoke(cli, ["demo", "seed", "--courses", "40"],
                                 obj=CliContext(_settings=production, _engine=engine))
     assert result.exit_code == 1

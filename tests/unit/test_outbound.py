@@ -256,7 +256,8 @@ def test_a_gzip_bomb_is_refused_once_decoded_and_small_gzip_is_decoded() -> None
 
 
 def test_production_never_allows_private_destinations() -> None:
-    production = load_settings({"ENV": "production", "SECRET_KEY": "x" * 40, "OUTBOUND_ALLOW_PRIVATE": "true"})
+    production = load_settings({"ENV": "production", "SECRET_KEY": "x" * 40, "OUTBOUND_ALLOW_PRIVATE": "true",
+                                "PAYMENTS_TEST_MODE": "true"})
     assert OutboundPolicy.from_settings(production).allow_private is False
     assert OutboundPolicy.from_settings(load_settings({"ENV": "test"})).allow_private is True
     assert OutboundPolicy.from_settings(load_settings({"ENV": "development"})).allow_private is True

@@ -24,7 +24,7 @@ def test_production_without_secret_stops_start_up() -> None:
         load_settings({"ENV": "production"})
     with pytest.raises(ConfigError, match="too short"):
         load_settings({"ENV": "production", "SECRET_KEY": "short"})
-    ok = load_settings({"ENV": "production", "SECRET_KEY": "x" * 40})
+    ok = load_settings({"ENV": "production", "SECRET_KEY": "x" * 40, "PAYMENTS_TEST_MODE": "true"})
     assert ok.is_production
 
 
@@ -41,7 +41,7 @@ def test_malformed_settings_are_reported(env: dict[str, str]) -> None:
 ])
 def test_demo_content_is_on_in_development_and_test_and_never_in_production(env: str, value: str | None,
                                                                              expected: bool) -> None:
-    environ = {"ENV": env, "SECRET_KEY": "x" * 40}
+    environ = {"ENV": env, "SECRET_KEY": "x" * 40, "PAYMENTS_TEST_MODE": "true"}
     if value is not None:
         environ["DEMO_CONTENT"] = value
     assert load_settings(environ).demo_content is expected
@@ -71,3 +71,29 @@ def test_mail_settings_default_to_the_outbox_with_a_sender_from_the_public_url()
 def test_malformed_mail_and_sign_in_settings_are_reported(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         load_settings({"ENV": "test", **env})
+
+
+def test_payment_settings() -> None:
+    default = load_settings({})
+    assert (default.payment_gateway, default.renewal_grace_days, default.payments_test_mode) == ("local", 7, False)
+    stripe = load_settings({"PAYMENT_GATEWAY": "Stripe", "STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_PUBLISHABLE_KEY":
+                            "pk_test_x", "STRIPE_API_BASE": "http://127.0.0.1:9/"})
+    assert (stripe.payment_gateway, stripe.stripe_api_base) == ("stripe", "http://127.0.0.1:9")
+    with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY"):
+        load_settings({"PAYMENT_GATEWAY": "stripe", "STRIPE_PUBLISHABLE_KEY": "pk_test_x"})
+    with pytest.raises(ConfigError, match="STRIPE_PUBLISHABLE_KEY"):
+        load_settings({"PAYMENT_GATEWAY": "stripe", "STRIPE_SECRET_KEY": "sk_test_x"})
+    with pytest.raises(ConfigError, match="PAYMENT_GATEWAY must be one of"):
+        load_settings({"PAYMENT_GATEWAY": "paypal"})
+    with pytest.raises(ConfigError, match="RENEWAL_GRACE_DAYS"):
+        load_settings({"RENEWAL_GRACE_DAYS": "-1"})
+
+
+def test_the_local_gateway_runs_in_production_only_where_no_real_payments_are_taken() -> None:
+    production = {"ENV": "production", "SECRET_KEY": "x" * 40}
+    with pytest.raises(ConfigError, match="PAYMENTS_TEST_MODE=true"):
+        load_settings(production)
+    assert load_settings({**production, "PAYMENTS_TEST_MODE": "true"}).payment_gateway == "local"
+    live = load_settings({**production, "PAYMENT_GATEWAY": "stripe", "STRIPE_SECRET_KEY": "sk_live_x",
+                          "STRIPE_PUBLISHABLE_KEY": "pk_live_x"})
+    assert live.payment_gateway == "stripe"

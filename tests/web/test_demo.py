@@ -85,7 +85,7 @@ def count(sessions: Sessions, model: Any) -> int:
 
 def test_demo_is_not_served_in_production_or_when_disabled(engine: Engine, seeded: Sessions) -> None:
     production = settings_for(engine, env="production", demo_platform=True, secret_key="p" * 48,
-                              public_base_url=TOOL)
+                              public_base_url=TOOL, payments_test_mode=True)
     disabled = settings_for(engine, public_base_url=TOOL)  # test settings: off unless enabled
     assert disabled.demo_platform is False
     for settings in (production, disabled):
@@ -101,7 +101,8 @@ def test_demo_is_not_served_in_production_or_when_disabled(engine: Engine, seede
             services_of(app).engine.dispose()
     assert registrations(seeded) == []
     # The settings never turn it on in production, whatever DEMO_PLATFORM says; development has it by default.
-    assert load_settings({"ENV": "production", "SECRET_KEY": "s" * 40, "DEMO_PLATFORM": "true"}).demo_platform is False
+    assert load_settings({"ENV": "production", "SECRET_KEY": "s" * 40, "DEMO_PLATFORM": "true",
+                         "PAYMENTS_TEST_MODE": "true"}).demo_platform is False
     assert load_settings({"ENV": "development", "SECRET_KEY": "s" * 40}).demo_platform is True
 
 

@@ -342,7 +342,8 @@ def test_a_new_account_made_anonymously_waits_for_review(app: Flask, client: Fla
 def _production(engine) -> Settings:  # type: ignore[no-untyped-def]
     url = engine.url.render_as_string(hide_password=False)
     return load_settings({"ENV": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": url,
-                          "PUBLIC_BASE_URL": "https://tool.example.com", "OUTBOUND_ALLOW_PRIVATE": "true"})
+                          "PUBLIC_BASE_URL": "https://tool.example.com", "OUTBOUND_ALLOW_PRIVATE": "true",
+                          "PAYMENTS_TEST_MODE": "true"})
 
 
 def _message(page: str) -> str:

@@ -1,7 +1,7 @@
 """logins and mail outbox: independent learners' logins and password reset links; the mail outbox
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0010'
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
