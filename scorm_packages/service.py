@@ -689,7 +689,7 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
                         package=package, lms_origin=lms_origin)
 
     identity = LearnerIdentity(source=SOURCE_PREFIX + package.key, external_id=claims.learner_id,
-                               name=claims.learner_name)
+                               name=claims.learner_name, package_format=package.format)
     with sessions() as session:
         known = session.scalars(select(Learner.id).where(
             Learner.account_id == package.account_id, Learner.identity_source == identity.source,
