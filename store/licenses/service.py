@@ -282,6 +282,25 @@ def _record_launch(session: Session, seat_id: int, course_pk: int, now: datetime
     session.execute(stmt)
 
 
+def add_refusal(session: Session, account_id: int, course_pk: int | None, license_type: str, reason: str,
+                now: datetime, *, learner_id: int | None = None, learner_label: str | None = None,
+                detail: str | None = None) -> None:
+    """Record a launch that a delivery path refused before the seat engine (a SCORM package
+    opened from a domain that is not allowed, a revoked or replaced copy, a course without
+    content): in the caller's transaction, for the dashboard's Needs Attention list.
+    ``learner_label``: the learner as the LMS named them, when there is no learner row."""
+    session.add(LaunchRefusal(account_id=account_id, learner_id=learner_id, course_pk=course_pk,
+                              license_type=license_type, reason=reason[:40], created_at=require_aware(now, "now"),
+                              learner_label=_clip(learner_label, 300), detail=_clip(detail, 300)))
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value[:limit] or None
+
+
 def _refuse(session: Session, account_id: int, learner_id: int | None, course_pk: int | None,
             license_type: str, reason: str, now: datetime) -> ClaimResult:
     session.add(LaunchRefusal(account_id=account_id, learner_id=learner_id, course_pk=course_pk,
