@@ -386,6 +386,17 @@ def revoke_package(sessions: sessionmaker[Session], key: str, now: datetime) -> 
         return _view(package, account, course), changed
 
 
+def closure_step(session: Session, account_id: int) -> dict[str, int]:
+    """The dispatch part of closing an account (``store.closure.service.close_account`` runs it in
+    its transaction): its packages go, with their launches and used launch tokens, and its allowed
+    LMS domains. A copy of a package in an LMS is then "not recognized" and takes no seat; an open
+    course player of one stops at its next save or page load (the launch is gone)."""
+    packages = session.execute(delete(DispatchPackage).where(DispatchPackage.account_id == account_id)).rowcount
+    domains = session.execute(delete(DispatchAllowedDomain).where(DispatchAllowedDomain.account_id == account_id)
+                              ).rowcount
+    return {"packages": int(packages or 0), "allowed_domains": int(domains or 0)}
+
+
 # ---------------------------------------------------------------- allowed LMS domains
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
