@@ -32,7 +32,7 @@ from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts import identities
-from store.accounts.models import Account, Learner, PersonKey
+from store.accounts.models import Learner, PersonKey
 from store.accounts.queries import get_account
 from store.accounts.service import LearnerIdentity
 from store.database import upsert_insert
@@ -93,7 +93,3 @@ def set_identity_linking(sessions: sessionmaker[Session], account_ref: str | int
         account = get_account(session, account_ref)
         account.link_identities = bool(enabled)
         return account.link_identities
-
-
-def identity_linking(session: Session, account_id: int) -> bool:
-    return bool(session.scalar(select(Account.link_identities).where(Account.id == account_id)))

@@ -53,7 +53,7 @@ from store.progress.models import CourseProgress
 from store.ratelimit.models import RateLimitCounter
 from tests.factories.catalog import make_course
 from tests.factories.licenses import T0
-from tests.factories.orders import Shop, card, make_shop
+from tests.factories.orders import Shop, make_shop
 
 Sessions = sessionmaker[Session]
 NOW = T0 + timedelta(days=5)
