@@ -39,6 +39,11 @@ class ReportFilters:
     date_from: datetime | None = None  # rows with activity in [date_from, date_to)
     date_to: datetime | None = None
 
+    def normalized(self) -> ReportFilters:
+        """Empty text (a form's "any" choice) means no filter."""
+        return ReportFilters(self.catalog_id or None, self.license_type or None, self.status or None,
+                             self.date_from, self.date_to)
+
 
 def filter_problem(filters: ReportFilters) -> tuple[str, str] | None:
     """(reason, message) for a filter that cannot be, or None."""

@@ -173,6 +173,7 @@ def report_page(read_sessions: sessionmaker[Session], account_id: int, filters: 
         raise InvalidInput("page must be a whole number from 1", reason="invalid_page")
     if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= rules.MAX_PER_PAGE:
         raise InvalidInput(f"per page must be between 1 and {rules.MAX_PER_PAGE}", reason="invalid_page")
+    filters = filters.normalized()
     with read_sessions() as session:
         linked = _check(session, account_id, filters)
         grouped = _grouped(account_id, filters, linked)
@@ -185,6 +186,7 @@ def report_page(read_sessions: sessionmaker[Session], account_id: int, filters: 
 def report_rows(session: Session, account_id: int, filters: ReportFilters, *,
                 batch: int = CSV_BATCH) -> Iterator[ReportRow]:
     """Every row of the report in page order, fetched ``batch`` at a time (never all at once)."""
+    filters = filters.normalized()
     linked = _check(session, account_id, filters)
     result = session.execute(_ordered(_grouped(account_id, filters, linked)).execution_options(yield_per=batch))
     try:
@@ -199,6 +201,7 @@ def report_csv(read_sessions: sessionmaker[Session], account_id: int, filters: R
     """The report as CSV text, one line at a time (``rules.CSV_HEADER`` first): exactly the rows
     of ``report_page`` with the same filters, all pages. Bad filters raise here, before any line
     (so a view can answer 400 before it starts streaming); close the generator to stop early."""
+    filters = filters.normalized()
     with read_sessions() as session:
         _check(session, account_id, filters)
     return _csv_lines(read_sessions, account_id, filters, batch)
