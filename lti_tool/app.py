@@ -121,6 +121,9 @@ def _register_player_launches(services: Services) -> None:
     # An independent learner's course (My courses, signed in on this site): framed by the tool
     # only; no LMS, so no grade passback.
     services.player.register("login", frame_ancestors=lambda grant: ("'self'",))
+    # An emailed invitation's link (store.invitations): opened outside any LMS, framed by the tool
+    # only; no gradebook to report to.
+    services.player.register("invite", frame_ancestors=lambda grant: ("'self'",))
 
 
 def _register_blueprints(app: Flask, services: Services) -> None:

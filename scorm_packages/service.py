@@ -14,7 +14,10 @@
   that the course has content to play, and the new-learner rate limit, then claim the seat
   through the seat engine (``store.licenses.service.claim_seat``) as learner ``package:<key>`` +
   the LMS learner id. Every launch whose signature verified is recorded in
-  ``dispatch_launches``, refusals included.
+  ``dispatch_launches``, refusals included; the dispatch path's own refusals (a domain that is
+  not allowed or no Origin, a revoked or replaced copy, a course without content) also go to
+  ``launch_refusals`` (``store.licenses.service.add_refusal``), the dashboard's Needs Attention
+  list, with the learner as the LMS named them.
 - ``check_player_launch``: the course player of a dispatch launch stops once its package is
   revoked or replaced by a newer generation (the player asks on every page load and API call).
 
@@ -67,7 +70,7 @@ from store.licenses import queries as license_queries
 from store.licenses import rules
 from store.licenses.labels import license_label
 from store.licenses.holdings import Verdict
-from store.licenses.service import ClaimRequest, SeatView, claim_seat
+from store.licenses.service import ClaimRequest, SeatView, add_refusal, claim_seat
 from store.database import upsert_insert
 
 log = logging.getLogger(__name__)
@@ -383,6 +386,17 @@ def revoke_package(sessions: sessionmaker[Session], key: str, now: datetime) -> 
         return _view(package, account, course), changed
 
 
+def closure_step(session: Session, account_id: int) -> dict[str, int]:
+    """The dispatch part of closing an account (``store.closure.service.close_account`` runs it in
+    its transaction): its packages go, with their launches and used launch tokens, and its allowed
+    LMS domains. A copy of a package in an LMS is then "not recognized" and takes no seat; an open
+    course player of one stops at its next save or page load (the launch is gone)."""
+    packages = session.execute(delete(DispatchPackage).where(DispatchPackage.account_id == account_id)).rowcount
+    domains = session.execute(delete(DispatchAllowedDomain).where(DispatchAllowedDomain.account_id == account_id)
+                              ).rowcount
+    return {"packages": int(packages or 0), "allowed_domains": int(domains or 0)}
+
+
 # ---------------------------------------------------------------- allowed LMS domains
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -576,16 +590,46 @@ _CONTENT_UNAVAILABLE = ("This course's content is not available yet",
                         "support to publish the course's content).")
 
 
+@dataclass(frozen=True)
+class _Refusal:
+    """A refusal of the dispatch path itself (not the seat engine's), also recorded for the
+    dashboard's Needs Attention list (``launch_refusals``)."""
+
+    account_id: int
+    course_pk: int
+    license_type: str
+    learner_label: str | None
+    detail: str | None = None
+
+
 def _record(sessions: sessionmaker[Session], package_id: int, outcome: str, now: datetime, *,
             reason: str | None = None, learner_id: int | None = None, seat_id: int | None = None,
             is_new_seat: bool = False, lms_origin: str | None = None, referrer_origin: str | None = None,
-            generation: int | None = None) -> str:
+            generation: int | None = None, refusal: _Refusal | None = None) -> str:
     launch_id = secrets.token_hex(16)
     with sessions.begin() as session:
         session.add(DispatchLaunch(id=launch_id, package_id=package_id, learner_id=learner_id, seat_id=seat_id,
                                    outcome=outcome, reason=reason, is_new_seat=is_new_seat, lms_origin=lms_origin,
                                    referrer_origin=referrer_origin, generation=generation, created_at=now))
+        if refusal is not None and reason is not None:
+            add_refusal(session, refusal.account_id, refusal.course_pk, refusal.license_type, reason, now,
+                        learner_label=refusal.learner_label, detail=refusal.detail)
     return launch_id
+
+
+def _record_revoked(sessions: sessionmaker[Session], settings: Settings, request: LaunchRequest, ciphertext: str,
+                    package: PackageView, course_pk: int, now: datetime) -> None:
+    """A launch of a revoked package is recorded for Needs Attention only when its token verifies
+    with the package's secret (revoking keeps the secret): unverified requests write nothing."""
+    try:
+        claims = read_launch_token(request.token or "", package_key=package.key,
+                                   secret=decrypt_secret(settings, ciphertext), now=now,
+                                   leeway_seconds=settings.lti_clock_leeway_seconds)
+    except (LaunchTokenError, SecretUnreadable):
+        return
+    with sessions.begin() as session:
+        add_refusal(session, package.account_id, course_pk, package.license_type, "package_revoked", now,
+                    learner_label=claims.learner_name or claims.learner_id, detail=f"package {package.key}")
 
 
 def _use_token_id(sessions: sessionmaker[Session], package_id: int, claims: LaunchClaims, now: datetime,
@@ -610,8 +654,9 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
                     new_learners_per_minute: int = NEW_LEARNERS_PER_MINUTE) -> DispatchOutcome:
     """Verify a package launch and claim the learner's seat (or say why not).
 
-    Nothing is written for a request that fails before its signature is verified (unknown,
-    revoked or replaced package, bad token). Every launch whose signature verified is recorded in
+    Nothing is written for a request whose signature does not verify (unknown package, bad
+    token); a revoked package's copy whose signature verifies (revoking keeps the secret) is
+    recorded for Needs Attention only. Every launch whose signature verified is recorded in
     ``dispatch_launches`` with its outcome (the seat engine records its own refusals as well):
     a replayed token (each ``jti`` is accepted once), a newer generation than the package has,
     a domain that is not allowed or no browser ``Origin`` where domains are restricted, a course
@@ -628,10 +673,11 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
             return _outcome("unknown_package", 404, "unknown_package", _NO_PACKAGE)
         package_row, account, course = row
         package = _view(package_row, account, course)
-        package_id, ciphertext = package_row.id, package_row.secret_encrypted
+        package_id, ciphertext, course_pk = package_row.id, package_row.secret_encrypted, course.id
         domains = _domains(session, account.id)
         content = current_package(session, course.id)
     if package.is_revoked:
+        _record_revoked(sessions, settings, request, ciphertext, package, course_pk, now)
         return _outcome("revoked", 403, "package_revoked", _REVOKED, package=package)
     if peek.generation is not None and peek.generation < package.generation:
         return _outcome("replaced", 403, "package_replaced", _REPLACED, package=package)
@@ -657,20 +703,24 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
         return _record(sessions, package_id, outcome, now, reason=reason, lms_origin=lms_origin,
                        referrer_origin=referrer, generation=claims.generation, **extra)  # type: ignore[arg-type]
 
+    def refusal(detail: str | None = None) -> _Refusal:
+        return _Refusal(package.account_id, course_pk, package.license_type,
+                        claims.learner_name or claims.learner_id, detail)
+
     if claims.generation != package.generation:
-        record("replaced", "package_replaced")
+        record("replaced", "package_replaced", refusal=refusal(f"package {package.key}"))
         return _outcome("replaced", 403, "package_replaced", _REPLACED, package=package)
     if not _use_token_id(sessions, package_id, claims, now, settings.lti_clock_leeway_seconds):
         record("replayed", "launch_replayed")
         log.warning("dispatch launch of %s refused: token id already used (replay)", package.key)
         return _outcome("replayed", 409, "launch_replayed", _REPLAYED, package=package, lms_origin=lms_origin)
     if domains and browser_origin is None:
-        record("domain_not_allowed", "origin_required")
+        record("domain_not_allowed", "origin_required", refusal=refusal())
         log.warning("dispatch launch of %s refused: no browser Origin (%r) and the account restricts domains",
                     package.key, (request.origin_header or "")[:40])
         return _outcome("domain_not_allowed", 403, "origin_required", _ORIGIN_REQUIRED, package=package)
     if not is_domain_allowed(_host(lms_origin), domains):
-        record("domain_not_allowed", "domain_not_allowed")
+        record("domain_not_allowed", "domain_not_allowed", refusal=refusal(_host(lms_origin)))
         host = _host(lms_origin) or "this LMS"
         log.warning("dispatch launch of %s refused: domain %s not allowed", package.key, host)
         return _outcome(
@@ -682,14 +732,14 @@ def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request
              "domains."),
             package=package, lms_origin=lms_origin)
     if content_kind(content, demo_content=settings.demo_content) is None:
-        record("content_unavailable", ContentNotAvailable.reason)
+        record("content_unavailable", ContentNotAvailable.reason, refusal=refusal())
         log.warning("dispatch launch of %s refused: course %s has no content to play (no imported package, "
                     "DEMO_CONTENT off)", package.key, package.catalog_id)
         return _outcome("content_unavailable", 409, ContentNotAvailable.reason, _CONTENT_UNAVAILABLE,
                         package=package, lms_origin=lms_origin)
 
     identity = LearnerIdentity(source=SOURCE_PREFIX + package.key, external_id=claims.learner_id,
-                               name=claims.learner_name)
+                               name=claims.learner_name, package_format=package.format)
     with sessions() as session:
         known = session.scalars(select(Learner.id).where(
             Learner.account_id == package.account_id, Learner.identity_source == identity.source,

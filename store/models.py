@@ -1,9 +1,10 @@
 """Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
 
-from store.accounts.models import Account, Learner, Login, PasswordReset
+from store.accounts.models import Account, ClosureRequest, Learner, Login, PasswordReset, PersonKey
 from store.base import Base
 from store.catalog.models import Bundle, Course, Publisher
 from store.content.models import CourseContentVersion
+from store.invitations.models import Invitation
 from store.orders.models import Cart, CartLine, Order, OrderLine, QuoteRequest, SubscriptionRenewal
 from store.payments.models import LocalCharge, LocalPaymentMethod, LocalRefund
 from store.progress.models import CourseProgress
@@ -26,16 +27,19 @@ __all__ = [
     "Bundle",
     "Cart",
     "CartLine",
+    "ClosureRequest",
     "Course",
     "CourseContentVersion",
     "CourseLaunch",
     "CourseProgress",
     "DepositEntry",
+    "Invitation",
     "LaunchRefusal",
     "Learner",
     "Login",
     "MailMessage",
     "PasswordReset",
+    "PersonKey",
     "LocalCharge",
     "LocalPaymentMethod",
     "LocalRefund",

@@ -18,6 +18,7 @@ from lti_tool.cli.base import (
     store_errors,
 )
 from store.accounts import queries as account_queries
+from store.accounts.linking import set_identity_linking
 from store.accounts.service import LearnerIdentity, create_account
 from store.base import utcnow
 from store.money import format_money
@@ -188,6 +189,18 @@ def retake(ctx: CliContext, account: str, state: str) -> None:
     echo(f"annual retake {state}")
 
 
+@staff.command("link-identities")
+@account_option
+@click.argument("state", type=click.Choice(["on", "off"]))
+@pass_ctx
+@store_errors
+def link_identities(ctx: CliContext, account: str, state: str) -> None:
+    """Treat the same person as one learner across delivery methods (matched by email and LMS
+    username), or stop doing so (off by default)."""
+    set_identity_linking(ctx.sessions, account, state == "on")
+    echo(f"identity linking {state}")
+
+
 # ---------------------------------------------------------------- seats
 
 
@@ -232,16 +245,18 @@ def seats_list(ctx: CliContext, account: str, course: str | None, limit: int | N
               help="Identity source, e.g. lti:<issuer> or package:<key>, to act as that learner.")
 @click.option("--name", default=None)
 @click.option("--email", default=None)
+@click.option("--username", default=None, help="The LMS username (identity linking matches by it).")
 @json_option
 @pass_ctx
 @store_errors
 def seats_claim(ctx: CliContext, account: str, license_type: str, course: str, learner: str, source: str,
-                name: str | None, email: str | None, as_json: bool) -> None:
+                name: str | None, email: str | None, username: str | None, as_json: bool) -> None:
     """Claim a seat exactly as a launch would. Exit 0 with the seat, 3 with a refusal."""
     with ctx.read_sessions() as session:
         account_id = account_queries.get_account(session, account).id
     request = licenses.ClaimRequest(account_id, license_type, course,
-                                    LearnerIdentity(source=source, external_id=learner, name=name, email=email))
+                                    LearnerIdentity(source=source, external_id=learner, name=name, email=email,
+                                                    username=username))
     result = licenses.claim_seat(ctx.sessions, request, utcnow())
     if as_json:
         emit_json({

@@ -18,7 +18,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from config import Settings
 
 SALT = "lti_tool.player.token.v1"
-ORIGINS = ("lti", "dispatch", "login")
+ORIGINS = ("lti", "dispatch", "login", "invite")
 MAX_TOKEN_CHARS = 2000
 
 
@@ -28,7 +28,7 @@ class PlayerGrant:
     catalog_id: str  # catalog id
     learner_id: int
     launch_id: str | None  # the LtiLaunch id (LTI) or the dispatch launch's id; None if none
-    origin: str  # "lti", "dispatch" or "login" (an independent learner's My courses)
+    origin: str  # "lti", "dispatch", "login" (an independent learner's My courses) or "invite" (an emailed link)
     issued_at: datetime
     expires_at: datetime
 

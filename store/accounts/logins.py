@@ -267,8 +267,8 @@ def request_password_reset(sessions: sessionmaker[Session], mailer: Mailer, thro
             return
         session.add(PasswordReset(login_id=login.id, token_hash=_token_hash(token), created_at=now,
                                   expires_at=now + timedelta(seconds=ttl_seconds)))
-        to, name = login.email, login.name
-    mailer.send(to, RESET_SUBJECT, reset_mail_text(name, link_for(token), ttl_seconds))
+        to, name, account_id = login.email, login.name, login.account_id
+    mailer.send(to, RESET_SUBJECT, reset_mail_text(name, link_for(token), ttl_seconds), account_id=account_id)
 
 
 def _open_reset(session: Session, token: str, now: datetime) -> tuple[PasswordReset, Login] | None:

@@ -1,11 +1,12 @@
-"""Accounts (customers), the learners who launch courses under them, and the logins of
-independent learners (with their password reset links)."""
+"""Accounts (customers), the learners who launch courses under them (and the keys that link one
+person's identities), the logins of independent learners (with their password reset links), and
+account closure requests."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
@@ -32,6 +33,11 @@ class Account(Base):
     # Payment method on file: a gateway token and the card's last four digits, never the number.
     payment_token: Mapped[str | None] = mapped_column(String(200))
     card_last4: Mapped[str | None] = mapped_column(String(4))
+    # "Treat the same person as one learner across delivery methods" (store.accounts.linking):
+    # off by default; staff or the account's admins switch it.
+    link_identities: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The SCORM format the account's admins last chose for packages (scorm12 / scorm2004).
+    preferred_package_format: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -39,7 +45,14 @@ class Learner(Base):
     """A person as one delivery method identifies them: (identity source, external id).
 
     ``identity_source`` is e.g. ``lti:<issuer>`` for an LTI launch (external id = ``sub``),
-    ``package:<key>`` for a SCORM dispatch package, ``cli`` for support staff claims.
+    ``package:<key>`` for a SCORM dispatch package, ``invite:<account id>`` for an emailed
+    invitation (external id = the address, lowercased), ``login:<id>`` for an independent
+    learner, ``staff`` for support staff claims. ``delivery`` names the delivery method for
+    reports (``store.accounts.linking.delivery_of``).
+
+    ``person_id``: with identity linking on, the learner id of the person this identity belongs
+    to (the first identity of that person points to itself); None: never linked, the learner is
+    a person of its own. Set once, at the identity's first linked launch, and never changed.
     """
 
     __tablename__ = "learners"
@@ -49,6 +62,7 @@ class Learner(Base):
         ),
         CheckConstraint("length(external_id) > 0", name="external_id_not_blank"),
         Index("ix_learners_account_email", "account_id", "email"),
+        Index("ix_learners_account_person", "account_id", "person_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,8 +72,47 @@ class Learner(Base):
     name: Mapped[str | None] = mapped_column(String(300))
     email: Mapped[str | None] = mapped_column(String(320))
     username: Mapped[str | None] = mapped_column(String(300))
+    delivery: Mapped[str | None] = mapped_column(String(20))
+    person_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PersonKey(Base):
+    """How linked identities find their person: one row per (account, kind, normalized value),
+    ``kind`` ``email`` or ``username``. The unique key makes the link race-safe: two first
+    launches of one person insert the same key; one wins, the other finds it."""
+
+    __tablename__ = "person_keys"
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "value", name="uq_person_keys_account_kind_value"),
+        CheckConstraint("kind IN ('email', 'username')", name="kind_known"),
+        CheckConstraint("length(value) > 0", name="value_not_blank"),
+        Index("ix_person_keys_person", "person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(320))
+    person_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClosureRequest(Base):
+    """An account's request to be closed (the dashboard's form); staff list them with
+    ``lti-tool staff requests`` and close the account with ``lti-tool staff close-account``."""
+
+    __tablename__ = "closure_requests"
+    __table_args__ = (Index("ix_closure_requests_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id", ondelete="SET NULL"))
+    name: Mapped[str | None] = mapped_column(String(300))  # who asked, as the LMS named them
+    email: Mapped[str | None] = mapped_column(String(320))
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Login(Base):

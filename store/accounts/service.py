@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.accounts.identities import delivery_of
 from store.accounts.models import ACCOUNT_KINDS, Account, Learner
 from store.errors import InvalidInput
 from store.text import check_optional_text, check_text
@@ -31,11 +32,13 @@ class AccountView:
 class LearnerIdentity:
     """How one delivery method identifies a learner, plus what it tells about them."""
 
-    source: str  # "lti:<issuer>", "package:<key>", "staff"
+    source: str  # "lti:<issuer>", "package:<key>", "invite:<account id>", "login:<id>", "staff"
     external_id: str
     name: str | None = None
     email: str | None = None
     username: str | None = None
+    # A SCORM package's format (scorm12 / scorm2004): the learner's delivery method in reports.
+    package_format: str | None = None
 
 
 # Column limits (store/accounts/models.py): checked before anything reaches the database.
@@ -87,6 +90,7 @@ def upsert_learner(session: Session, account_id: int, identity: LearnerIdentity,
     if not external_id:
         raise InvalidInput("learner id must not be empty", reason="invalid_learner")
     insert = upsert_insert(session)
+    delivery = delivery_of(identity.source, identity.package_format)
     stmt = insert(Learner).values(
         account_id=account_id,
         identity_source=identity.source,
@@ -94,18 +98,21 @@ def upsert_learner(session: Session, account_id: int, identity: LearnerIdentity,
         name=identity.name,
         email=identity.email,
         username=identity.username,
+        delivery=delivery or "scorm",
         created_at=now,
         updated_at=now,
     )
     excluded = stmt.excluded
+    refreshed = {
+        "name": func.coalesce(excluded.name, Learner.name),
+        "email": func.coalesce(excluded.email, Learner.email),
+        "username": func.coalesce(excluded.username, Learner.username),
+        "updated_at": excluded.updated_at,
+    }
+    if delivery is not None:  # a package launch without its format keeps what was stored
+        refreshed["delivery"] = excluded.delivery
     stmt = stmt.on_conflict_do_update(
-        index_elements=["account_id", "identity_source", "external_id"],
-        set_={
-            "name": func.coalesce(excluded.name, Learner.name),
-            "email": func.coalesce(excluded.email, Learner.email),
-            "username": func.coalesce(excluded.username, Learner.username),
-            "updated_at": excluded.updated_at,
-        },
+        index_elements=["account_id", "identity_source", "external_id"], set_=refreshed,
     ).returning(Learner.id)
     return int(session.execute(stmt).scalar_one())
 

@@ -126,7 +126,12 @@ class PpuLibraryEntry(Base):
 class Seat(Base):
     """A learner's seat. ``scope`` is what one seat covers: ``plus:<subscription id>`` (every
     Plus course), ``volume:<course id>`` or ``ppu:<course id>``. One seat per learner per scope
-    and attempt; a new attempt only comes with annual retake."""
+    and attempt; a new attempt only comes with annual retake.
+
+    ``person_id``: set when the seat was taken with identity linking on (the learner's person);
+    the unique index ``uq_seats_person_scope_attempt`` then gives one seat per person, scope and
+    attempt, so two identities of one person launching at once cannot take two seats. None when
+    linking was off (NULLs never collide): the learner's own constraint applies."""
 
     __tablename__ = "seats"
     __table_args__ = (
@@ -147,6 +152,7 @@ class Seat(Base):
         CheckConstraint("price_cents IS NULL OR price_cents >= 0", name="price_not_negative"),
         Index("ix_seats_account_course", "account_id", "course_pk"),
         Index("ix_seats_learner", "learner_id"),
+        Index("uq_seats_person_scope_attempt", "account_id", "person_id", "scope", "attempt", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -166,6 +172,7 @@ class Seat(Base):
     expires_at: Mapped[datetime | None] = mapped_column()
     # What the seat cost from the PPU deposit.
     price_cents: Mapped[int | None] = mapped_column(BigInteger)
+    person_id: Mapped[int | None] = mapped_column()
 
 
 class CourseLaunch(Base):
@@ -187,7 +194,11 @@ class CourseLaunch(Base):
 
 
 class LaunchRefusal(Base):
-    """A launch the engine refused; the admin dashboard's Needs Attention list."""
+    """A launch that was refused: by the seat engine, or by a delivery path before it (a SCORM
+    dispatch launch from a domain that is not allowed, of a revoked or replaced package). The
+    admin dashboard's Needs Attention list. ``learner_label`` names the learner when there is no
+    learner row (the LMS's name or id as the package reported it); ``detail`` says more (e.g.
+    the LMS host that is not allowed)."""
 
     __tablename__ = "launch_refusals"
     __table_args__ = (Index("ix_launch_refusals_account_created", "account_id", "created_at"),)
@@ -200,3 +211,5 @@ class LaunchRefusal(Base):
     reason: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     is_resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    learner_label: Mapped[str | None] = mapped_column(String(300))
+    detail: Mapped[str | None] = mapped_column(String(300))

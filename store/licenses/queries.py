@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from store.accounts.linking import person_learner_ids
 from store.accounts.models import Learner
 from store.catalog.models import Bundle, Course
 from store.errors import NotFound
@@ -102,14 +103,17 @@ def find_ppu_config(session: Session, account_id: int) -> PpuConfig | None:
 
 
 def learner_seat_facts(session: Session, account_id: int, learner_id: int, course_pk: int,
-                       now: datetime) -> list[rules.SeatFacts]:
-    """The learner's seats that could cover this course: its Volume/PPU seats and Plus seats."""
+                       now: datetime, *, person_id: int | None = None) -> list[rules.SeatFacts]:
+    """The learner's seats that could cover this course: its Volume/PPU seats and Plus seats.
+    With a ``person_id`` (identity linking on), the seats of every identity of that person."""
+    holder = (Seat.learner_id == learner_id if person_id is None
+              else Seat.learner_id.in_(person_learner_ids(person_id, learner_id).where(Learner.account_id == account_id)))
     rows = session.execute(
         select(Seat, PlusSubscription.started_at, PlusSubscription.current_period_end)
         .outerjoin(PlusSubscription, PlusSubscription.id == Seat.subscription_id)
         .where(
             Seat.account_id == account_id,
-            Seat.learner_id == learner_id,
+            holder,
             or_(Seat.course_pk == course_pk, Seat.license_type == "plus"),
         )
     )

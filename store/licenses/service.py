@@ -1,5 +1,9 @@
 """License use cases: the seat engine (claim_seat) and the staff grants. Each owns its transaction.
 
+With identity linking on (``store.accounts.linking``) the learner's person is resolved first and
+the seats of every identity of that person count as the learner's; a new seat then carries the
+person, and a unique index gives one seat per person, scope and attempt.
+
 Seat claims are race-safe without read-check-write: a seat is taken by one guarded UPDATE
 (``seats_used = seats_used + 1 WHERE seats_used < seats_total AND <still valid>``, or a deposit
 debit ``WHERE balance_cents >= price``) followed by the seat INSERT in the same transaction.
@@ -18,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.accounts import linking
 from store.accounts.models import Account
 from store.accounts.queries import get_account
 from store.accounts.service import LearnerIdentity, check_identity, upsert_learner
@@ -117,15 +122,32 @@ def claim_seat(sessions: sessionmaker[Session], request: ClaimRequest, now: date
     raise StoreError("seat claim kept colliding with concurrent launches; try again", reason="busy")
 
 
+def claim_seat_in(session: Session, request: ClaimRequest, now: datetime) -> ClaimResult:
+    """``claim_seat`` inside the caller's transaction (a use case that writes more with the seat,
+    e.g. an invitation). The caller retries on ``IntegrityError`` in a new transaction, as
+    ``claim_seat`` does."""
+    now = require_aware(now, "now")
+    check_identity(request.learner)
+    if request.license_type not in rules.LICENSE_TYPES:
+        raise InvalidInput(
+            f"license type must be one of {', '.join(rules.LICENSE_TYPES)}, got {request.license_type!r}",
+            reason="invalid_license_type",
+        )
+    return _claim(session, request, now)
+
+
 def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResult:
     account = get_account(session, request.account_id)
     learner_id = upsert_learner(session, account.id, request.learner, now)
+    # Identity linking: the person this identity belongs to; their seats are the learner's.
+    person_id = (linking.resolve_person(session, account.id, learner_id, request.learner, now)
+                 if account.link_identities else None)
     found = queries.find_course_facts(session, request.catalog_id)
     if found is None:
         return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
     _course, course = found
 
-    seats = queries.learner_seat_facts(session, account.id, learner_id, course.id, now)
+    seats = queries.learner_seat_facts(session, account.id, learner_id, course.id, now, person_id=person_id)
     existing = rules.reusable_seat(seats, course, request.license_type, now)
     if existing is not None:
         seat = session.get_one(Seat, existing.id)
@@ -139,17 +161,18 @@ def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResul
         assert verdict.reason is not None
         return _refuse(session, account.id, learner_id, course.id, request.license_type, verdict.reason, now)
     try:
+        holder = _Holder(learner_id, person_id)
         if request.license_type == "plus":
-            seat = _new_plus_seat(session, account, learner_id, held, seats, now)
+            seat = _new_plus_seat(session, account, holder, held, seats, now)
         else:
             latest = queries.latest_seat_in_scope(seats, request.license_type, course.id)
             decision = rules.decide_course_seat(latest, now, account.annual_retake)
             if decision.next is rules.Next.REFUSE:
                 raise _Refused(decision.reason or "license_expired")
             if request.license_type == "volume":
-                seat = _new_volume_seat(session, account, learner_id, course, held, decision.attempt, now)
+                seat = _new_volume_seat(session, account, holder, course, held, decision.attempt, now)
             else:
-                seat = _new_ppu_seat(session, account, learner_id, course, decision.attempt, now)
+                seat = _new_ppu_seat(session, account, holder, course, decision.attempt, now)
     except _Refused as refused:
         return _refuse(session, account.id, learner_id, course.id, request.license_type, refused.reason, now)
     _record_launch(session, seat.id, course.id, now)
@@ -160,7 +183,15 @@ def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResul
 # statement each. A guard that matches no row means that source has no seat (or deposit) left.
 
 
-def _new_plus_seat(session: Session, account: Account, learner_id: int, held: holdings_rules.Holdings,
+@dataclass(frozen=True)
+class _Holder:
+    """Who a new seat is for: the learner, and their person when identity linking is on."""
+
+    learner_id: int
+    person_id: int | None
+
+
+def _new_plus_seat(session: Session, account: Account, holder: _Holder, held: holdings_rules.Holdings,
                    seats: list[rules.SeatFacts], now: datetime) -> Seat:
     sub = rules.active_subscription(held.subscriptions, now)
     assert sub is not None, "the verdict found a subscription in its term"
@@ -179,13 +210,13 @@ def _new_plus_seat(session: Session, account: Account, learner_id: int, held: ho
     previous = [s.attempt for s in seats if s.license_type == "plus"]
     return _insert_seat(
         session,
-        Seat(account_id=account.id, learner_id=learner_id, license_type="plus", scope=f"plus:{sub.id}",
-             subscription_id=sub.id, attempt=1 if not previous else max(previous) + 1,
+        Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id, license_type="plus",
+             scope=f"plus:{sub.id}", subscription_id=sub.id, attempt=1 if not previous else max(previous) + 1,
              occupied_at=now, expires_at=None),
     )
 
 
-def _new_volume_seat(session: Session, account: Account, learner_id: int, course: rules.CourseFacts,
+def _new_volume_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
                      held: holdings_rules.Holdings, attempt: int, now: datetime) -> Seat:
     for lot in rules.candidate_lots(held.lots_for(course.id), now):
         taken = session.execute(
@@ -201,14 +232,14 @@ def _new_volume_seat(session: Session, account: Account, learner_id: int, course
         if taken == 1:
             return _insert_seat(
                 session,
-                Seat(account_id=account.id, learner_id=learner_id, license_type="volume",
-                     scope=f"volume:{course.id}", course_pk=course.id, lot_id=lot.id, attempt=attempt,
-                     occupied_at=now, expires_at=lot.expires_at),
+                Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id,
+                     license_type="volume", scope=f"volume:{course.id}", course_pk=course.id, lot_id=lot.id,
+                     attempt=attempt, occupied_at=now, expires_at=lot.expires_at),
             )
     raise _Refused("no_seats")
 
 
-def _new_ppu_seat(session: Session, account: Account, learner_id: int, course: rules.CourseFacts,
+def _new_ppu_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
                   attempt: int, now: datetime) -> Seat:
     price = course.ppu_price_cents
     balance_after = session.execute(
@@ -221,8 +252,8 @@ def _new_ppu_seat(session: Session, account: Account, learner_id: int, course: r
         raise _Refused("insufficient_deposit")
     seat = _insert_seat(
         session,
-        Seat(account_id=account.id, learner_id=learner_id, license_type="ppu", scope=f"ppu:{course.id}",
-             course_pk=course.id, attempt=attempt, occupied_at=now,
+        Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id, license_type="ppu",
+             scope=f"ppu:{course.id}", course_pk=course.id, attempt=attempt, occupied_at=now,
              expires_at=rules.ppu_seat_expiry(now), price_cents=price),
     )
     if price:
@@ -249,6 +280,25 @@ def _record_launch(session: Session, seat_id: int, course_pk: int, now: datetime
               "launch_count": CourseLaunch.launch_count + 1},
     )
     session.execute(stmt)
+
+
+def add_refusal(session: Session, account_id: int, course_pk: int | None, license_type: str, reason: str,
+                now: datetime, *, learner_id: int | None = None, learner_label: str | None = None,
+                detail: str | None = None) -> None:
+    """Record a launch that a delivery path refused before the seat engine (a SCORM package
+    opened from a domain that is not allowed, a revoked or replaced copy, a course without
+    content): in the caller's transaction, for the dashboard's Needs Attention list.
+    ``learner_label``: the learner as the LMS named them, when there is no learner row."""
+    session.add(LaunchRefusal(account_id=account_id, learner_id=learner_id, course_pk=course_pk,
+                              license_type=license_type, reason=reason[:40], created_at=require_aware(now, "now"),
+                              learner_label=_clip(learner_label, 300), detail=_clip(detail, 300)))
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value[:limit] or None
 
 
 def _refuse(session: Session, account_id: int, learner_id: int | None, course_pk: int | None,

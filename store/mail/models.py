@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
@@ -21,9 +21,13 @@ class MailMessage(Base):
         CheckConstraint("backend IN ('outbox', 'smtp')", name="backend_known"),
         CheckConstraint("status IN ('stored', 'sending', 'sent', 'failed')", name="status_known"),
         Index("ix_mail_outbox_created_at", "created_at"),
+        Index("ix_mail_outbox_account_id", "account_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The account the message was sent for (an invitation, a password reset): closing the
+    # account removes it. None: mail of no account.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     backend: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20))
     from_address: Mapped[str] = mapped_column(String(320))

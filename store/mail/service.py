@@ -1,6 +1,6 @@
 """Sending mail: the ``Mailer`` interface, the outbox backend, and the outbox's records.
 
-``Mailer.send(to, subject, text)`` is called **after** the commit of the use case that causes the
+``Mailer.send(to, subject, text, account_id=None)`` is called **after** the commit of the use case that causes the
 mail (a reset link is mailed once its token is stored), so a rolled-back use case never mails.
 Every message is recorded in ``mail_outbox`` with its status:
 
@@ -37,7 +37,9 @@ LIST_MAX = 1000
 
 
 class Mailer(Protocol):
-    def send(self, to: str, subject: str, text: str) -> None: ...
+    def send(self, to: str, subject: str, text: str, *, account_id: int | None = None) -> None:
+        """``account_id``: the account the message is sent for (closing the account removes it)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,11 @@ def check_mail(to: str, subject: str, text: str) -> OutgoingMail:
 
 
 def record(sessions: sessionmaker[Session], *, backend: str, status: str, from_address: str, mail: OutgoingMail,
-           now: datetime) -> int:
+           now: datetime, account_id: int | None = None) -> int:
     """Add one message to the outbox (its own transaction); returns its id."""
     with sessions.begin() as session:
         message = MailMessage(backend=backend, status=status, from_address=from_address, to_address=mail.to,
-                              subject=mail.subject, body=mail.text, created_at=now)
+                              subject=mail.subject, body=mail.text, created_at=now, account_id=account_id)
         session.add(message)
         session.flush()
         return message.id
@@ -95,9 +97,9 @@ class OutboxMailer:
         self._sessions = sessions
         self.from_address = from_address
 
-    def send(self, to: str, subject: str, text: str) -> None:
+    def send(self, to: str, subject: str, text: str, *, account_id: int | None = None) -> None:
         record(self._sessions, backend=self.backend, status="stored", from_address=self.from_address,
-               mail=check_mail(to, subject, text), now=utcnow())
+               mail=check_mail(to, subject, text), now=utcnow(), account_id=account_id)
 
 
 # ---------------------------------------------------------------- reading the outbox

@@ -166,11 +166,11 @@ class SmtpMailer:
         self._tls_context = tls_context or default_tls_context()
         self._resolver = resolver
 
-    def send(self, to: str, subject: str, text: str) -> None:
+    def send(self, to: str, subject: str, text: str, *, account_id: int | None = None) -> None:
         mail = check_mail(to, subject, text)
         now = utcnow()
         message_id = record(self._sessions, backend=self.backend, status="sending",
-                            from_address=self.config.from_address, mail=mail, now=now)
+                            from_address=self.config.from_address, mail=mail, now=now, account_id=account_id)
         try:
             self.deliver(build_message(self.config.from_address, mail, now), mail.to)
         except (smtplib.SMTPException, OSError, SmtpRefused, ValueError) as exc:

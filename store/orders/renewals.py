@@ -76,7 +76,7 @@ class _Attempt:
     key: str
 
 
-def _store_bought() -> object:
+def store_bought_condition() -> object:
     """SQL: the subscription was started by a fulfilled store order."""
     return exists().where(OrderLine.subscription_id == PlusSubscription.id, OrderLine.kind == rules.LINE_PLUS_NEW,
                           OrderLine.order_id == Order.id, Order.status == rules.FULFILLED)
@@ -89,7 +89,7 @@ def due_subscriptions(session: Session, now: datetime) -> list[int]:
     return list(session.scalars(
         select(PlusSubscription.id)
         .where(PlusSubscription.auto_renew.is_(True), PlusSubscription.cancelled_at.is_(None),
-               or_(PlusSubscription.current_period_end <= now, open_renewal), _store_bought())  # type: ignore[arg-type]
+               or_(PlusSubscription.current_period_end <= now, open_renewal), store_bought_condition())  # type: ignore[arg-type]
         .order_by(PlusSubscription.current_period_end, PlusSubscription.id)))
 
 

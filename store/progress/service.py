@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.accounts.linking import same_person
 from store.accounts.models import Learner
 from store.base import require_aware
 from store.catalog.models import Course
@@ -152,7 +153,9 @@ def _admit(session: Session, seat_id: int, course_catalog_id: str, learner_id: i
     seat = session.get(Seat, seat_id)
     if seat is None:
         raise SeatGone(f"seat {seat_id} no longer exists")
-    if learner_id is not None and seat.learner_id != learner_id:
+    if learner_id is not None and seat.learner_id != learner_id and not same_person(session, seat.learner_id,
+                                                                                    learner_id):
+        # (A linked identity of the same person plays the seat another identity of theirs took.)
         raise SeatNotYours(f"seat {seat_id} belongs to another learner")
     found = queries.find_course(session, course_catalog_id)
     if found is None:
