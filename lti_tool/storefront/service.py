@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import Settings
 from lti_tool.storefront import rules
 from store.catalog import queries as catalog
 from store.catalog.models import Course
@@ -22,6 +23,7 @@ from store.licenses import queries as license_queries
 from store.licenses import rules as license_rules
 from store.licenses.labels import license_label
 from store.licenses.service import MAX_LIBRARY_ADDS, add_courses_to_ppu_library
+from store.orders import offers
 from store.pricing import TierRow, volume_tier_table
 
 PER_PAGE = 20
@@ -132,15 +134,18 @@ class CoursePage:
     tiers: tuple[TierRow, ...]
 
 
-def course_page(read_sessions: sessionmaker[Session], account_id: int, catalog_id: str, now: datetime) -> CoursePage:
-    """The course (any status) with what the account may do with it. Raises NotFound
-    (``course_not_found``) for an unknown catalog id."""
+def course_page(read_sessions: sessionmaker[Session], settings: Settings, account_id: int, catalog_id: str,
+                now: datetime) -> CoursePage:
+    """The course (any status) with what the account may do with it: what it delivers (the
+    holdings), and what it may buy by the orders domain's rules (``plus_offer``,
+    ``volume_offer``). Raises NotFound (``course_not_found``) for an unknown catalog id."""
     with read_sessions() as session:
         course = catalog.get_course(session, catalog_id)
         summary = catalog.summarize_course(course)
         facts = license_queries.course_facts_by_catalog_id(session, [course.catalog_id])[course.catalog_id]
         held = holdings.load_holdings(session, account_id, [course.id])
-        held_types = holdings.held_license_types(session, account_id, now)
+        refusals = {rules.PLUS: offers.plus_offer(session, settings, account_id, now).problem,
+                    rules.VOLUME: offers.volume_offer(session, settings, account_id, course.catalog_id, now).problem}
         description = course.description
         topics = tuple(str(t) for t in course.topics or () if isinstance(t, str))
         replacement_title = course.replacement.title if course.replacement is not None else None
@@ -148,7 +153,7 @@ def course_page(read_sessions: sessionmaker[Session], account_id: int, catalog_i
     ppu = held.ppu
     offer = rules.course_offer(
         rules.CourseFacts(summary.is_plus, summary.status, summary.is_subscription_only),
-        verdicts.license_types, held_types,
+        verdicts.license_types, refusals,
         ppu_enabled=ppu is not None and ppu.is_enabled, in_library=ppu is not None and facts.id in ppu.library)
     return CoursePage(summary, description, topics, replacement_title, offer, verdicts,
                       tuple(volume_tier_table(summary.volume_price_cents)))
@@ -159,24 +164,19 @@ def course_page(read_sessions: sessionmaker[Session], account_id: int, catalog_i
 
 @dataclass(frozen=True)
 class PlusPage:
-    subscription: license_rules.Subscription | None  # the one added seats go to (in its term)
-    held_types: tuple[str, ...]
+    subscription: license_rules.Subscription | None  # the one in its term (shown as "Your subscription")
+    offer: offers.PlusOffer  # what the account may buy (the orders domain's rules and prices)
 
     @property
     def may_buy(self) -> bool:
-        return rules.may_buy(self.held_types, rules.PLUS)
-
-    @property
-    def period_start(self) -> datetime | None:
-        sub = self.subscription
-        return None if sub is None else rules.current_period_start(sub.started_at, sub.current_period_end, sub.term)
+        return self.offer.can_buy
 
 
-def plus_page(read_sessions: sessionmaker[Session], account_id: int, now: datetime) -> PlusPage:
+def plus_page(read_sessions: sessionmaker[Session], settings: Settings, account_id: int, now: datetime) -> PlusPage:
     with read_sessions() as session:
         subscription = license_rules.active_subscription(license_queries.subscriptions_of(session, account_id), now)
-        held_types = holdings.held_license_types(session, account_id, now)
-    return PlusPage(subscription, held_types)
+        offer = offers.plus_offer(session, settings, account_id, now)
+    return PlusPage(subscription, offer)
 
 
 # ---------------------------------------------------------------- the Pay Per Use library
