@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from lti_tool.storefront import rules
+from store.accounts.models import Account, Learner
 from store.catalog import queries as catalog
 from store.catalog.models import Course
 from store.catalog.queries import CourseSummary, SearchPage
@@ -24,6 +25,7 @@ from store.licenses import rules as license_rules
 from store.licenses.labels import license_label
 from store.licenses.service import MAX_LIBRARY_ADDS, add_courses_to_ppu_library
 from store.orders import offers
+from store.orders.queries import last_billing
 from store.pricing import TierRow, volume_tier_table
 
 PER_PAGE = 20
@@ -235,6 +237,20 @@ def add_to_library(sessions: sessionmaker[Session], account_id: int, catalog_ids
     return add_courses_to_ppu_library(sessions, account_id, catalog_ids, now)
 
 
+def billing_defaults(session: Session, account_id: int, learner_id: int) -> dict[str, str]:
+    """The checkout form filled in: the billing details of the account's last paid purchase,
+    else the buyer's name and email (from the LMS, or the sign-up) and the organization's name."""
+    billing = last_billing(session, account_id)
+    if billing is not None:
+        return {"name": billing.name, "email": billing.email, "company": billing.company,
+                "address": billing.address, "country": billing.country}
+    learner = session.get(Learner, learner_id)
+    account = session.get(Account, account_id)
+    company = account.name if account is not None and account.kind != "individual" else ""
+    return {"name": (learner.name or "") if learner else "", "email": (learner.email or "") if learner else "",
+            "company": company}
+
+
 def course_titles(read_sessions: sessionmaker[Session], catalog_ids: list[str]) -> dict[str, str]:
     """Titles by catalog id (for messages), in one query."""
     with read_sessions() as session:
@@ -243,5 +259,6 @@ def course_titles(read_sessions: sessionmaker[Session], catalog_ids: list[str]) 
 
 
 __all__ = ["MAX_LIBRARY_ADDS", "Badge", "CatalogFilters", "CatalogPage", "CatalogQuery", "CatalogRow", "CoursePage",
-           "LibraryPage", "LibraryRow", "PlusPage", "add_to_library", "catalog_filters", "catalog_page", "course_page",
+           "LibraryPage", "LibraryRow", "PlusPage", "add_to_library", "billing_defaults", "catalog_filters", "catalog_page",
+           "course_page",
            "course_titles", "library_page", "plus_page"]

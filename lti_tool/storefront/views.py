@@ -47,7 +47,7 @@ FLASH_LIBRARY_ERROR = "library-error"
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_error(error: CSRFError) -> tuple[str, int]:
+def csrf_error(error: CSRFError) -> tuple[str, int]:
     return render_launch_error(bad_request(
         "csrf_failed", f"The form could not be accepted: {error.description}",
         "Go back, reload the page and submit it again; or open the store again from your LMS.",

@@ -159,7 +159,7 @@ def test_a_bad_quantity_gets_a_message_next_to_the_field_and_changes_nothing(
     assert message in page.described_by(field)
     assert page.doc.xpath('//*[@id="store-price"]') == []
     if quantity == "1001":
-        assert page.link("Request a quote").startswith("/store/quote?s=")
+        assert page.link("Request a Quote").startswith("/store/quote?s=")
     assert counts(committing_sessions) == before
 
 

@@ -91,7 +91,7 @@ def test_bad_input_gets_a_message_next_to_its_field(committing_sessions: session
         assert page.described_by(fieldset) == message
     assert page.doc.xpath('//*[@id="store-price"]') == []
     if fields["quantity"] == "101":
-        assert page.link("Request a quote").startswith("/store/quote?s=")
+        assert page.link("Request a Quote").startswith("/store/quote?s=")
     with committing_sessions() as session:
         assert session.scalar(select(func.count()).select_from(PlusSubscription)) == 0
 
