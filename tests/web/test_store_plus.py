@@ -152,3 +152,15 @@ def test_a_pay_per_use_account_may_subscribe(committing_sessions: sessionmaker[S
     assert page.buttons("Add to Cart") and page.doc.xpath('//*[@id="store-contact-support"]') == []
 
 
+
+
+def test_who_may_buy_is_the_orders_domains_rule(committing_sessions: sessionmaker[Session], account: int,
+                                                buyer: Buyer) -> None:
+    """A Volume lot that starts next month delivers nothing yet, but the account holds Volume (the
+    orders domain's rule, the one the cart enforces): the Plus page says so before the cart would."""
+    grant_volume(committing_sessions, account, "C-200", 5, utcnow(), start=utcnow() + timedelta(days=30))
+    page = buyer.page("/store/plus")
+    assert "To add Plus licenses, contact support" in page.by_id("store-contact-support").text_content()
+    assert page.buttons("Add to Cart") == []
+    refused = Page(buyer.post("/store/cart", {"item": "plus", "term": "annual", "quantity": "1"}))
+    assert refused.status == 422 and "To add Plus licenses, contact support" in refused.text
