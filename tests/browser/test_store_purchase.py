@@ -23,7 +23,7 @@ from store.demo import seed_demo
 from store.licenses.models import Seat, VolumeLot
 from store.orders.models import Order
 from tests.browser.conftest import LiveServer, new_page, serve_app
-from tests.browser.test_lti_demo import FRAME, _course_to_buy, launch, open_demo, wait_for_player
+from tests.browser.test_lti_demo import _course_to_buy, launch, open_demo, wait_for_player
 from tests.web.conftest import settings_for
 
 pytestmark = pytest.mark.browser

@@ -166,3 +166,13 @@ def test_the_checkout_key_form_field_is_the_carts(buyer: Buyer) -> None:
     page = buyer.page("/store/checkout")
     fields = dict(Form(page.form_of(page.button("Complete Purchase"))).fields())
     assert fields["checkout_key"].startswith("co_") and fields["expected_total"] == "9500"
+
+
+def test_a_gateway_that_refuses_our_keys(stripe_app: Flask, committing_sessions: sessionmaker[Session],
+                                         buyer: Buyer) -> None:
+    settings = services_of(stripe_app).settings.with_overrides(stripe_secret_key="sk_test_not_ours")
+    override_services(stripe_app, settings=settings, payments=gateway_for(settings, services_of(stripe_app).sessions))
+    page = Page(pay(buyer, payment_method="pm_card_visa"))
+    assert page.status == 502 and page.by_id("checkout-error").get("data-reason") == "gateway_error"
+    assert "Payments are not available right now; nothing was charged. Try again later." in page.text
+    assert orders_of(committing_sessions) == []
