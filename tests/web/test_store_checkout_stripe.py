@@ -21,6 +21,7 @@ from store.catalog.service import import_records
 from store.licenses.models import VolumeLot
 from store.orders import service as orders
 from store.orders.models import Order
+from store.orders.rules import order_number
 from store.payments import gateway_for
 from tests.factories.app import override_services
 from tests.factories.licenses import make_account
@@ -66,6 +67,11 @@ def intents(double: StripeDouble) -> int:
     return sum(1 for r in double.requests if r["method"] == "POST" and r["path"] == "/v1/payment_intents")
 
 
+def numbers(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as session:
+        return [order_number(i) for i in session.scalars(select(Order.id).order_by(Order.id))]
+
+
 def orders_of(sessions: sessionmaker[Session]) -> list[str]:
     with sessions() as session:
         return list(session.scalars(select(Order.status).order_by(Order.id)))
@@ -95,7 +101,7 @@ def test_a_payment_method_id_pays(committing_sessions: sessionmaker[Session], bu
     done = pay(buyer, payment_method="pm_card_visa")
     assert done.status_code == 303 and "/confirmation" in done.headers["Location"]
     assert orders_of(committing_sessions) == ["fulfilled"] and intents(double) == 1
-    assert "Visa •••• 4242" in buyer.page("/store/orders/ORD-000001").text
+    assert "Visa •••• 4242" in buyer.page(f"/store/orders/{numbers(committing_sessions)[0]}").text
 
 
 def test_without_a_payment_method_the_card_is_asked_for(committing_sessions: sessionmaker[Session],
@@ -122,14 +128,15 @@ def test_an_unreachable_gateway_waits_and_try_again_charges_once(committing_sess
     page = Page(pay(buyer, payment_method="pm_card_visa"))
     assert page.status == 503
     assert "could not be reached" in page.by_id("checkout-error").text_content()
-    assert "Payment not confirmed yet" in page.text and "ORD-000001" in page.text
+    (number,) = numbers(committing_sessions)
+    assert "Payment not confirmed yet" in page.text and number in page.text
     assert orders_of(committing_sessions) == ["pending"]
     # The cart waits for the payment; the checkout page says so and offers Try again.
-    assert "Your payment for this cart is being processed (order ORD-000001)" in buyer.page("/store/cart").text
+    assert f"Your payment for this cart is being processed (order {number})" in buyer.page("/store/cart").text
     again = buyer.page("/store/checkout")
     assert again.buttons("Complete Purchase") == []
     done = buyer.submit(again.form_of(again.button("Try again")), "Try again")
-    assert done.status_code == 303 and done.headers["Location"].startswith("/store/orders/ORD-000001/confirmation")
+    assert done.status_code == 303 and done.headers["Location"].startswith(f"/store/orders/{number}/confirmation")
     assert orders_of(committing_sessions) == ["fulfilled"]
     assert len(double.intents) == 1  # the charge that was made is found, never repeated
 
