@@ -7,6 +7,7 @@ scrolls sideways at 390 px."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.base import utcnow
 from store.catalog.service import import_records
 from store.licenses.service import add_to_ppu_library, configure_ppu
+from store.mail import list_outbox
 from store.orders.models import Order
 from store.orders.rules import order_number
 from tests.browser.a11y import assert_accessible
@@ -162,6 +164,21 @@ def test_the_sign_in_pages_and_a_learners_bar(live_server: LiveServer, chromium:
         page.get_by_label("Email").fill("jane@example.com")
         page.get_by_label("Password").fill("correct horse battery")
         page.get_by_role("button", name="Sign up", exact=True).click()
+        expect(page.get_by_text("Your account is ready.")).to_be_visible()
+        check(page, "Sign in after sign-up")
+        # The password reset pages: the request, and the link's page from the mail.
+        page.goto(live_server.url + "/store/reset")
+        page.get_by_label("Email").fill("jane@example.com")
+        page.get_by_role("button", name="Send reset link").click()
+        expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+        check(page, "the reset link sent")
+        with committing_sessions() as session:
+            link = re.search(r"https?://[^/\s]+(/store/reset/\S+)", list_outbox(session, 1)[0].body)
+        assert link is not None
+        page.goto(live_server.url + link.group(1))
+        expect(page.get_by_role("heading", name="Set a new password")).to_be_visible()
+        check(page, "Set new password")
+        page.goto(live_server.url + "/store/signin")
         page.get_by_label("Email").fill("jane@example.com")
         page.get_by_label("Password").fill("correct horse battery")
         page.get_by_role("button", name="Sign in", exact=True).click()
