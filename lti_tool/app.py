@@ -131,6 +131,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     from lti_tool.lti import deeplink, dynreg, install
     from lti_tool.lti import views as lti_launch
     from lti_tool.player import views as player
+    from lti_tool.storefront import buying
     from lti_tool.storefront import views as storefront
     from lti_tool.signin import views as signin
     from scorm_packages.runtime import views as dispatch
@@ -141,6 +142,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(lti_launch.bp)
     app.register_blueprint(deeplink.bp)
     app.register_blueprint(storefront.bp)
+    app.register_blueprint(buying.bp)  # the cart, quotes, checkout and the Order History
     app.register_blueprint(dispatch.bp)
     app.register_blueprint(signin.bp)
     for view in dispatch.csrf_exempt_views():

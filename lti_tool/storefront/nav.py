@@ -1,8 +1,13 @@
-"""The store's navigation bar: links named **Store**, **Cart**, **Dashboard** and **Order
-History** (plus **My courses** and a **Sign out** button for independent learners), in a
-``<nav aria-label="Store">`` (template ``storefront/nav.html``); the current page's link has
-``aria-current="page"``. ``create_app`` makes :func:`store_nav` a template global, so the
-Dashboard (``/lti/home``) shows the same bar.
+"""The store's navigation bar, the one bar of every store page, the Dashboard and the pages of a
+signed-in independent learner: links named **Store**, **Cart**, **Dashboard** and **Order
+History** in a ``<nav aria-label="Store">`` (template ``storefront/nav.html``); the current
+page's link has ``aria-current="page"``. ``create_app`` makes :func:`store_nav` a template
+global, so the Dashboard (``/lti/home``) and the sign-in blueprint's pages show the same bar.
+
+*Decision:* an independent learner's dashboard is **My courses** (the courses they bought, ready
+to start), so their bar reads **Store**, **Cart**, **My courses** (in the Dashboard's place),
+**Order History** and a **Sign out** button; the organization's Dashboard (``/lti/home``: an
+LMS admin's overview of licenses and seats) is not in it.
 
 Pages of other parts are linked by URL path (the cart, orders and sign-in pages may live in
 other blueprints); every link keeps the session token, like ``url_for_s``.
@@ -45,20 +50,19 @@ def path_s(path: str) -> str:
     return url
 
 
-def store_nav(current: str | None = None) -> StoreNav:
+def store_nav(current: str | None = None, *, signout: bool = True) -> StoreNav:
     """The bar's links for this session; ``current`` names the page shown (``store``, ``cart``,
-    ``dashboard``, ``orders``, ``my_courses``)."""
-    entries = [
-        ("store", "Store", url_for_s("storefront.catalog")),
-        ("cart", "Cart", path_s(CART_PATH)),
-        ("dashboard", "Dashboard", url_for_s("lti_launch.home")),
-        ("orders", "Order History", path_s(ORDERS_PATH)),
-    ]
+    ``dashboard``, ``orders``, ``my_courses``). ``signout=False`` leaves the Sign out button out
+    (the sign-out page has its own)."""
     independent = session.get("login_id") is not None
+    entries = [("store", "Store", url_for_s("storefront.catalog")), ("cart", "Cart", path_s(CART_PATH))]
     if independent:
         entries.append(("my_courses", "My courses", path_s(MY_COURSES_PATH)))
+    else:
+        entries.append(("dashboard", "Dashboard", url_for_s("lti_launch.home")))
+    entries.append(("orders", "Order History", path_s(ORDERS_PATH)))
     links = tuple(NavLink(key, label, href, key == current) for key, label, href in entries)
-    return StoreNav(links, request.script_root + SIGNOUT_PATH if independent else None)
+    return StoreNav(links, request.script_root + SIGNOUT_PATH if independent and signout else None)
 
 
 __all__ = ["NavLink", "StoreNav", "path_s", "store_nav"]

@@ -1,34 +1,27 @@
-"""Pure rules of the store pages: what a course page offers, who must contact support, quantity
-input, price previews, the current Plus period, the catalog's duration filter and the PPU
-deposit notice. No Flask, no SQLAlchemy; frozen facts in, frozen answers out, explicit ``now``.
+"""Pure rules of the store pages: what a course page offers, price previews, the catalog's
+duration filter and the PPU deposit notice. No Flask, no SQLAlchemy; frozen facts in, frozen
+answers out, explicit ``now``.
 
-**Who may buy what** (the store's rule, ``may_buy``): an account that already holds a license
-type and wants another is told to contact support; an account without licenses may buy Plus and
-Volume together, and a Pay Per Use account may add Plus and/or Volume. So a wanted type is
-allowed when the account holds it already, or holds no type but Pay Per Use.
+**Who may buy what** and **quantities** have one owner, the orders domain
+(:mod:`store.orders.rules`: ``line_problems`` with its ``contact_support`` rule,
+``parse_quantity`` and ``check_quantity``): the pages show its answers (a course page is given
+the domain's problem for each license type) and never decide them again.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from store.clock import add_months
-from store.errors import InvalidInput
+from store.orders import rules as order_rules
 from store.pricing import (
     PLUS_MAX_SEATS_PER_ORDER,
     VOLUME_MAX_SEATS_PER_COURSE_ORDER,
     find_capping_quantity,
     plus_seat_price_cents,
-    prorated_seat_price_cents,
-    remaining_term_fraction,
     select_tier,
-    term_months,
-    validate_plus_quantity,
-    validate_volume_quantity,
     volume_line_total_cents,
     volume_unit_price_cents,
 )
@@ -37,18 +30,10 @@ VOLUME = "volume"
 PLUS = "plus"
 PPU = "ppu"
 LOW_BALANCE_SEATS = 10  # the PPU notice: the deposit pays fewer learners than this
-MAX_QUANTITY_DIGITS = 9
+CONTACT_SUPPORT = "contact_support"
 
 
-# ---------------------------------------------------------------- who may buy what
-
-
-def may_buy(held: Iterable[str], wanted: str) -> bool:
-    """Whether an account holding ``held`` license types may buy ``wanted`` in the store (else:
-    contact support): more of a type it holds, or anything when it holds nothing but Pay Per Use
-    (which is set up by staff, not bought)."""
-    bought = set(held) - {PPU}
-    return wanted in bought or not bought
+# ---------------------------------------------------------------- what a course page offers
 
 
 @dataclass(frozen=True)
@@ -69,7 +54,8 @@ class CourseOffer:
     - ``buy_volume``: Volume seats of this course may go into the cart;
     - ``buy_plus``: the Plus subscription covers the course and may be bought (or extended);
     - ``support_types``: license types the course is sold under that the account must ask
-      support for (it holds another type);
+      support for (the orders domain's ``contact_support``), with the domain's
+      ``support_messages``;
     - ``add_to_library`` / ``in_library``: Pay Per Use (configured and switched on).
     """
 
@@ -81,6 +67,7 @@ class CourseOffer:
     retired: bool
     add_to_library: bool
     in_library: bool
+    support_messages: tuple[str, ...] = ()
 
     @property
     def holds(self) -> bool:
@@ -104,10 +91,13 @@ class CourseOffer:
         return self.plus_only and self.buy_plus
 
 
-def course_offer(course: CourseFacts, deliver_types: Iterable[str], held: Iterable[str], *, ppu_enabled: bool,
+def course_offer(course: CourseFacts, deliver_types: Iterable[str],
+                 refusals: Mapping[str, order_rules.Problem | None], *, ppu_enabled: bool,
                  in_library: bool) -> CourseOffer:
-    """The buttons of one course page (see :class:`CourseOffer`)."""
-    held_types = tuple(held)
+    """The buttons of one course page (see :class:`CourseOffer`). ``refusals``: for ``plus``
+    and ``volume``, the orders domain's problem that keeps the account from buying that type
+    (``store.orders.offers``: ``plus_offer(...).problem``, ``volume_offer(...).problem``), or
+    None when it may buy it."""
     retired = course.status == "retired"
     sold_as: list[str] = []
     if not retired:
@@ -115,38 +105,32 @@ def course_offer(course: CourseFacts, deliver_types: Iterable[str], held: Iterab
             sold_as.append(PLUS)
         if not course.is_subscription_only:
             sold_as.append(VOLUME)
-    allowed = [t for t in sold_as if may_buy(held_types, t)]
+    allowed = [t for t in sold_as if refusals.get(t) is None]
+    support = [t for t in sold_as if (problem := refusals.get(t)) is not None and problem.reason == CONTACT_SUPPORT]
+    messages = tuple(dict.fromkeys(problem.message for t in support if (problem := refusals.get(t)) is not None))
     library_ok = ppu_enabled and not retired and not course.is_subscription_only
     return CourseOffer(
         deliver_types=tuple(deliver_types),
         buy_volume=VOLUME in allowed,
         buy_plus=PLUS in allowed,
-        support_types=tuple(t for t in sold_as if t not in allowed),
+        support_types=tuple(support),
         plus_only=course.is_subscription_only,
         retired=retired,
         add_to_library=library_ok and not in_library,
         in_library=in_library,
+        support_messages=messages,
     )
 
 
 # ---------------------------------------------------------------- quantities and prices
 
 
-def parse_quantity(text: str | None, license_type: str) -> int:
-    """The number of seats typed into a form, checked against the store limit of
-    ``license_type`` (``volume``: 1000 per course per order, ``plus``: 100 per order). Raises
-    InvalidInput: ``invalid_quantity`` (not a whole number, below 1) or ``quote_required``."""
-    value = (text or "").strip()
-    if not re.fullmatch(r"[+-]?[0-9]+", value, flags=re.ASCII):
-        raise InvalidInput("Enter the number of seats as a whole number, such as 10.", reason="invalid_quantity")
-    digits = value.lstrip("+-").lstrip("0")
-    if len(digits) > MAX_QUANTITY_DIGITS and not value.startswith("-"):
-        quantity = 10**MAX_QUANTITY_DIGITS  # far above every limit: answered as such
-    else:
-        quantity = -1 if value.startswith("-") else int(value.lstrip("+"))
-    if license_type == PLUS:
-        return validate_plus_quantity(quantity)
-    return validate_volume_quantity(quantity)
+def read_quantity(text: str | int | None, license_type: str) -> int:
+    """The number of seats typed into a form, by the orders domain's rules: a whole number from
+    1 (``invalid_quantity``) within the store limit of ``license_type`` (``quote_required``:
+    100 Plus seats, 1000 Volume seats of a course per order). Raises InvalidInput."""
+    kind = order_rules.PLUS if license_type == PLUS else order_rules.VOLUME
+    return order_rules.check_quantity(kind, order_rules.parse_quantity("" if text is None else text))
 
 
 @dataclass(frozen=True)
@@ -168,20 +152,6 @@ def volume_price(list_price_cents: int, quantity: int) -> VolumePrice:
     return VolumePrice(quantity, list_price_cents, volume_unit_price_cents(list_price_cents, quantity),
                        select_tier(quantity).discount_percent, volume_line_total_cents(list_price_cents, quantity),
                        find_capping_quantity(list_price_cents, quantity))
-
-
-def current_period_start(started_at: datetime, period_end: datetime, term: str) -> datetime:
-    """When the subscription's current term began: the latest whole number of terms after
-    ``started_at`` that is before ``period_end`` (renewals move ``period_end`` by one term;
-    each renewal date is counted from the start, as ``store.pricing.add_months`` advises)."""
-    months = term_months(term)
-    start = started_at
-    for n in range(1, 12 * 10_000):
-        following = add_months(started_at, n * months)
-        if following >= period_end:
-            return start
-        start = following
-    return start
 
 
 @dataclass(frozen=True)
@@ -213,14 +183,11 @@ def plus_price(term: str, seats: int, annual_seat_cents: int, monthly_seat_cents
 
 
 def plus_added_seats_price(term: str, seats: int, annual_seat_cents: int, monthly_seat_cents: int,
-                           started_at: datetime, period_end: datetime, now: datetime) -> PlusPrice:
-    """Seats added now to a subscription whose current term ends at ``period_end``: each costs
-    the term price pro rata for the rest of the term."""
+                           prorated_seat_cents: int, fraction: Fraction, period_end: datetime) -> PlusPrice:
+    """Seats added to the subscription in its term, at the prorated seat price the orders domain
+    computed (``PlusOffer``: the term price times the share of the current term left)."""
     price = plus_seat_price_cents(term, annual_seat_cents, monthly_seat_cents)
-    start = current_period_start(started_at, period_end, term)
-    seat = prorated_seat_price_cents(price, start, period_end, now)
-    return PlusPrice(term, seats, price, seat, seat * seats, remaining_term_fraction(start, period_end, now),
-                     period_end)
+    return PlusPrice(term, seats, price, prorated_seat_cents, prorated_seat_cents * seats, fraction, period_end)
 
 
 # ---------------------------------------------------------------- catalog filters
@@ -297,5 +264,5 @@ def low_balance(balance_cents: int, library: Iterable[tuple[str, int]]) -> LowBa
 
 __all__ = ["DURATIONS", "DURATIONS_BY_KEY", "LOW_BALANCE_SEATS", "PLUS_MAX_SEATS_PER_ORDER",
            "VOLUME_MAX_SEATS_PER_COURSE_ORDER", "CourseFacts", "CourseOffer", "Duration", "LowBalance", "PlusPrice",
-           "VolumePrice", "course_offer", "current_period_start", "duration_text", "language_name", "low_balance",
-           "may_buy", "parse_quantity", "plus_added_seats_price", "plus_price", "volume_price"]
+           "VolumePrice", "course_offer", "duration_text", "language_name", "low_balance", "plus_added_seats_price",
+           "plus_price", "read_quantity", "volume_price"]

@@ -12,7 +12,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import Settings
 from lti_tool.storefront import rules
+from store.accounts.models import Account, Learner
 from store.catalog import queries as catalog
 from store.catalog.models import Course
 from store.catalog.queries import CourseSummary, SearchPage
@@ -22,6 +24,8 @@ from store.licenses import queries as license_queries
 from store.licenses import rules as license_rules
 from store.licenses.labels import license_label
 from store.licenses.service import MAX_LIBRARY_ADDS, add_courses_to_ppu_library
+from store.orders import offers
+from store.orders.queries import last_billing
 from store.pricing import TierRow, volume_tier_table
 
 PER_PAGE = 20
@@ -132,15 +136,18 @@ class CoursePage:
     tiers: tuple[TierRow, ...]
 
 
-def course_page(read_sessions: sessionmaker[Session], account_id: int, catalog_id: str, now: datetime) -> CoursePage:
-    """The course (any status) with what the account may do with it. Raises NotFound
-    (``course_not_found``) for an unknown catalog id."""
+def course_page(read_sessions: sessionmaker[Session], settings: Settings, account_id: int, catalog_id: str,
+                now: datetime) -> CoursePage:
+    """The course (any status) with what the account may do with it: what it delivers (the
+    holdings), and what it may buy by the orders domain's rules (``plus_offer``,
+    ``volume_offer``). Raises NotFound (``course_not_found``) for an unknown catalog id."""
     with read_sessions() as session:
         course = catalog.get_course(session, catalog_id)
         summary = catalog.summarize_course(course)
         facts = license_queries.course_facts_by_catalog_id(session, [course.catalog_id])[course.catalog_id]
         held = holdings.load_holdings(session, account_id, [course.id])
-        held_types = holdings.held_license_types(session, account_id, now)
+        refusals = {rules.PLUS: offers.plus_offer(session, settings, account_id, now).problem,
+                    rules.VOLUME: offers.volume_offer(session, settings, account_id, course.catalog_id, now).problem}
         description = course.description
         topics = tuple(str(t) for t in course.topics or () if isinstance(t, str))
         replacement_title = course.replacement.title if course.replacement is not None else None
@@ -148,7 +155,7 @@ def course_page(read_sessions: sessionmaker[Session], account_id: int, catalog_i
     ppu = held.ppu
     offer = rules.course_offer(
         rules.CourseFacts(summary.is_plus, summary.status, summary.is_subscription_only),
-        verdicts.license_types, held_types,
+        verdicts.license_types, refusals,
         ppu_enabled=ppu is not None and ppu.is_enabled, in_library=ppu is not None and facts.id in ppu.library)
     return CoursePage(summary, description, topics, replacement_title, offer, verdicts,
                       tuple(volume_tier_table(summary.volume_price_cents)))
@@ -159,24 +166,19 @@ def course_page(read_sessions: sessionmaker[Session], account_id: int, catalog_i
 
 @dataclass(frozen=True)
 class PlusPage:
-    subscription: license_rules.Subscription | None  # the one added seats go to (in its term)
-    held_types: tuple[str, ...]
+    subscription: license_rules.Subscription | None  # the one in its term (shown as "Your subscription")
+    offer: offers.PlusOffer  # what the account may buy (the orders domain's rules and prices)
 
     @property
     def may_buy(self) -> bool:
-        return rules.may_buy(self.held_types, rules.PLUS)
-
-    @property
-    def period_start(self) -> datetime | None:
-        sub = self.subscription
-        return None if sub is None else rules.current_period_start(sub.started_at, sub.current_period_end, sub.term)
+        return self.offer.can_buy
 
 
-def plus_page(read_sessions: sessionmaker[Session], account_id: int, now: datetime) -> PlusPage:
+def plus_page(read_sessions: sessionmaker[Session], settings: Settings, account_id: int, now: datetime) -> PlusPage:
     with read_sessions() as session:
         subscription = license_rules.active_subscription(license_queries.subscriptions_of(session, account_id), now)
-        held_types = holdings.held_license_types(session, account_id, now)
-    return PlusPage(subscription, held_types)
+        offer = offers.plus_offer(session, settings, account_id, now)
+    return PlusPage(subscription, offer)
 
 
 # ---------------------------------------------------------------- the Pay Per Use library
@@ -235,6 +237,20 @@ def add_to_library(sessions: sessionmaker[Session], account_id: int, catalog_ids
     return add_courses_to_ppu_library(sessions, account_id, catalog_ids, now)
 
 
+def billing_defaults(session: Session, account_id: int, learner_id: int) -> dict[str, str]:
+    """The checkout form filled in: the billing details of the account's last paid purchase,
+    else the buyer's name and email (from the LMS, or the sign-up) and the organization's name."""
+    billing = last_billing(session, account_id)
+    if billing is not None:
+        return {"name": billing.name, "email": billing.email, "company": billing.company,
+                "address": billing.address, "country": billing.country}
+    learner = session.get(Learner, learner_id)
+    account = session.get(Account, account_id)
+    company = account.name if account is not None and account.kind != "individual" else ""
+    return {"name": (learner.name or "") if learner else "", "email": (learner.email or "") if learner else "",
+            "company": company}
+
+
 def course_titles(read_sessions: sessionmaker[Session], catalog_ids: list[str]) -> dict[str, str]:
     """Titles by catalog id (for messages), in one query."""
     with read_sessions() as session:
@@ -243,5 +259,6 @@ def course_titles(read_sessions: sessionmaker[Session], catalog_ids: list[str]) 
 
 
 __all__ = ["MAX_LIBRARY_ADDS", "Badge", "CatalogFilters", "CatalogPage", "CatalogQuery", "CatalogRow", "CoursePage",
-           "LibraryPage", "LibraryRow", "PlusPage", "add_to_library", "catalog_filters", "catalog_page", "course_page",
+           "LibraryPage", "LibraryRow", "PlusPage", "add_to_library", "billing_defaults", "catalog_filters", "catalog_page",
+           "course_page",
            "course_titles", "library_page", "plus_page"]

@@ -21,7 +21,7 @@ fields ``item`` (``volume`` | ``plus``), ``catalog_id`` (Volume), ``term`` (Plus
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -47,7 +47,7 @@ FLASH_LIBRARY_ERROR = "library-error"
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_error(error: CSRFError) -> tuple[str, int]:
+def csrf_error(error: CSRFError) -> tuple[str, int]:
     return render_launch_error(bad_request(
         "csrf_failed", f"The form could not be accepted: {error.description}",
         "Go back, reload the page and submit it again; or open the store again from your LMS.",
@@ -55,8 +55,9 @@ def _csrf_error(error: CSRFError) -> tuple[str, int]:
 
 
 def _render(template: str, *, status: int = 200, nav_current: str | None = None, **context: Any) -> Response:
-    page = render_template(template, nav_current=nav_current, cart_action=path_s(CART_PATH),
-                           quote_url=path_s(QUOTE_PATH), language_name=rules.language_name,
+    context.setdefault("cart_action", path_s(CART_PATH))
+    context.setdefault("quote_url", path_s(QUOTE_PATH))
+    page = render_template(template, nav_current=nav_current, language_name=rules.language_name,
                            duration_text=rules.duration_text, **context)
     response = Response(page, status=status)
     response.headers["Cache-Control"] = "no-store"
@@ -115,81 +116,121 @@ def catalog() -> Response:
 
 def _course_page(buyer: Buyer, catalog_id: str) -> service.CoursePage:
     try:
-        return service.course_page(services().read_sessions, buyer.account_id, catalog_id, utcnow())
+        return service.course_page(services().read_sessions, services().settings, buyer.account_id, catalog_id,
+                                   utcnow())
     except NotFound:
         raise LaunchError(404, "course_not_found", "There is no course with this catalog id in the store.",
                           "Go back to the store and search for the course.", title="Course not found") from None
 
 
+def course_response(buyer: Buyer, catalog_id: str, *, show_buy: bool = False, quantity_text: str = "",
+                    error: str | None = None, error_reason: str | None = None,
+                    price: rules.VolumePrice | None = None, status: int | None = None,
+                    quote_url: str | None = None) -> Response:
+    """The course page, with the "Buy seats" part open when ``show_buy``; ``error`` goes next to
+    its Quantity field (also after a refused **Add to Cart**, see ``lti_tool.storefront.buying``)."""
+    page = _course_page(buyer, catalog_id[:200])
+    extra = {"quote_url": quote_url} if quote_url else {}
+    return _render("storefront/course.html", status=status or (422 if error else 200), nav_current="store",
+                   page=page, course=page.course, offer=page.offer, show_buy=show_buy or bool(error),
+                   quantity_text=quantity_text, error=error, error_reason=error_reason, price=price,
+                   max_volume=VOLUME_MAX_SEATS_PER_COURSE_ORDER, **extra)
+
+
 @bp.route("/store/courses/<path:catalog_id>", methods=["GET", "POST"])
 def course(catalog_id: str) -> Response:
     buyer = current_buyer()
+    if request.method == "GET":
+        return course_response(buyer, catalog_id, show_buy=request.args.get("buy") == "1")
+    # Show price: a preview; nothing is stored.
     page = _course_page(buyer, catalog_id[:200])
-    show_buy = request.args.get("buy") == "1"
-    quantity_text = ""
+    quantity_text = _text(request.form.get("quantity"), 50)
     error: str | None = None
     error_reason: str | None = None
     price: rules.VolumePrice | None = None
-    if request.method == "POST":  # Show price: a preview; nothing is stored
-        show_buy = True
-        quantity_text = _text(request.form.get("quantity"), 50)
-        if not page.offer.buy_volume:
-            error, error_reason = "This course cannot be bought as Volume seats here.", "not_for_sale"
-        else:
-            try:
-                price = rules.volume_price(page.course.volume_price_cents,
-                                           rules.parse_quantity(quantity_text, rules.VOLUME))
-            except InvalidInput as exc:
-                error, error_reason = exc.message, exc.reason
-    return _render("storefront/course.html", status=422 if error else 200, nav_current="store", page=page,
-                   course=page.course, offer=page.offer, show_buy=show_buy, quantity_text=quantity_text,
-                   error=error, error_reason=error_reason, price=price,
-                   max_volume=VOLUME_MAX_SEATS_PER_COURSE_ORDER)
+    if not page.offer.buy_volume:
+        error, error_reason = "This course cannot be bought as Volume seats here.", "not_for_sale"
+    else:
+        try:
+            price = rules.volume_price(page.course.volume_price_cents, rules.read_quantity(quantity_text, rules.VOLUME))
+        except InvalidInput as exc:
+            error, error_reason = exc.message, exc.reason
+    return course_response(buyer, catalog_id, show_buy=True, quantity_text=quantity_text, error=error,
+                           error_reason=error_reason, price=price,
+                           quote_url=quote_link("volume", page.course.catalog_id, None, quantity_text)
+                           if error_reason == "quote_required" else None)
 
 
 # ---------------------------------------------------------------- the Plus subscription
 
 
+def quote_link(item: str, catalog_id: str | None, term: str | None, quantity: str) -> str:
+    """The quote form for what was asked beyond the store limit (it comes filled in)."""
+    url = path_s(QUOTE_PATH)
+    args = {"item": item, "catalog_id": catalog_id or "", "term": term or "", "quantity": quantity}
+    query = urlencode({k: v for k, v in args.items() if v})
+    return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
+
+
+def plus_response(buyer: Buyer, *, seats_text: str = "", term: str | None = None,
+                  errors: dict[str, str] | None = None, error_reason: str | None = None, previewed: bool = False,
+                  status: int | None = None) -> Response:
+    """The Plus page; ``errors`` (``quantity``, ``term``) go next to their fields (also after a
+    refused **Add to Cart** / **Add Seats**)."""
+    now = utcnow()
+    settings = services().settings
+    page = service.plus_page(services().read_sessions, settings, buyer.account_id, now)
+    annual, monthly = settings.plus_annual_seat_cents, settings.plus_monthly_seat_cents
+    errors = dict(errors or {})
+    offer = page.offer
+    sub = page.subscription
+    term = offer.term if offer.add_seats else (term or (sub.term if sub is not None else "annual"))
+    price: rules.PlusPrice | None = None
+    seats = 1
+    if previewed and not errors:
+        seats = rules.read_quantity(seats_text, rules.PLUS)
+    if offer.add_seats and not errors:
+        # Each added seat's price is shown before anything is typed.
+        assert offer.term is not None and offer.prorated_seat_cents is not None and offer.proration is not None
+        assert offer.period_end is not None
+        price = rules.plus_added_seats_price(offer.term, seats, annual, monthly, offer.prorated_seat_cents,
+                                             offer.proration, offer.period_end)
+    elif previewed and not errors:
+        price = rules.plus_price(term, seats, annual, monthly)
+    quote = quote_link("plus", None, term, seats_text) if error_reason == "quote_required" else None
+    return _render("storefront/plus.html", status=status or (422 if errors else 200), nav_current="store",
+                   page=page, sub=sub, offer=offer, term=term, seats_text=seats_text, errors=errors,
+                   error_reason=error_reason, price=price, annual_cents=annual, monthly_cents=monthly,
+                   max_seats=PLUS_MAX_SEATS_PER_ORDER, previewed=previewed and not errors,
+                   **({"quote_url": quote} if quote else {}))
+
+
 @bp.route("/store/plus", methods=["GET", "POST"])
 def plus() -> Response:
     buyer = current_buyer()
-    now = utcnow()
-    page = service.plus_page(services().read_sessions, buyer.account_id, now)
+    if request.method == "GET":
+        return plus_response(buyer)
+    # Show price: a preview; nothing is stored.
     settings = services().settings
-    annual, monthly = settings.plus_annual_seat_cents, settings.plus_monthly_seat_cents
-    sub = page.subscription
-    term = sub.term if sub is not None else "annual"
-    seats_text = ""
+    offer = service.plus_page(services().read_sessions, settings, buyer.account_id, utcnow()).offer
+    seats_text = _text(request.form.get("quantity"), 50)
     errors: dict[str, str] = {}
     error_reason: str | None = None
-    price: rules.PlusPrice | None = None
-    if request.method == "POST":  # Show price: a preview; nothing is stored
-        seats_text = _text(request.form.get("quantity"), 50)
-        if not page.may_buy:
-            errors["quantity"] = "Your organization holds another license type: contact vendor support."
-        if sub is None:
-            term = _text(request.form.get("term"), 20)
-            if term not in PLUS_TERMS:
-                errors["term"] = "Choose the term: monthly or annual."
-        seats = 0
-        try:
-            seats = rules.parse_quantity(seats_text, rules.PLUS)
-        except InvalidInput as exc:
-            errors.setdefault("quantity", exc.message)
-            error_reason = exc.reason
-        if not errors:
-            if sub is not None:
-                price = rules.plus_added_seats_price(sub.term, seats, annual, monthly, sub.started_at,
-                                                     sub.current_period_end, now)
-            else:
-                price = rules.plus_price(term, seats, annual, monthly)
-    elif sub is not None:
-        # The price of one seat added now, shown before anything is typed.
-        price = rules.plus_added_seats_price(sub.term, 1, annual, monthly, sub.started_at, sub.current_period_end, now)
-    return _render("storefront/plus.html", status=422 if errors else 200, nav_current="store", page=page, sub=sub,
-                   term=term, seats_text=seats_text, errors=errors, error_reason=error_reason, price=price,
-                   annual_cents=annual, monthly_cents=monthly, max_seats=PLUS_MAX_SEATS_PER_ORDER,
-                   previewed=request.method == "POST")
+    if offer.problem is not None:
+        errors["quantity"] = offer.problem.message
+        error_reason = offer.problem.reason
+    term = None
+    if not offer.add_seats:
+        term = _text(request.form.get("term"), 20)
+        if term not in PLUS_TERMS:
+            errors["term"] = "Choose the term: monthly or annual."
+    try:
+        rules.read_quantity(seats_text, rules.PLUS)
+    except InvalidInput as exc:
+        errors.setdefault("quantity", exc.message)
+        error_reason = error_reason or exc.reason
+    return plus_response(buyer, seats_text=seats_text, term=term if term in PLUS_TERMS else None, errors=errors,
+                         error_reason=error_reason, previewed=True)
 
 
 # ---------------------------------------------------------------- the Pay Per Use library

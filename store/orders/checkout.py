@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from store.accounts.models import Account
 from store.base import require_aware
-from store.errors import InvalidInput
+from store.errors import InvalidInput, NotFound
 from store.money import format_money
 from store.orders import carts, facts, fulfillment, rules
 from store.orders.carts import CartOwner
@@ -95,6 +95,23 @@ def checkout(sessions: sessionmaker[Session], settings: Settings, gateway: Payme
             raise
         order_id = found.id
     return _continue(sessions, gateway, order_id, now)
+
+
+def resume_checkout(sessions: sessionmaker[Session], gateway: PaymentGateway, owner: CartOwner, idempotency_key: str,
+                    now: datetime) -> OrderView:
+    """Finish the order placed under ``idempotency_key`` whose payment was left unconfirmed (the
+    gateway could not be reached: PaymentUnavailable): the gateway is asked again under the same
+    key, so a charge that did happen is found and never repeated. The customer's **Try again**
+    on the checkout page. Returns or raises as :func:`checkout` does; NotFound
+    ``unknown_order`` when no order of the owner's account has that key."""
+    now = require_aware(now, "now")
+    key = _check_key(idempotency_key)
+    with sessions() as session:
+        facts.check_buyer(session, owner.account_id, owner.learner_id)
+        existing = _order_by_key(session, owner.account_id, key)
+    if existing is None:
+        raise NotFound("There is no order for this checkout.", reason="unknown_order")
+    return _continue(sessions, gateway, existing.id, now)
 
 
 def _payment_method(gateway: PaymentGateway, payment: Payment, on_file: tuple[str | None, str | None],
@@ -232,4 +249,4 @@ def update_payment_method(sessions: sessionmaker[Session], gateway: PaymentGatew
     return method
 
 
-__all__ = ["Payment", "PaymentDeclined", "PaymentUnavailable", "checkout", "update_payment_method"]
+__all__ = ["Payment", "PaymentDeclined", "PaymentUnavailable", "checkout", "resume_checkout", "update_payment_method"]

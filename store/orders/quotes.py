@@ -51,7 +51,7 @@ def request_quote(sessions: sessionmaker[Session], owner: CartOwner, name: str, 
                                multiline=True)
     if len(items) > MAX_ITEMS:
         problems["items"] = f"A quote request holds up to {MAX_ITEMS} items."
-    elif not items and not message:
+    elif not items and not message and "message" not in problems:
         problems["message"] = "Tell us what you would like a quote for."
     wanted: list[tuple[str, str | None, str | None, int]] = []
     for item in items[:MAX_ITEMS]:

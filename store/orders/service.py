@@ -22,6 +22,8 @@ Checkout (:mod:`store.orders.checkout`)::
 
     checkout(sessions, settings, gateway, owner, billing: Billing, payment, idempotency_key,
              consent_recurring, now, *, expected_total_cents=None) -> OrderView
+    resume_checkout(sessions, gateway, owner, idempotency_key, now) -> OrderView   # "Try again" after
+                                                         # PaymentUnavailable: the same key, never a second charge
     update_payment_method(sessions, gateway, owner, payment, email, now) -> CardToken
 
     payment: the CardToken from gateway.tokenize(read_card(number, expiry, cvc, now), now) (local
@@ -70,7 +72,7 @@ from store.orders.carts import (
     remove_line,
     update_quantity,
 )
-from store.orders.checkout import Payment, checkout, update_payment_method
+from store.orders.checkout import Payment, checkout, resume_checkout, update_payment_method
 from store.orders.errors import CartProblem, InvalidBilling, InvalidFields, InvalidQuote
 from store.orders.offers import CardOnFile, PlusOffer, VolumeOffer, card_on_file, plus_offer, volume_offer
 from store.orders.queries import (
@@ -100,5 +102,5 @@ __all__ = [
     "PaymentDeclined", "PaymentUnavailable", "PlusItem", "Problem", "QuoteItemView", "QuoteView", "ReconcileReport",
     "RenewalNotice", "RenewalReport", "VolumeItem", "add_to_cart", "cancel_renewal", "checkout", "find_order",
     "get_cart", "get_order", "items_of_cart", "last_billing", "list_orders", "list_quotes", "reconcile_pending", "remove_line",
-    "renew_due", "renewal_notices", "request_quote", "update_payment_method", "update_quantity",
+    "renew_due", "renewal_notices", "request_quote", "resume_checkout", "update_payment_method", "update_quantity",
 ]

@@ -137,6 +137,8 @@ class Form:
             elif element.get("type") in ("checkbox", "radio"):
                 if element.get("checked") is not None:
                     out.append((name, element.get("value", "on")))
+            elif element.tag == "textarea":
+                out.append((name, element.text or ""))
             elif element.get("type") not in ("submit", "button"):
                 out.append((name, element.get("value", "")))
         return out

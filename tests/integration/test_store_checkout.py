@@ -357,3 +357,38 @@ def test_the_card_number_is_in_no_table_and_no_log_line(shop: Shop, caplog: pyte
     logged = [record.getMessage() for record in caplog.records] + [repr(record.args) for record in caplog.records]
     assert logged and not [line for line in logged if digits in line.replace(" ", "") or DECLINED_LATER in line]
     assert "4000000000000341" not in repr(CardDetails("4000000000000341", 12, 2030, "123"))
+
+
+# ---------------------------------------------------------------- Try again (resume_checkout)
+
+
+def test_resume_finishes_an_order_left_pending_with_one_charge(shop: Shop) -> None:
+    shop.add(store.VolumeItem("VOL-1", 2))
+    key = shop.cart().checkout_key
+    assert key is not None
+
+    class Unreachable(LocalGateway):
+        def charge(self, *args: object, **kwargs: object) -> Charge:  # type: ignore[override]
+            raise PaymentUnavailable("The payment service could not be reached.")
+
+    with pytest.raises(PaymentUnavailable):
+        store.checkout(shop.sessions, shop.settings, Unreachable(shop.sessions), shop.owner, BILLING,
+                       card(shop.gateway), key, False, T0)
+    with shop.sessions() as s:
+        assert s.scalars(select(Order.status)).one() == "pending"
+    order = store.resume_checkout(shop.sessions, shop.gateway, shop.owner, key, T0 + timedelta(minutes=1))
+    assert order.status == "fulfilled" and charges(shop.sessions) == [("succeeded", 2_000)]
+    again = store.resume_checkout(shop.sessions, shop.gateway, shop.owner, key, T0 + timedelta(minutes=2))
+    assert again == order and charges(shop.sessions) == [("succeeded", 2_000)]  # settled: never charged again
+    with pytest.raises(NotFound) as unknown:
+        store.resume_checkout(shop.sessions, shop.gateway, shop.owner, "co_0000000000000000_9", T0)
+    assert unknown.value.reason == "unknown_order"
+    other = add_buyer(shop.sessions, _other_account(shop), "stranger")
+    with pytest.raises(NotFound):  # another account's key is no order of theirs
+        store.resume_checkout(shop.sessions, shop.gateway, other, key, T0)
+
+
+def _other_account(shop: Shop) -> int:
+    from store.accounts.service import create_account
+
+    return create_account(shop.sessions, "Other Org", T0).id

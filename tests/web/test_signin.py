@@ -328,7 +328,9 @@ def test_sign_out_ends_the_session(app: Flask, client: FlaskClient) -> None:
     token = signed_in(client)
     page = client.get(f"/store/signout?s={token}")
     assert page.status_code == 200 and "You are signed in as Jane Doe." in text_of(page)
-    assert parse(page).links["Sign out"].startswith("/store/signout")  # the account navigation
+    # The store's one navigation bar, without its own Sign out button on this page (the page has one).
+    assert parse(page).links["My courses"].startswith("/store/my-courses?s=")
+    assert page.get_data(as_text=True).count(">Sign out</button>") == 1
     response = submit(client, page, "Sign out")
     assert response.status_code == 303 and response.location == "/store/signin?signed_out=1"
     assert "You have signed out." in text_of(client.get(response.location))
@@ -438,8 +440,13 @@ def test_my_courses_empty_state(client: FlaskClient) -> None:
     assert "You have no courses yet. Courses you buy in the Store appear here, ready to start." in text_of(page)
     links = parse(page).links
     assert links["Go to the Store"] == f"/store?s={token}" and links["Store"] == f"/store?s={token}"
-    assert links["My courses"].startswith("/store/my-courses?s=") and links["Sign out"].startswith("/store/signout")
-    assert 'aria-current="page">My courses' in page.get_data(as_text=True)
+    # The store's one navigation bar: My courses is this learner's dashboard; Sign out is a POST button.
+    assert links["My courses"].startswith("/store/my-courses?s=") and "Dashboard" not in links
+    assert links["Cart"] == f"/store/cart?s={token}" and links["Order History"] == f"/store/orders?s={token}"
+    body = page.get_data(as_text=True)
+    assert '<nav class="store-nav" aria-label="Store">' in body and 'aria-current="page">My courses' in body
+    signout = form_with(page, "Sign out")
+    assert signout.method == "post" and signout.action == "/store/signout" and "csrf_token" in signout.fields
     assert client.get(f"/store/my-courses?s={token}&page=abc").status_code == 400
 
 

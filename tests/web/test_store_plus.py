@@ -73,10 +73,10 @@ def test_show_price_for_a_new_subscription(buyer: Buyer, term: str, seats: str, 
 
 
 @pytest.mark.parametrize(("fields", "field", "message"), [
-    ({"quantity": "0"}, "Seats", "The number of seats must be a whole number, 1 or more."),
-    ({"quantity": "-1"}, "Seats", "The number of seats must be a whole number, 1 or more."),
+    ({"quantity": "0"}, "Seats", "Enter the number of seats as a whole number, 1 or more."),
+    ({"quantity": "-1"}, "Seats", "Enter the number of seats as a whole number, 1 or more."),
     ({"quantity": "101"}, "Seats", "The store sells up to 100 Plus seats per order. For more seats, request a quote"),
-    ({"quantity": "abc"}, "Seats", "Enter the number of seats as a whole number, such as 10."),
+    ({"quantity": "abc"}, "Seats", "Enter the number of seats as a whole number, 1 or more."),
     ({"quantity": "5", "term": "weekly"}, None, "Choose the term: monthly or annual."),
 ])
 def test_bad_input_gets_a_message_next_to_its_field(committing_sessions: sessionmaker[Session], buyer: Buyer,
@@ -91,7 +91,7 @@ def test_bad_input_gets_a_message_next_to_its_field(committing_sessions: session
         assert page.described_by(fieldset) == message
     assert page.doc.xpath('//*[@id="store-price"]') == []
     if fields["quantity"] == "101":
-        assert page.link("Request a quote").startswith("/store/quote?s=")
+        assert page.link("Request a Quote").startswith("/store/quote?s=")
     with committing_sessions() as session:
         assert session.scalar(select(func.count()).select_from(PlusSubscription)) == 0
 
@@ -136,10 +136,11 @@ def test_an_account_holding_volume_is_told_to_contact_support(committing_session
                                                               account: int, buyer: Buyer) -> None:
     grant_volume(committing_sessions, account, "C-200", 5, utcnow())
     page = buyer.page("/store/plus")
-    assert "please contact support" in page.by_id("store-contact-support").text_content()
+    message = "Your organization already has Volume licenses. To add Plus licenses, contact support"
+    assert message in page.by_id("store-contact-support").text_content()
     assert page.buttons("Add to Cart") == [] and page.buttons("Add Seats") == []
     refused = Page(buyer.post("/store/plus", {"term": "annual", "quantity": "5"}))
-    assert refused.status == 422 and "please contact support" in refused.text
+    assert refused.status == 422 and message in refused.text
     with committing_sessions() as session:
         assert session.scalar(select(func.count()).select_from(VolumeLot)) == 1
 
@@ -151,3 +152,15 @@ def test_a_pay_per_use_account_may_subscribe(committing_sessions: sessionmaker[S
     assert page.buttons("Add to Cart") and page.doc.xpath('//*[@id="store-contact-support"]') == []
 
 
+
+
+def test_who_may_buy_is_the_orders_domains_rule(committing_sessions: sessionmaker[Session], account: int,
+                                                buyer: Buyer) -> None:
+    """A Volume lot that starts next month delivers nothing yet, but the account holds Volume (the
+    orders domain's rule, the one the cart enforces): the Plus page says so before the cart would."""
+    grant_volume(committing_sessions, account, "C-200", 5, utcnow(), start=utcnow() + timedelta(days=30))
+    page = buyer.page("/store/plus")
+    assert "To add Plus licenses, contact support" in page.by_id("store-contact-support").text_content()
+    assert page.buttons("Add to Cart") == []
+    refused = Page(buyer.post("/store/cart", {"item": "plus", "term": "annual", "quantity": "1"}))
+    assert refused.status == 422 and "To add Plus licenses, contact support" in refused.text
