@@ -23,6 +23,7 @@ from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.frame_policy import FramePolicy
 from lti_tool.player.tokens import issue_player_token
 from lti_tool.services import EXTENSION_KEY, Services
+from lti_tool.dashboard.tabs import dashboard_tabs
 from lti_tool.storefront.nav import store_nav
 from store.database import make_engine, make_read_sessionmaker, make_sessionmaker
 from store.licenses.labels import LICENSE_TYPES, license_label
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         amount=lambda cents: format_amount(cents, settings.currency),
         currency=settings.currency,
         store_nav=store_nav,  # the store's navigation bar (storefront pages and the Dashboard)
+        dashboard_tabs=dashboard_tabs,  # the dashboard's tab bar (lti_tool/dashboard/tabs.py)
     )
     _add_health_check(app, services)
 
