@@ -129,6 +129,7 @@ def _register_player_launches(services: Services) -> None:
 
 
 def _register_blueprints(app: Flask, services: Services) -> None:
+    from lti_tool.delivery import views as delivery
     from lti_tool.demo import views as demo
     from lti_tool.lti import deeplink, dynreg, install
     from lti_tool.lti import views as lti_launch
@@ -147,6 +148,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(buying.bp)  # the cart, quotes, checkout and the Order History
     app.register_blueprint(dispatch.bp)
     app.register_blueprint(signin.bp)
+    app.register_blueprint(delivery.bp)  # delivering courses (dashboard) and invitation links
     for view in dispatch.csrf_exempt_views():
         csrf.exempt(view)
     # The demo LMS: development only (DEMO_PLATFORM), never in production whatever the settings say.
