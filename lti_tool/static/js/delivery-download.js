@@ -24,7 +24,8 @@
     link.download = name;
     document.body.appendChild(link);
     link.click();
-    setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 10000);
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
   }
   async function read(response) {
     var estimate = parseInt(response.headers.get("X-Estimated-Length") || "0", 10);
