@@ -1,0 +1,116 @@
+"""The issue's delivery flow in a real Chromium, the tool inside the demo LMS's iframe from another
+site with third-party cookies blocked (a fresh incognito context): the admin opens the tool →
+**Deliver Course** → **Download Packages** → "SCORM 2004" → **Download**: a zip labeled with the
+course and license downloads (a valid SCORM 2004 manifest); then a new learner launches a Plus
+course by LTI and the Plus count ("Available Plus seats: N of M") and the seats-per-day chart
+change by one seat."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+from playwright.sync_api import expect
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lti_tool import create_app
+from lti_tool.services import services_of
+from scorm_packages.packaging import package_filename
+from store.accounts.models import Account
+from store.base import utcnow
+from store.catalog.models import Course
+from store.dashboard.service import plus_summary, seats_used_per_day
+from store.demo import DEMO_ACCOUNT, seed_demo
+from store.licenses.models import VolumeLot
+from tests.browser.conftest import LiveServer, new_page, serve_app
+from tests.browser.test_lti_demo import launch, open_demo, wait_for_player
+from tests.web.conftest import settings_for
+
+pytestmark = pytest.mark.browser
+
+SECRET = "browser-delivery-tests-secret-" + "s" * 40
+Sessions = sessionmaker[Session]
+
+
+@pytest.fixture
+def demo(engine: Engine, committing_sessions: Sessions) -> Iterator[LiveServer]:
+    seed_demo(committing_sessions, utcnow(), courses=40)
+
+    def build(base_url: str) -> Any:
+        return create_app(settings_for(engine, public_base_url=base_url, demo_platform=True, secret_key=SECRET))
+
+    with serve_app(build) as server:
+        yield server
+    services_of(server.app).engine.dispose()
+
+
+def volume_course(sessions: Sessions) -> tuple[str, str]:
+    """The demo account's Volume course with a lot in its term."""
+    now = utcnow()
+    with sessions() as session:
+        row = session.execute(
+            select(Course.catalog_id, Course.title).join(VolumeLot, VolumeLot.course_pk == Course.id)
+            .join(Account, Account.id == VolumeLot.account_id)
+            .where(Account.name == DEMO_ACCOUNT, VolumeLot.purchased_at <= now, VolumeLot.expires_at > now,
+                   VolumeLot.seats_used < VolumeLot.seats_total)
+            .order_by(Course.catalog_id)).first()
+    assert row is not None
+    return str(row[0]), str(row[1])
+
+
+def plus_state(sessions: Sessions) -> tuple[str, int]:
+    """The summary line and today's seats in use of the chart's series."""
+    with sessions() as session:
+        account_id = session.scalars(select(Account.id).where(Account.name == DEMO_ACCOUNT)).one()
+        summary = plus_summary(session, account_id, utcnow())
+        usage = seats_used_per_day(session, account_id, utcnow())
+    assert summary is not None and usage is not None
+    return summary.text, usage.days[-1].seats_used
+
+
+def test_an_admin_downloads_a_scorm_2004_package_in_the_lms_frame_and_a_learner_takes_a_plus_seat(
+        chromium: Any, demo: LiveServer, committing_sessions: Sessions, tmp_path: Path) -> None:
+    catalog_id, title = volume_course(committing_sessions)
+    page = new_page(chromium, viewport={"width": 1000, "height": 900}, accept_downloads=True)
+    try:
+        open_demo(page, demo)
+        frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
+        expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
+        # The course's Deliver Course (the Purchased Courses tab links the same page).
+        frame.get_by_role("navigation", name="Store").get_by_role("link", name="Store", exact=True).click()
+        frame.get_by_label("Search courses").fill(title)
+        frame.get_by_role("button", name="Search", exact=True).click()
+        frame.get_by_role("link", name=title, exact=True).first.click()
+        expect(frame.locator("h1")).to_have_text(title)
+        frame.get_by_role("link", name="Deliver Course", exact=True).click()
+        expect(frame.locator("h1")).to_have_text(f"Deliver “{title}”")
+
+        frame.get_by_role("link", name="Download Packages", exact=True).click()
+        expect(frame.locator("h1")).to_have_text("Download Packages")
+        frame.get_by_label("SCORM 2004").check()
+        with page.expect_download() as download:
+            frame.get_by_role("button", name="Download", exact=True).click()
+        assert download.value.suggested_filename == package_filename(title, catalog_id, "volume", "scorm2004")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        archive = zipfile.ZipFile(io.BytesIO(saved.read_bytes()))
+        manifest = etree.fromstring(archive.read("imsmanifest.xml"))
+        assert manifest.findtext("{*}metadata/{*}schemaversion") == "2004 4th Edition"
+        assert "Volume" in (manifest.findtext("{*}organizations/{*}organization/{*}title") or "")
+        # Every step ran in the frame without a cookie: the session token rode in links and forms.
+        assert not page.context.cookies(demo.url)
+
+        # A new learner launches a Plus course by LTI: one more Plus seat in use.
+        before, used_before = plus_state(committing_sessions)
+        launch(page, person="new")
+        assert wait_for_player(page, demo)
+        after, used_after = plus_state(committing_sessions)
+        assert after != before and used_after == used_before + 1
+    finally:
+        page.context.close()
