@@ -128,9 +128,10 @@ def lti_link() -> Response:
 
 def _download_page(buyer: Buyer, selection: service.Selection, fmt: str | None, *, status: int = 200,
                    error: str | None = None) -> Response:
-    chosen = fmt or service.remembered_format(services().read_sessions, buyer.account_id) or DEFAULT_FORMAT
-    return _render("delivery/download.html", selection, status=status, method="download", fmt=chosen,
-                   formats=FORMAT_LABELS, error=error, settings_url=path_s(SETTINGS_PATH))
+    remembered = service.remembered_format(services().read_sessions, buyer.account_id)
+    return _render("delivery/download.html", selection, status=status, method="download",
+                   fmt=fmt or remembered or DEFAULT_FORMAT, remembered=remembered, formats=FORMAT_LABELS,
+                   error=error, settings_url=path_s(SETTINGS_PATH))
 
 
 @bp.get("/dashboard/deliver/download")

@@ -88,6 +88,7 @@ def test_every_delivery_page_is_accessible(live_server: LiveServer, chromium: An
         go("course=SAFE-100&course=FORK-200&course=FIRE-300&license_type=volume",
            "Download Packages for several courses", "/dashboard/deliver/download")
         expect(page.get_by_label("SCORM 2004")).to_be_checked()  # remembered
+        expect(page.locator("#delivery-progress")).to_be_hidden()
         with page.expect_download() as several:
             page.get_by_role("button", name="Download", exact=True).click()
         assert several.value.suggested_filename == "courses-3__scorm2004.zip"

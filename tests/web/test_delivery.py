@@ -205,8 +205,10 @@ def test_one_course_downloads_one_labeled_zip_and_the_format_is_remembered(
     with committing_sessions() as session:
         assert session.get_one(Account, account).preferred_package_format == "scorm2004"
         assert session.scalars(select(DispatchPackage.format)).all() == ["scorm2004"]
+    assert "last choice" not in warning.text_content()
     again, _form = download_form(buyer, "C-200")
     assert [r.get("value") for r in again.doc.xpath('//input[@name="format"][@checked]')] == ["scorm2004"]
+    assert "last choice, SCORM 2004, is preselected" in again.by_id("delivery-format-warning").text_content()
 
 
 def test_several_courses_stream_one_zip_of_zips(committing_sessions: sessionmaker[Session], account: int,
