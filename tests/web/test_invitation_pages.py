@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.base import utcnow
 from store.catalog.service import import_records
 from store.invitations.models import Invitation
+from store.invitations.rules import EMAILS_MAX_CHARS
 from store.licenses.models import Seat, VolumeLot
 from store.licenses.service import grant_volume
 from store.mail.models import MailMessage
@@ -110,6 +111,9 @@ def test_bad_lines_are_named_next_to_the_field_and_nothing_is_sent(committing_se
     assert count(committing_sessions, Seat) == 0 and count(committing_sessions, MailMessage) == 0
     empty = send(buyer, "   \n", status=400)
     assert "Enter at least one email address" in empty.described_by(empty.field("Email addresses"))
+    too_long = send(buyer, "a" * (EMAILS_MAX_CHARS + 1), status=400)
+    assert "The list of addresses" in too_long.described_by(too_long.field("Email addresses"))
+    assert count(committing_sessions, Seat) == 0 and count(committing_sessions, MailMessage) == 0
 
 
 def test_sending_needs_the_csrf_token_and_an_admin(app: Flask, committing_sessions: sessionmaker[Session],
