@@ -14,13 +14,11 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.service import LearnerIdentity
-from store.licenses import service as licenses
 from store.licenses.service import ClaimRequest, claim_seat
 from tests.browser.a11y import assert_accessible
 from tests.browser.conftest import LiveServer, new_page
-from tests.factories.catalog import make_course
-from tests.factories.licenses import T0, make_account
-from tests.factories.reports import bulk_launches
+from tests.factories.licenses import T0
+from tests.factories.reports import bulk_launches, report_account
 from tests.factories.store import make_buyer
 
 pytestmark = pytest.mark.browser
@@ -41,12 +39,9 @@ def check(page: Any, where: str) -> None:
 
 
 def seed(sessions: Sessions) -> int:
-    account = make_account(sessions, "Springfield Community College").id
-    with sessions.begin() as s:
-        make_course(s, "FORK-200", title="Advanced Forklift Operation and Load Handling", is_plus=False)
-        make_course(s, "SAFE-100", title="Workplace Safety Essentials for Warehouse and Logistics Teams", is_plus=True)
-    licenses.grant_volume(sessions, account, "FORK-200", 10, T0)
-    licenses.grant_plus(sessions, account, 10, "annual", T0)
+    account = report_account(sessions, "Springfield Community College",
+                             ("FORK-200", "Advanced Forklift Operation and Load Handling"),
+                             ("SAFE-100", "Workplace Safety Essentials for Warehouse and Logistics Teams"), 10, T0)
     who = LearnerIdentity(LMS, "sub-1", name="Dana Whitfield-Oyelaran",
                           email="dana.whitfield-oyelaran@springfield-community-college.edu")
     for course, license_type in (("FORK-200", "volume"), ("SAFE-100", "plus")):

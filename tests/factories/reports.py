@@ -1,5 +1,6 @@
-"""Report rows in bulk for tests: many learners with a Volume seat and a launch of one course,
-written with three ``INSERT … SELECT`` statements (no Python loop over the rows)."""
+"""Report data for tests: an account with a Volume and a Plus course, and report rows in bulk (many
+learners with a Volume seat and a launch of one course, written with three ``INSERT … SELECT``
+statements, no Python loop over the rows)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,25 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.accounts.models import Learner
 from store.base import UTCDateTime
 from store.catalog.models import Course
+from store.licenses import service as licenses
 from store.licenses.models import CourseLaunch, Seat, VolumeLot
+from tests.factories.catalog import make_course
+from tests.factories.licenses import make_account
 
 LMS_SOURCE = "lti:https://lms.example.edu"
+
+
+def report_account(sessions: sessionmaker[Session], name: str, volume: tuple[str, str], plus: tuple[str, str],
+                   seats: int, at: datetime) -> int:
+    """An account holding ``seats`` Volume seats of the course ``volume`` (catalog id, title) and
+    a Plus subscription of ``seats`` seats that covers the Plus course ``plus``."""
+    account_id = make_account(sessions, name).id
+    with sessions.begin() as s:
+        make_course(s, volume[0], title=volume[1], is_plus=False)
+        make_course(s, plus[0], title=plus[1], is_plus=True)
+    licenses.grant_volume(sessions, account_id, volume[0], seats, at)
+    licenses.grant_plus(sessions, account_id, seats, "annual", at)
+    return account_id
 
 
 def bulk_launches(sessions: sessionmaker[Session], account_id: int, catalog_id: str, n: int, at: datetime) -> None:

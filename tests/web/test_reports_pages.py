@@ -23,9 +23,8 @@ from store.licenses import service as licenses
 from store.licenses.service import ClaimRequest, ClaimResult, claim_seat
 from store.progress.models import CourseProgress
 from store.reports.rules import CSV_HEADER
-from tests.factories.catalog import make_course
-from tests.factories.licenses import T0, make_account
-from tests.factories.reports import bulk_launches
+from tests.factories.licenses import T0
+from tests.factories.reports import bulk_launches, report_account
 from tests.factories.store import Buyer, Page, make_buyer, query_of
 
 Sessions = sessionmaker[Session]
@@ -54,13 +53,8 @@ def progress(sessions: Sessions, result: ClaimResult, course: str, completion: s
 
 @pytest.fixture
 def account(app: Flask, committing_sessions: Sessions) -> int:
-    account_id = make_account(committing_sessions, "Acme Learning").id
-    with committing_sessions.begin() as s:
-        make_course(s, "VOL-1", title="Forklift Basics", is_plus=False)
-        make_course(s, "PLUS-1", title="Workplace Safety", is_plus=True)
-    licenses.grant_volume(committing_sessions, account_id, "VOL-1", 100, T0)
-    licenses.grant_plus(committing_sessions, account_id, 100, "annual", T0)
-    return account_id
+    return report_account(committing_sessions, "Acme Learning", ("VOL-1", "Forklift Basics"),
+                          ("PLUS-1", "Workplace Safety"), 100, T0)
 
 
 @pytest.fixture
