@@ -41,6 +41,7 @@ bp.register_error_handler(CSRFError, store_pages.csrf_error)
 
 MAX_PAGE = 100_000
 FIELD_CHARS = 200
+MIN_YEAR, MAX_YEAR = 1900, 2999  # the end date + 1 day must stay a date
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CHOOSE = {
     "course": "Choose a course from the list.",
@@ -77,12 +78,15 @@ def _day(value: str, name: str, errors: dict[str, str]) -> date | None:
     if not value:
         return None
     try:
-        if _DAY.match(value):
-            return date.fromisoformat(value)
+        day = date.fromisoformat(value) if _DAY.match(value) else None
     except ValueError:
-        pass
-    errors[name] = "Enter a date as YYYY-MM-DD, for example 2026-01-31."
-    return None
+        day = None
+    if day is None:
+        errors[name] = "Enter a date as YYYY-MM-DD, for example 2026-01-31."
+    elif not MIN_YEAR <= day.year <= MAX_YEAR:
+        errors[name] = f"Enter a date between {MIN_YEAR} and {MAX_YEAR}."
+        return None
+    return day
 
 
 def _moment(day: date | None) -> datetime | None:

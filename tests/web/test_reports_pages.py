@@ -190,6 +190,8 @@ def field_error(page: Page, label: str) -> str:
     ({"status": "done"}, "Status", "Choose a status from the list."),
     ({"from": "yesterday"}, "From", "Enter a date as YYYY-MM-DD, for example 2026-01-31."),
     ({"to": "2026-02-30"}, "To", "Enter a date as YYYY-MM-DD, for example 2026-01-31."),
+    ({"to": "9999-12-31"}, "To", "Enter a date between 1900 and 2999."),
+    ({"from": "0001-01-01"}, "From", "Enter a date between 1900 and 2999."),
     ({"from": "2026-03-01", "to": "2026-02-01"}, "To", "The end date must be on or after the start date."),
 ])
 def test_bad_filters_get_a_message_next_to_the_field(buyer: Buyer, activity: None, args: dict[str, str], label: str,
