@@ -7,7 +7,8 @@ dashboard page.
   facts), button **Save settings** (``store.accounts.linking.set_identity_linking``).
   **Close the account**: "Reason (optional)", a required confirmation checkbox and the button
   **Request account closure** (``store.closure.service.request_account_closure``; staff see it
-  in ``lti-tool staff requests`` and close the account with ``lti-tool staff close-account``).
+  in ``lti-tool staff requests`` and close the account with ``lti-tool staff close-account``);
+  a request staff have not acted on yet is shown with its date.
 - ``POST /dashboard/settings``: the field ``form`` says which (``linking`` | ``closure``). Done:
   a 303 back to the page with its message. Refused (no confirmation, a reason too long): the page
   with the message next to the field, status 400, nothing stored.
@@ -29,7 +30,7 @@ from lti_tool.storefront import views as store_pages
 from lti_tool.storefront.access import Buyer, current_buyer, session_ended
 from store.accounts.linking import is_identity_linking, set_identity_linking
 from store.base import utcnow
-from store.closure.service import MESSAGE_MAX, request_account_closure
+from store.closure.service import MESSAGE_MAX, ClosureRequestView, list_closure_requests, request_account_closure
 from store.errors import InvalidInput, NotFound
 
 bp = Blueprint("dashboard_settings", __name__)
@@ -47,11 +48,16 @@ def _linking(buyer: Buyer) -> bool:
         raise session_ended() from None
 
 
-def _page(buyer: Buyer, *, errors: dict[str, str] | None = None, reason: str = "", confirmed: bool = False,
-          linking: bool | None = None) -> Response:
+def _pending(buyer: Buyer) -> ClosureRequestView | None:
+    """The account's latest closure request that staff have not acted on, if any."""
+    with services().read_sessions() as session:
+        return next(iter(list_closure_requests(session, buyer.account_id)), None)
+
+
+def _page(buyer: Buyer, *, errors: dict[str, str] | None = None, reason: str = "", confirmed: bool = False) -> Response:
     errors = errors or {}
     response = Response(render_template(
-        "dashboard/settings.html", settings_current=True, linking=_linking(buyer) if linking is None else linking,
+        "dashboard/settings.html", settings_current=True, linking=_linking(buyer), pending=_pending(buyer),
         errors=errors, reason=reason, confirmed=confirmed, reason_max=MESSAGE_MAX,
     ), status=400 if errors else 200)
     response.headers["Cache-Control"] = "no-store"

@@ -97,6 +97,9 @@ def test_reports_and_settings_are_accessible(live_server: LiveServer, chromium: 
         page.get_by_role("button", name="Request account closure", exact=True).click()
         expect(page.locator("#settings-closure-sent")).to_be_visible()
         check(page, "the closure requested")
+        page.reload()
+        expect(page.locator("#settings-closure-pending")).to_be_visible()
+        check(page, "the settings with a pending closure request")
         assert all("Failed to load resource" in e for e in errors), errors  # the favicon, at most
     finally:
         page.context.close()

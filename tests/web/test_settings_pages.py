@@ -70,6 +70,7 @@ def test_every_dashboard_page_links_to_the_settings(buyer: Buyer) -> None:
 
 def test_identity_linking_is_off_by_default_and_explained(buyer: Buyer) -> None:
     page = buyer.page(SETTINGS)
+    assert not page.doc.xpath('//*[@id="settings-closure-pending"]')  # nothing asked yet
     box = page.field(LINK_LABEL)
     assert box.get("type") == "checkbox" and box.get("checked") is None
     help_text = page.described_by(box)
@@ -126,6 +127,11 @@ def test_requesting_account_closure(app: Flask, engine: Any, buyer: Buyer, commi
                                                                       "We moved to another vendor.\nThanks!", "admin-1")
     shown = buyer.page(SETTINGS)
     assert "sent to vendor staff, who will act on it" in shown.by_id("settings-closure-sent").text_content()
+    later = buyer.page(SETTINGS)  # the message is shown once; the request stays visible
+    assert not later.doc.xpath('//*[@id="settings-closure-sent"]')
+    assert later.by_id("settings-closure-pending").text_content().split() == (
+        f"You asked to close this account on {request.created_at:%Y-%m-%d}. Vendor staff will act on it; until "
+        "they close it, everything keeps working.").split()
     listed = CliRunner().invoke(cli, ["staff", "requests"], obj=CliContext(_engine=engine), catch_exceptions=False)
     assert listed.exit_code == 0 and "Acme Learning" in listed.output and "We moved to another vendor." in listed.output
 
