@@ -72,7 +72,7 @@ $(BENCH_NODE_STAMP): $(BENCH_NODE)/package.json $(BENCH_NODE)/package-lock.json
 
 ## bench: run the benchmarks in bench/ (each prints ratios against a baseline in the same run)
 bench: install $(BENCH_NODE_STAMP)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis $(VENDOR)/node_modules $(TEST_NODE)/node_modules $(BENCH_NODE)/node_modules
