@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -27,6 +32,7 @@ from store.jobs.service import claim_slot
 from store.jobs.worker import WorkerConfig, run_worker
 
 Sessions = sessionmaker[Session]
+ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 12, 3, 10, 0, 5, tzinfo=UTC)
 LEASE = 900
 
@@ -237,3 +243,30 @@ def test_worker_once_exits_1_when_a_job_fails(run: Callable[..., Result], monkey
     assert renew["last_result"] == "error" and renew["failures_in_a_row"] == 1
     assert "gateway could not be reached" in renew["last_error"]
     assert next(j for j in status if j["name"] == "cleanup")["last_result"] is None  # --job: only that one
+
+
+def test_the_worker_process_runs_the_jobs_and_stops_gracefully_on_sigterm(engine: Engine,
+                                                                          committing_sessions: Sessions) -> None:
+    environ = {**os.environ, "APP_ENV": "test", "APP_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+               "APP_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-c", "from lti_tool.cli import main; main()", "worker"], cwd=ROOT,
+                               env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("worker ")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with committing_sessions() as session:
+                finished = session.scalars(select(Job.name).where(Job.last_result == "ok")).all()
+            if len(finished) == 5:
+                break
+            time.sleep(0.1)
+        assert len(finished) == 5
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert out.strip().endswith("stopped") and "job cleanup: deleted 0 expired LTI rows" in err
