@@ -4,6 +4,11 @@ SQLite follows SQLAlchemy's "Transactions with SQLite and the sqlite3 driver": t
 transaction handling is switched off and every transaction starts with ``BEGIN IMMEDIATE``, so
 writers queue on the busy timeout instead of failing with "database is locked" halfway through.
 WAL lets readers proceed while one writer works; foreign keys are enforced.
+
+PostgreSQL behind PgBouncer in transaction mode: add ``?pooler=transaction`` to the URL. The app
+keeps no session state on a server connection (no session advisory locks, no ``SET``, no
+``LISTEN``; the catalog import's lock is transaction-scoped), so only prepared statements need
+turning off.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# ``DATABASE_URL=postgresql+psycopg://…?pooler=transaction``: PostgreSQL is reached through a
+# connection pooler in transaction mode (PgBouncer); the parameter is the app's, not libpq's.
+POOLER_PARAM = "pooler"
 
 
 def _setup_sqlite(engine: Engine) -> None:
@@ -53,7 +61,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_timeout", 60)
-    return create_engine(url, **kwargs)
+    if parsed.query.get(POOLER_PARAM) == "transaction":
+        # Behind a pooler in transaction mode (PgBouncer): consecutive transactions may use
+        # different server connections, so no server-side prepared statements (psycopg would
+        # prepare a statement run often on one connection and execute it on another).
+        parsed = parsed.difference_update_query([POOLER_PARAM])
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
+    return create_engine(parsed, **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
