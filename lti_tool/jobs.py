@@ -54,23 +54,26 @@ def flush_scores(sessions: sessionmaker[Session], settings: Settings, now: datet
     return f"sent {report.sent}, will retry {report.retrying}, failed {report.failed}"
 
 
+def _summary(summary: str, has_errors: bool, failure: str) -> str:
+    """The run's summary, or a ``JobFailed`` (recorded, retried) when the run reports errors."""
+    if has_errors:
+        raise JobFailed(f"{failure}: {summary}")
+    return summary
+
+
 def renew(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> str:
     report = orders_service.renew_due(sessions, settings, gateway_for(settings, sessions), now)
-    summary = (f"renewed {len(report.renewed)}, declined {len(report.declined)}, ended {len(report.ended)}, "
-               f"waiting {len(report.waiting)}, gateway unreachable {len(report.unknown)}")
-    if report.has_errors:
-        raise JobFailed(f"the payment gateway could not be reached for some renewals: {summary}")
-    return summary
+    return _summary(f"renewed {len(report.renewed)}, declined {len(report.declined)}, ended {len(report.ended)}, "
+                    f"waiting {len(report.waiting)}, gateway unreachable {len(report.unknown)}",
+                    report.has_errors, "the payment gateway could not be reached for some renewals")
 
 
 def reconcile(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> str:
     report = orders_service.reconcile_pending(sessions, gateway_for(settings, sessions), now,
                                               older_than=RECONCILE_OLDER_THAN)
-    summary = (f"completed {len(report.completed)}, failed {len(report.failed)}, cancelled {len(report.cancelled)}, "
-               f"still pending {len(report.still_pending)}")
-    if report.has_errors:
-        raise JobFailed(f"some pending orders could not be settled yet: {summary}")
-    return summary
+    return _summary(f"completed {len(report.completed)}, failed {len(report.failed)}, "
+                    f"cancelled {len(report.cancelled)}, still pending {len(report.still_pending)}",
+                    report.has_errors, "some pending orders could not be settled yet")
 
 
 def retry_mail(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> str:

@@ -30,6 +30,7 @@ from store.jobs import JobDefinition, JobFailed, Schedule, ensure_jobs, job_stat
 from store.jobs.models import Job
 from store.jobs.service import claim_slot
 from store.jobs.worker import WorkerConfig, run_worker
+from tests.factories.processes import stop_process
 
 Sessions = sessionmaker[Session]
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,7 +267,6 @@ def test_the_worker_process_runs_the_jobs_and_stops_gracefully_on_sigterm(engine
         out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
-            process.kill()
-            process.communicate()
+            stop_process(process)
     assert process.returncode == 0, err
     assert out.strip().endswith("stopped") and "job cleanup: deleted 0 expired LTI rows" in err

@@ -32,6 +32,7 @@ from tests.factories import lti as f
 from tests.factories.catalog import make_course
 from tests.factories.licenses import claim, make_account
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
+from tests.factories.processes import stop_process
 
 SERVER_CONNECTIONS = 3  # PgBouncer's pool: fewer server connections than clients
 
@@ -94,8 +95,7 @@ def bouncer_url(engine: Engine) -> Iterator[str]:
         url = engine.url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
         yield f"{url}?pooler=transaction"
     finally:
-        process.terminate()
-        process.communicate(timeout=20)
+        stop_process(process)
         shutil.rmtree(folder, ignore_errors=True)
 
 

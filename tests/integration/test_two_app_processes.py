@@ -30,6 +30,7 @@ from store.licenses.service import grant_plus, grant_volume
 from tests.factories import lti as f
 from tests.factories.catalog import make_course
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
+from tests.factories.processes import stop_process
 from tests.web.test_deeplink import RETURN_URL, _follow, _open, _picker, _post, _returned, _verify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,15 +95,6 @@ def _wait_until_up(process: subprocess.Popen[str], base_url: str) -> None:
     pytest.fail(f"the app at {base_url} did not come up")
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-
-
 @pytest.fixture
 def env(lti_env):  # type: ignore[no-untyped-def]
     if lti_env.engine.dialect.name != "postgresql":
@@ -137,7 +129,7 @@ def hosts(env) -> Iterator[tuple[AppHost, AppHost]]:  # type: ignore[no-untyped-
         yield AppHost(urls[0], jar), AppHost(urls[1], jar)
     finally:
         for process in processes:
-            _stop(process)
+            stop_process(process)
 
 
 def _login(host: AppHost, env: Any) -> str:

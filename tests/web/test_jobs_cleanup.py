@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from lti_tool.jobs import cleanup
 from lti_tool.lti.models import LtiLaunch, LtiLoginState, LtiUsedNonce, WebSession
 from store.base import utcnow
-from store.licenses.service import grant_plus
 from tests.factories import lti as f
-from tests.factories.catalog import make_course
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
 
 MODELS = (LtiLoginState, LtiUsedNonce, WebSession, LtiLaunch)
@@ -25,16 +22,8 @@ def _rows(env) -> dict[str, int]:  # type: ignore[no-untyped-def]
         return {m.__tablename__: session.scalar(select(func.count()).select_from(m)) or 0 for m in MODELS}
 
 
-@pytest.fixture
-def env(lti_env):  # type: ignore[no-untyped-def]
-    with lti_env.sessions.begin() as session:
-        make_course(session, "C-100")
-    grant_plus(lti_env.sessions, lti_env.account_id, 5, "annual", utcnow())
-    return lti_env
-
-
-def test_expired_rows_are_refused_until_the_cleanup_job_deletes_them(env) -> None:  # type: ignore[no-untyped-def]
-    assert f.launch(env.client, env.platform, custom=f.course_custom("C-100", "plus")).status_code == 303
+def test_expired_rows_are_refused_until_the_cleanup_job_deletes_them(lti_env) -> None:  # type: ignore[no-untyped-def]
+    env = lti_env
     launched = f.launch(env.client, env.platform, target_link_uri="https://tool.test/lti/launch", sub="learner-9")
     token = launched.headers["Location"].split("s=", 1)[1].split("&", 1)[0]
     f.login(env.client, env.platform)  # a login nobody finishes
