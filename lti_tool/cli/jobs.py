@@ -10,6 +10,7 @@ import sys
 import threading
 from dataclasses import asdict
 from datetime import datetime
+from typing import NoReturn
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,8 +39,11 @@ def _selected(ctx: CliContext, only: tuple[str, ...]) -> list[JobDefinition]:
     return [job for job in jobs if not only or job.name in only]
 
 
+def _no_jobs_table(exc: SQLAlchemyError) -> NoReturn:
+    fail(f"cannot use the jobs table ({type(exc).__name__}); run `lti-tool db upgrade` first [no_jobs_table]")
+
+
 def _run_once(ctx: CliContext, jobs: list[JobDefinition], config: WorkerConfig) -> None:
-    ensure_jobs(ctx.sessions, [job.schedule for job in jobs], utcnow())
     results = run_due(ctx.sessions, jobs, config.worker, utcnow, config.lease_seconds)
     if not results:
         echo("no job was due")
@@ -62,6 +66,10 @@ def worker(ctx: CliContext, once: bool, only: tuple[str, ...]) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     jobs = _selected(ctx, only)
     config = WorkerConfig(_worker_name(), settings.jobs_lease_seconds, float(settings.jobs_poll_seconds))
+    try:
+        ensure_jobs(ctx.sessions, [job.schedule for job in jobs], utcnow())
+    except SQLAlchemyError as exc:
+        _no_jobs_table(exc)
     if once:
         _run_once(ctx, jobs, config)
         return
@@ -91,7 +99,7 @@ def jobs_status(ctx: CliContext, as_json: bool) -> None:
         with ctx.read_sessions() as session:
             rows = job_statuses(session, schedules(ctx.settings))
     except SQLAlchemyError as exc:  # e.g. a database not migrated yet
-        fail(f"cannot read the jobs: {type(exc).__name__}; run `lti-tool db upgrade` first [no_jobs_table]")
+        _no_jobs_table(exc)
     if as_json:
         emit_json([asdict(r) for r in rows])
         return

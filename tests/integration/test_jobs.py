@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.cli import cli
 from lti_tool.cli.base import CliContext
+from store.database import make_engine
 from store.jobs import JobDefinition, JobFailed, Schedule, ensure_jobs, job_statuses, run_due, run_job
 from store.jobs.models import Job
 from store.jobs.service import claim_slot
@@ -270,3 +271,15 @@ def test_the_worker_process_runs_the_jobs_and_stops_gracefully_on_sigterm(engine
             stop_process(process)
     assert process.returncode == 0, err
     assert out.strip().endswith("stopped") and "job cleanup: deleted 0 expired LTI rows" in err
+
+
+def test_a_database_without_the_jobs_table_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "test")
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        for args in (["worker", "--once"], ["jobs", "status"]):
+            result = CliRunner().invoke(cli, args, obj=CliContext(_engine=empty), catch_exceptions=False)
+            assert result.exit_code == 1 and result.output.strip().endswith("[no_jobs_table]"), result.output
+            assert "lti-tool db upgrade" in result.output and len(result.output.strip().splitlines()) == 1
+    finally:
+        empty.dispose()
