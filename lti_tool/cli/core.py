@@ -58,5 +58,6 @@ def _gunicorn(host: str, port: int, workers: int) -> None:
 
     from gunicorn.app.wsgiapp import run as gunicorn_run
 
-    sys.argv = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "lti_tool.wsgi:app"]
+    address = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 address
+    sys.argv = ["gunicorn", "--bind", f"{address}:{port}", "--workers", str(workers), "lti_tool.wsgi:app"]
     gunicorn_run()
