@@ -50,7 +50,3 @@ def error_line(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     text = "".join(ch if ch.isprintable() else " " for ch in text)
     return " ".join(text.split())[:ERROR_MAX]
-
-
-def is_due(next_run_at: datetime | None, now: datetime) -> bool:
-    return next_run_at is None or next_run_at <= now

@@ -31,7 +31,7 @@ from tests.factories import lti as f
 from tests.factories.catalog import make_course
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
 from tests.factories.processes import stop_process
-from tests.web.test_deeplink import RETURN_URL, _follow, _open, _picker, _post, _returned, _verify
+from tests.web.test_deeplink import RETURN_URL, _follow, _picker, _post, _returned, _verify
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
