@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base
 
+
 class Job(Base):
     """A background job's schedule state. A worker claims a due slot with one conditional
     UPDATE (``next_run_at <= now`` and no live lease): the row moves to the next slot and carries
