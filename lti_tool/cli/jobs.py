@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from lti_tool.cli.base import CliContext, cli, echo, emit_json, fail, json_option, pass_ctx
 from lti_tool.jobs import JOB_NAMES, product_jobs, schedules
 from store.base import utcnow
-from store.jobs import JobDefinition, RunResult, ensure_jobs, job_statuses, run_due
+from store.jobs import JobDefinition, JobStatus, RunResult, ensure_jobs, job_statuses, run_due
 from store.jobs.worker import WorkerConfig, run_worker
 
 
@@ -90,6 +90,15 @@ def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else "never"
 
 
+def _last_run(status: JobStatus) -> str:
+    if status.last_started_at is None:
+        return "never"
+    if status.last_finished_at is None or status.last_finished_at < status.last_started_at:
+        return f"{_when(status.last_started_at)} (running)"
+    seconds = (status.last_finished_at - status.last_started_at).total_seconds()
+    return f"{_when(status.last_started_at)} ({seconds:.1f} s)"
+
+
 @jobs_group.command("status")
 @json_option
 @pass_ctx
@@ -106,7 +115,7 @@ def jobs_status(ctx: CliContext, as_json: bool) -> None:
     for r in rows:
         result = r.last_result or "-"
         running = f"  running on {r.running_by}" if r.running_by else ""
-        echo(f"{r.name:18} every {r.interval_seconds:>5} s  last {_when(r.last_started_at)}  {result:5}  "
+        echo(f"{r.name:18} every {r.interval_seconds:>5} s  last {_last_run(r)}  {result:5}  "
              f"next {_when(r.next_run_at) if r.next_run_at else 'at the first worker start'}{running}")
         detail = r.last_error if r.last_result == "error" else r.last_summary
         if detail:

@@ -13,6 +13,9 @@ Every message is recorded in ``mail_outbox`` with its status:
 the subject would inject headers; text breaking the input rule), before anything is recorded.
 It never raises because delivery failed: the use case that caused the mail has committed and
 its page must answer as usual; the failure is logged and recorded (``failed`` with its error).
+The worker's ``mail-retry`` job sends such messages again (``claim_retries``, then
+``SmtpMailer.retry_failed``), counting ``attempts``, up to ``MAIL_MAX_ATTEMPTS`` and while the
+message is younger than ``MAIL_RETRY_HOURS``.
 """
 
 from __future__ import annotations

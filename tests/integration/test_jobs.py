@@ -283,3 +283,16 @@ def test_a_database_without_the_jobs_table_is_one_line(tmp_path: Path, monkeypat
             assert "lti-tool db upgrade" in result.output and len(result.output.strip().splitlines()) == 1
     finally:
         empty.dispose()
+
+
+def test_jobs_status_shows_a_run_in_progress_and_its_worker(run: Callable[..., Result],
+                                                            committing_sessions: Sessions) -> None:
+    assert run("worker", "--once", "--job", "cleanup").exit_code == 0
+    schedule = Schedule("cleanup", 600)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert claim_slot(committing_sessions, schedule, "host-a:4242", later, LEASE) is not None
+    text = run("jobs", "status").output
+    line = next(line for line in text.splitlines() if line.startswith("cleanup"))
+    assert "(running)" in line and "running on host-a:4242" in line
+    cleanup = json.loads(run("jobs", "status", "--json").output)[0]
+    assert cleanup["running_by"] == "host-a:4242" and cleanup["last_result"] == "ok"
