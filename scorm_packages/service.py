@@ -71,7 +71,7 @@ from store.licenses import rules
 from store.licenses.labels import license_label
 from store.licenses.holdings import Verdict
 from store.licenses.service import ClaimRequest, SeatView, add_refusal, claim_seat
-from store.database import upsert_insert
+from store.database import delete_in_batches, upsert_insert
 
 log = logging.getLogger(__name__)
 
@@ -650,10 +650,9 @@ def _use_token_id(sessions: sessionmaker[Session], package_id: int, claims: Laun
 
 
 def purge_used_tokens(sessions: sessionmaker[Session], now: datetime) -> int:
-    """Delete the ids of launch tokens that have expired (one transaction; the cleanup job runs
+    """Delete the ids of launch tokens that have expired (in short batches; the cleanup job runs
     it): such a token is refused as expired before its id is looked at."""
-    with sessions.begin() as session:
-        return session.execute(delete(DispatchLaunchToken).where(DispatchLaunchToken.expires_at < now)).rowcount
+    return delete_in_batches(sessions, DispatchLaunchToken, DispatchLaunchToken.expires_at < now)
 
 
 def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request: LaunchRequest, now: datetime, *,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, delete, event, select, tuple_
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,3 +86,23 @@ def upsert_insert(session: Session) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+DELETE_BATCH = 5_000
+
+
+def delete_in_batches(sessions: sessionmaker[Session], model: type[Any], condition: Any,
+                      batch: int = DELETE_BATCH) -> int:
+    """Delete the rows of ``model`` matching ``condition``, at most ``batch`` per transaction
+    (short transactions: a big sweep never holds the write lock long); the number deleted."""
+    keys = list(model.__mapper__.primary_key)
+    key = keys[0] if len(keys) == 1 else tuple_(*keys)
+    deleted = 0
+    while True:
+        with sessions.begin() as session:
+            chosen = select(*keys).where(condition).limit(batch)
+            done = session.execute(delete(model).where(key.in_(chosen))
+                                   .execution_options(synchronize_session=False)).rowcount
+        deleted += done
+        if done < batch:
+            return deleted

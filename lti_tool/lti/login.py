@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.lti.errors import bad_request
 from lti_tool.lti.models import LtiLaunch, LtiLoginState, LtiUsedNonce, WebSession
 from lti_tool.lti.tool_conf import RegistrationView, find_registration
+from store.database import delete_in_batches
 
 MAX_PARAM_CHARS = 4000
 STATE_COOKIE_PREFIX = "lti1p3-state-"
@@ -107,16 +107,13 @@ def origin_of(url: str) -> str | None:
 
 
 def purge_expired(sessions: sessionmaker[Session], now: datetime) -> int:
-    """Drop server-side LTI state nobody can use any more (indexed on expires_at), in one
-    transaction; the number of rows deleted. The cleanup job runs it, never a request: every
-    reader checks expiry itself (a login state, launch or web session past ``expires_at`` is
-    refused while its row still exists; a used nonce's row only refuses), so a late sweep
-    accepts nothing."""
-    deleted = 0
-    with sessions.begin() as session:
-        for model in (LtiLoginState, LtiUsedNonce, WebSession, LtiLaunch):
-            deleted += session.execute(delete(model).where(model.expires_at <= now)).rowcount
-    return deleted
+    """Drop server-side LTI state nobody can use any more (indexed on expires_at), in short
+    batches; the number of rows deleted. The cleanup job runs it, never a request: every reader
+    checks expiry itself (a login state, launch or web session past ``expires_at`` is refused
+    while its row still exists; a used nonce's row only refuses), so a late sweep accepts
+    nothing."""
+    return sum(delete_in_batches(sessions, model, model.expires_at <= now)
+               for model in (LtiLoginState, LtiUsedNonce, WebSession, LtiLaunch))
 
 
 def start_login(sessions: sessionmaker[Session], request: LoginRequest, redirect_uri: str, ttl_seconds: int,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.cli import cli
 from lti_tool.cli.base import CliContext
-from store.database import make_engine
+from store.database import delete_in_batches, make_engine
 from store.jobs import JobDefinition, JobFailed, Schedule, ensure_jobs, job_statuses, run_due, run_job
 from store.jobs.models import Job
 from store.jobs.service import claim_slot
@@ -296,3 +296,11 @@ def test_jobs_status_shows_a_run_in_progress_and_its_worker(run: Callable[..., R
     assert "(running)" in line and "running on host-a:4242" in line
     cleanup = json.loads(run("jobs", "status", "--json").output)[0]
     assert cleanup["running_by"] == "host-a:4242" and cleanup["last_result"] == "ok"
+
+
+def test_sweeps_delete_in_short_batches_only_what_matches(sessions: Sessions) -> None:
+    ensure_jobs(sessions, [Schedule(f"old-{i}", 60) for i in range(5)] + [Schedule("kept", 60)], T0)
+    assert delete_in_batches(sessions, Job, Job.name.like("old-%"), batch=2) == 5
+    with sessions() as session:
+        assert session.scalars(select(Job.name)).all() == ["kept"]
+    assert delete_in_batches(sessions, Job, Job.name.like("old-%"), batch=2) == 0
