@@ -75,9 +75,17 @@ test-sqlite: install browser
 test-postgres: install browser
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
 
+# The benchmarks' npm baseline (simple-scorm-packager), pinned in bench/node; not committed, not
+# needed by the product or its tests.
+BENCH_NODE := bench/node
+BENCH_NODE_STAMP := $(BENCH_NODE)/node_modules/.installed-stamp
+$(BENCH_NODE_STAMP): $(BENCH_NODE)/package.json $(BENCH_NODE)/package-lock.json
+	$(NPM) ci --prefix $(BENCH_NODE) --no-audit --no-fund --ignore-scripts
+	@touch $(BENCH_NODE_STAMP)
+
 ## bench: run the benchmarks in bench/ (each prints ratios against a baseline in the same run)
-bench: install
+bench: install $(BENCH_NODE_STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis $(VENDOR)/node_modules $(TEST_NODE)/node_modules
+	rm -rf $(VENV) var .pytest_cache .hypothesis $(VENDOR)/node_modules $(TEST_NODE)/node_modules $(BENCH_NODE)/node_modules
