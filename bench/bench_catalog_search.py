@@ -259,10 +259,10 @@ def realistic_run(sessions: sessionmaker[Session], label: str = "") -> None:
     print(f"{len(searches)} realistic searches (page of {PER_PAGE} + total; a quarter with Plus only, a quarter "
           f"with a publisher):")
     for kind in ("broad", "selective"):
-        row = {name: timings.get((name, kind), []) for name in ways}
-        p95 = {name: _percentile(t, 95) * 1000 for name, t in row.items()}
-        p50 = {name: _percentile(t, 50) * 1000 for name, t in row.items()}
-        print(f"  {kind:<9} ({len(row['product'])}): " + "  ".join(
+        per_way = {name: timings.get((name, kind), []) for name in ways}
+        p95 = {name: _percentile(t, 95) * 1000 for name, t in per_way.items()}
+        p50 = {name: _percentile(t, 50) * 1000 for name, t in per_way.items()}
+        print(f"  {kind:<9} ({len(per_way['product'])}): " + "  ".join(
             f"{name} p50 {p50[name]:6.1f} ms p95 {p95[name]:6.1f} ms" for name in ways)
             + f"  | product/plain p95 {p95['product'] / p95['plain index']:.2f}x (target: product p95 < 30 ms)")
         row(f"search p95, {kind} queries ({label})", f"{p95['product']:.0f} ms",
