@@ -85,7 +85,7 @@ def test_every_store_page_is_accessible(live_server: LiveServer, chromium: Any, 
         check(page, where)
 
     try:
-        go("/lti/home", "the Dashboard")
+        go("/dashboard", "the Dashboard")
         go("/store", "the catalog")
         go("/store/courses/FORK-200", "a course page", buy="1")
         page.get_by_label("Quantity").fill("0")
