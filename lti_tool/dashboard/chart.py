@@ -5,7 +5,8 @@ drawn on the server (``dashboard/chart.html``). No Flask, no I/O; dates in, coor
 The x axis spans the whole term (its first day shown to the day it ends), so the projection at
 the current pace fits: it runs from today's count to the day the seats run out, or, when that is
 after the term, to the term's last day at the same pace. The y axis runs from 0 to the seats
-bought (or the most ever used, if more). Every coordinate stays inside the plot area.
+bought (or the most ever used, if more), rounded up to a whole step of 1, 2 or 5 times a power of
+ten. Every coordinate stays inside the plot area.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import date
 WIDTH = 720
 HEIGHT = 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 36  # margins: axis labels live there
-Y_TICKS = 4
+MAX_Y_STEPS = 5
 X_TICKS = 4
 
 
@@ -72,15 +73,24 @@ class _Scale:
         return self.bottom - (self.bottom - self.top) * share
 
 
-def _y_ticks(scale: _Scale) -> tuple[Tick, ...]:
-    values = sorted({round(scale.top_value * i / Y_TICKS) for i in range(Y_TICKS + 1)})
-    return tuple(Tick(scale.y(v), str(v)) for v in values)
+def nice_step(top: int) -> int:
+    """The step of the y axis: 1, 2 or 5 times a power of ten, at most ``MAX_Y_STEPS`` steps to ``top``."""
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * magnitude * MAX_Y_STEPS >= top:
+                return factor * magnitude
+        magnitude *= 10
+
+
+def _y_ticks(scale: _Scale, step: int) -> tuple[Tick, ...]:
+    return tuple(Tick(scale.y(v), str(v)) for v in range(0, scale.top_value + 1, step))
 
 
 def _x_ticks(scale: _Scale) -> tuple[Tick, ...]:
     offsets = sorted({round(scale.days * i / X_TICKS) for i in range(X_TICKS + 1)})
     return tuple(Tick(scale.left + (scale.right - scale.left) * o / scale.days,
-                      date.fromordinal(scale.first.toordinal() + o).strftime("%b %d")) for o in offsets)
+                      date.fromordinal(scale.first.toordinal() + o).isoformat()) for o in offsets)
 
 
 def _projection(scale: _Scale, today: date, used: int, total: int, pace: float, run_out: date | None,
@@ -101,14 +111,16 @@ def seat_chart(days: Sequence[tuple[date, int]], total: int, term_last_day: date
     projection from the last day. Empty ``days``: no line, no projection."""
     first = days[0][0] if days else term_last_day
     last_shown = max(term_last_day, days[-1][0]) if days else term_last_day
-    top_value = max([total, 1] + [max(n, 0) for _day, n in days])
+    highest = max([total, 1] + [max(n, 0) for _day, n in days])
+    step = nice_step(highest)
+    top_value = -(-highest // step) * step  # up to a whole step
     scale = _Scale(first, max((last_shown - first).days, 1), top_value, float(LEFT), float(width - RIGHT),
                    float(TOP), float(height - BOTTOM))
     line = tuple(Point(scale.x(d), scale.y(n)) for d, n in days)
     projection = (_projection(scale, days[-1][0], days[-1][1], total, pace, run_out, term_last_day)
                   if days else None)
     return Chart(width, height, scale.left, scale.top, scale.right, scale.bottom, line, projection,
-                 scale.y(total), _x_ticks(scale), _y_ticks(scale))
+                 scale.y(total), _x_ticks(scale), _y_ticks(scale, step))
 
 
 def _pace_text(pace: float) -> str:
@@ -137,4 +149,4 @@ def describe(days: Sequence[tuple[date, int]], total: int, projection: str) -> s
             f"{max(total - used, 0)} of {total} seats left. {projection}")
 
 
-__all__ = ["Chart", "Point", "Tick", "describe", "run_out_text", "seat_chart"]
+__all__ = ["Chart", "Point", "Tick", "describe", "nice_step", "run_out_text", "seat_chart"]
