@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.base import utcnow
-from tests.browser.a11y import assert_accessible
+from tests.browser.a11y import check_page as check
 from tests.browser.conftest import LiveServer, new_page
 from tests.factories.dashboard import make_dashboard_account
 from tests.factories.store import make_buyer
@@ -26,15 +26,6 @@ TABS = (("/dashboard/plus", "Plus courses"), ("/dashboard/purchased", "Purchased
 Sessions = sessionmaker[Session]
 
 
-def no_sideways_scroll(page: Any, where: str) -> None:
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 1, f"{where} scrolls sideways by {overflow}px at {page.viewport_size['width']}px"
-
-
-def check(page: Any, where: str) -> None:
-    width = page.viewport_size["width"]
-    assert_accessible(page, f"{where} at {width}px")
-    no_sideways_scroll(page, where)
 
 
 def scroll_containers_take_focus(page: Any, where: str) -> None:
