@@ -17,7 +17,7 @@ from tests.factories import lti as f
 from tests.factories.catalog import make_course
 from tests.factories.licenses import claim
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
-from tests.factories.store import query_of
+from tests.factories.store import Page, query_of
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def env(lti_env):  # type: ignore[no-untyped-def]
 
 def _text(response) -> str:  # type: ignore[no-untyped-def]
     assert response.status_code == 200, response.get_data(as_text=True)[:1000]
-    return " ".join(response.get_data(as_text=True).split())
+    return Page(response).text
 
 
 def test_the_dashboard_shows_each_holdings_status(env) -> None:  # type: ignore[no-untyped-def]
@@ -64,7 +64,10 @@ def test_lti_home_redirects_admins_to_the_dashboard(env) -> None:  # type: ignor
     token = query_of(response.headers["Location"])["s"]
     home = env.client.get("/lti/home", query_string={"s": token})
     assert home.status_code == 303 and home.headers["Location"] == f"/dashboard?s={token}"
-    assert "<h1>Dashboard</h1>" in env.client.get(home.headers["Location"]).get_data(as_text=True)
+    dashboard = env.client.get(home.headers["Location"])
+    assert "<h1>Dashboard</h1>" in dashboard.get_data(as_text=True)
+    # Inside the LMS iframe: the page may be framed by the launch's LMS.
+    assert "frame-ancestors 'self' https://lms.example.edu" in dashboard.headers["Content-Security-Policy"]
 
 
 def test_an_admin_is_not_asked_to_take_a_seat_a_course_cannot_give(env) -> None:  # type: ignore[no-untyped-def]
