@@ -198,6 +198,14 @@ def test_needs_attention_renew_links_the_plus_page(app: Flask, committing_sessio
     assert page.link("Renew the Plus subscription").startswith("/store/plus?s=")
 
 
+def test_every_link_and_form_keeps_the_session_token(org: Org) -> None:
+    for path in ("/dashboard", "/dashboard/plus", "/dashboard/purchased", "/dashboard/ppu", "/dashboard/attention"):
+        page = org.admin.page(path)
+        assert_token_kept(page, org.admin)
+        for form in page.doc.xpath("//form"):
+            assert form.xpath(f".//input[@type='hidden'][@name='s'][@value='{org.admin.token}']"), path
+
+
 def test_every_table_column_has_a_header(org: Org) -> None:
     for path in ("/dashboard", "/dashboard/plus", "/dashboard/purchased", "/dashboard/ppu"):
         page = org.admin.page(path)
