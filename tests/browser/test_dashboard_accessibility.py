@@ -2,7 +2,9 @@
 and a phone's (390 px): /dashboard (with the chart's table open) and the tabs Plus, Purchased
 Courses, PPU Library and Needs Attention, for an account with something on every tab. No
 violation of serious or critical impact, no page scrolls sideways at 390 px, the chart is drawn
-at a readable size and every table's scroll container is reachable by keyboard."""
+at a readable size and every table's scroll container is reachable by keyboard. And inside the
+demo LMS's iframe on another site with third-party cookies blocked, an admin's navigation launch
+lands on the dashboard and goes from tab to tab by its links (the session token rides along)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.base import utcnow
 from tests.browser.a11y import check_page as check
 from tests.browser.conftest import LiveServer, new_page
+from tests.browser.test_lti_demo import launch, open_demo
+from tests.browser.test_store_purchase import demo  # noqa: F401 - the demo LMS and tool, seeded
 from tests.factories.dashboard import make_dashboard_account
 from tests.factories.store import make_buyer
 
@@ -65,5 +69,25 @@ def test_every_dashboard_page_is_accessible(live_server: LiveServer, chromium: A
             scroll_containers_take_focus(page, heading)
             check(page, heading)
         assert not failed, failed
+    finally:
+        page.context.close()
+
+
+def test_an_admins_navigation_launch_lands_on_the_dashboard_and_walks_the_tabs(chromium: Any,
+                                                                                demo: LiveServer) -> None:  # noqa: F811
+    page = new_page(chromium, viewport={"width": 1000, "height": 900})  # third-party cookies blocked
+    try:
+        open_demo(page, demo)
+        frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
+        expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
+        expect(frame.locator("#dashboard-plus-summary")).to_be_visible()
+        tabs = frame.get_by_role("navigation", name="Dashboard")
+        for name, heading in (("Plus", "Plus courses"), ("Purchased Courses", "Purchased Courses"),
+                              ("PPU Library", "PPU Library"), ("Needs Attention", "Needs Attention")):
+            tabs.get_by_role("link", name=name, exact=True).click()
+            expect(frame.locator("h1")).to_have_text(heading)
+            expect(tabs.get_by_role("link", name=name, exact=True)).to_have_attribute("aria-current", "page")
+        frame.get_by_role("navigation", name="Store").get_by_role("link", name="Dashboard", exact=True).click()
+        expect(frame.locator("h1")).to_have_text("Dashboard")
     finally:
         page.context.close()
