@@ -29,23 +29,35 @@ def db_upgrade(ctx: CliContext, revision: str) -> None:
 @cli.command()
 @click.option("--host", default=None, help="Interface to bind (default: HOST setting, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default: PORT setting, 5000).")
+@click.option("--workers", default=None, type=click.IntRange(1, 256),
+              help="gunicorn worker processes (default: SERVE_WORKERS setting, 2); given, gunicorn serves even "
+                   "in development.")
 @pass_ctx
-def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
-    """Serve the app (Flask's server in development, gunicorn otherwise)."""
-    from lti_tool.app import create_app
-
+def serve(ctx: CliContext, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the app: Flask's server in development, gunicorn with N workers otherwise (the
+    production command; run `lti-tool worker` beside it for the background jobs)."""
     settings = ctx.settings
     # First start: the tool's signing key exists before the first LMS asks for the JWKS.
     ensure_tool_key(ctx.sessions, settings)
     host = host or settings.host
     port = port or settings.port
-    if settings.is_development:
+    if settings.is_development and workers is None:
+        from lti_tool.app import create_app
+
         app = create_app(settings)
         echo(f"serving on http://{host}:{port}/  (development; Ctrl+C stops)")
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
         return
-    from gunicorn.app.wsgiapp import run as gunicorn_run
+    _gunicorn(host, port, workers or settings.serve_workers)
+
+
+def _gunicorn(host: str, port: int, workers: int) -> None:
+    """gunicorn on ``lti_tool.wsgi:app``; each worker builds the app from the environment's
+    settings. SIGTERM stops it gracefully (workers finish their requests)."""
     import sys
 
-    sys.argv = ["gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "lti_tool.wsgi:app"]
+    from gunicorn.app.wsgiapp import run as gunicorn_run
+
+    address = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 address
+    sys.argv = ["gunicorn", "--bind", f"{address}:{port}", "--workers", str(workers), "lti_tool.wsgi:app"]
     gunicorn_run()

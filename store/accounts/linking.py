@@ -86,6 +86,13 @@ def same_person(session: Session, learner_a: int, learner_b: int) -> bool:
     return account_a == account_b and person_a is not None and person_a == person_b
 
 
+def is_identity_linking(read_sessions: sessionmaker[Session], account_id: int) -> bool:
+    """Whether the account treats the same person as one learner across delivery methods.
+    Raises NotFound (``unknown_account``)."""
+    with read_sessions() as session:
+        return bool(get_account(session, account_id).link_identities)
+
+
 def set_identity_linking(sessions: sessionmaker[Session], account_ref: str | int, enabled: bool) -> bool:
     """Switch "Treat the same person as one learner across delivery methods" for an account
     (staff, or the account's admins on the dashboard). See ``identities.LINKING_HELP``."""

@@ -5,7 +5,7 @@ close-account``).
 API::
 
     request_account_closure(sessions, account_id, learner_id, message, now) -> ClosureRequestView
-    list_closure_requests(session) -> list[ClosureRequestView]
+    list_closure_requests(session, account_id=None) -> list[ClosureRequestView]
     closure_preview(session, account_ref) -> ClosurePreview           # what closing would remove
     close_account(sessions, account_ref, now, *, steps=()) -> ClosureReport
 
@@ -94,10 +94,13 @@ def request_account_closure(sessions: sessionmaker[Session], account_id: int, le
         return ClosureRequestView(request.id, account.id, account.name, learner_id, name, email, message, now)
 
 
-def list_closure_requests(session: Session) -> list[ClosureRequestView]:
-    """Every open closure request, newest first (a closed account's requests go with it)."""
-    rows = session.execute(select(ClosureRequest, Account.name).join(Account, Account.id == ClosureRequest.account_id)
-                           .order_by(ClosureRequest.created_at.desc(), ClosureRequest.id.desc()))
+def list_closure_requests(session: Session, account_id: int | None = None) -> list[ClosureRequestView]:
+    """Every open closure request (of one account, with ``account_id``), newest first (a closed
+    account's requests go with it)."""
+    stmt = select(ClosureRequest, Account.name).join(Account, Account.id == ClosureRequest.account_id)
+    if account_id is not None:
+        stmt = stmt.where(ClosureRequest.account_id == account_id)
+    rows = session.execute(stmt.order_by(ClosureRequest.created_at.desc(), ClosureRequest.id.desc()))
     return [ClosureRequestView(r.id, r.account_id, name, r.learner_id, r.name, r.email, r.message, r.created_at)
             for r, name in rows]
 

@@ -7,6 +7,7 @@ API::
 
     report_page(read_sessions, account_id, filters, page=1, per_page=50) -> ReportPage
     report_csv(read_sessions, account_id, filters, *, batch=500) -> Iterator[str]   # CSV text, line by line
+    report_courses(read_sessions, account_id) -> tuple[ReportCourse, ...]            # the Course filter's choices
 
 **Visibility.** A report shows only seats of the account: seats under the licenses it bought (or
 staff granted it). A learner who buys a license for themself does so in an account of their own
@@ -183,6 +184,24 @@ def report_page(read_sessions: sessionmaker[Session], account_id: int, filters: 
     return ReportPage(filters, tuple(rows), total, page, per_page, linked)
 
 
+@dataclass(frozen=True)
+class ReportCourse:
+    catalog_id: str
+    title: str
+
+
+def report_courses(read_sessions: sessionmaker[Session], account_id: int) -> tuple[ReportCourse, ...]:
+    """The courses the report has rows for (launched under a seat of the account), by title:
+    the choices of the report's course filter."""
+    with read_sessions() as session:
+        rows = session.execute(
+            select(Course.catalog_id, Course.title).select_from(CourseLaunch)
+            .join(Seat, Seat.id == CourseLaunch.seat_id).join(Course, Course.id == CourseLaunch.course_pk)
+            .where(Seat.account_id == account_id).group_by(Course.catalog_id, Course.title)
+            .order_by(Course.title, Course.catalog_id))
+        return tuple(ReportCourse(catalog_id, title) for catalog_id, title in rows)
+
+
 def report_rows(session: Session, account_id: int, filters: ReportFilters, *,
                 batch: int = CSV_BATCH) -> Iterator[ReportRow]:
     """Every row of the report in page order, fetched ``batch`` at a time (never all at once)."""
@@ -224,4 +243,5 @@ def _csv_lines(read_sessions: sessionmaker[Session], account_id: int, filters: R
             yield line(row.csv_cells())
 
 
-__all__ = ["ReportFilters", "ReportPage", "ReportRow", "report_csv", "report_page", "report_rows"]
+__all__ = ["ReportCourse", "ReportFilters", "ReportPage", "ReportRow", "report_courses", "report_csv", "report_page",
+           "report_rows"]

@@ -277,6 +277,10 @@ def test_closure_requests(sessions: Sessions, catalog: None) -> None:
         request_account_closure(sessions, account_id, other.learner_id, "hi", T0)
     with pytest.raises(NotFound):
         request_account_closure(sessions, 999_999, None, "hi", T0)
+    request_account_closure(sessions, other.account_id, None, "Close us too.", T0 + timedelta(hours=2))
+    with sessions() as s:
+        assert [r.message for r in list_closure_requests(s, other.account_id)] == ["Close us too."]
+        assert len(list_closure_requests(s, account_id)) == 2 and len(list_closure_requests(s)) == 3
 
 
 def test_an_independent_learners_reset_mail_goes_with_their_account(sessions: Sessions) -> None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.accounts.linking import set_identity_linking
+from store.accounts.linking import is_identity_linking, set_identity_linking
 from store.accounts.models import Learner, PersonKey
 from store.accounts.service import LearnerIdentity
 from store.errors import NotFound
@@ -41,6 +41,7 @@ def setup(sessions: Sessions, *, link: bool, name: str = "Link Org", seats: int 
     service.grant_plus(sessions, account_id, seats, "annual", T0)
     if link:
         assert set_identity_linking(sessions, account_id, True) is True
+        assert is_identity_linking(sessions, account_id) is True
     return account_id, course
 
 
@@ -56,6 +57,7 @@ def seat_count(sessions: Sessions) -> int:
 
 def test_off_by_default_each_delivery_method_takes_its_own_seat(sessions: Sessions) -> None:
     account_id, course = setup(sessions, link=False)
+    assert is_identity_linking(sessions, account_id) is False
     first = claim(sessions, account_id, course, lti("s1", "ada@example.com", "adal"))
     second = claim(sessions, account_id, course, package("adal"))
     assert first.ok and second.ok and first.seat.id != second.seat.id  # type: ignore[union-attr]
@@ -143,6 +145,8 @@ def test_linking_never_crosses_accounts(sessions: Sessions) -> None:
 def test_switching_it_needs_a_known_account(sessions: Sessions) -> None:
     with pytest.raises(NotFound):
         set_identity_linking(sessions, "No Such Org", True)
+    with pytest.raises(NotFound):
+        is_identity_linking(sessions, 999_999)
 
 
 def test_turned_off_again_new_seats_are_per_identity(sessions: Sessions) -> None:

@@ -9,23 +9,21 @@ import tracemalloc
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import String, cast, insert, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.linking import set_identity_linking
-from store.accounts.models import Learner
 from store.accounts.service import LearnerIdentity, create_account
-from store.base import UTCDateTime
 from store.catalog.models import Course
 from store.errors import InvalidInput, NotFound
 from store.licenses import service
-from store.licenses.models import CourseLaunch, Seat, VolumeLot
 from store.licenses.service import ClaimRequest, claim_seat
 from store.progress.models import CourseProgress
 from store.reports.rules import CSV_HEADER, ReportFilters
-from store.reports.service import report_csv, report_page
+from store.reports.service import ReportCourse, report_courses, report_csv, report_page
 from tests.factories.catalog import make_course
 from tests.factories.licenses import T0, make_account
+from tests.factories.reports import bulk_launches
 
 Sessions = sessionmaker[Session]
 ISS = "lti:https://lms.example.edu"
@@ -213,38 +211,10 @@ def test_a_self_bought_license_stays_private(sessions: Sessions, org: tuple[int,
 # ---------------------------------------------------------------- 100,000 rows, streamed
 
 
-def _bulk(sessions: Sessions, account_id: int, catalog_id: str, n: int) -> None:
-    """n learners, each with a Volume seat and a launch of the course, in three INSERT … SELECT."""
-    with sessions.begin() as s:
-        course_pk = s.scalar(select(Course.id).where(Course.catalog_id == catalog_id))
-        lot = VolumeLot(account_id=account_id, course_pk=course_pk, seats_total=n, seats_used=0, purchased_at=T0,
-                        expires_at=T0 + timedelta(days=365), created_at=T0)
-        s.add(lot)
-        s.flush()
-        numbers = select(literal(1).label("i")).cte("numbers", recursive=True)
-        numbers = numbers.union_all(select(numbers.c.i + 1).where(numbers.c.i < n))
-        at = literal(T0, UTCDateTime())
-        s.execute(insert(Learner).from_select(
-            ["account_id", "identity_source", "external_id", "name", "email", "delivery", "created_at", "updated_at"],
-            select(literal(account_id), literal(ISS), literal("L") + cast(numbers.c.i, String),
-                   literal("Learner ") + cast(numbers.c.i, String),
-                   literal("l") + cast(numbers.c.i, String) + literal("@example.com"), literal("lti"), at, at)))
-        s.execute(insert(Seat).from_select(
-            ["account_id", "learner_id", "license_type", "scope", "course_pk", "lot_id", "attempt", "occupied_at",
-             "expires_at"],
-            select(literal(account_id), Learner.id, literal("volume"), literal(f"volume:{course_pk}"),
-                   literal(course_pk), literal(lot.id), literal(1), at, literal(lot.expires_at, UTCDateTime()))
-            .where(Learner.account_id == account_id)))
-        s.execute(insert(CourseLaunch).from_select(
-            ["seat_id", "course_pk", "first_launched_at", "last_launched_at", "launch_count"],
-            select(Seat.id, literal(course_pk), Seat.occupied_at, Seat.occupied_at, literal(1))
-            .where(Seat.account_id == account_id)))
-
-
 def test_the_csv_of_100000_rows_streams_in_bounded_memory(sessions: Sessions, org: tuple[int, str, str]) -> None:
     account_id, volume, _plus = org
     n = 100_000
-    _bulk(sessions, account_id, volume, n)
+    bulk_launches(sessions, account_id, volume, n, T0)
     lines = report_csv(sessions, account_id, ReportFilters(), batch=500)
     tracemalloc.start()
     try:
@@ -258,3 +228,17 @@ def test_the_csv_of_100000_rows_streams_in_bounded_memory(sessions: Sessions, or
     assert count == n + 1
     assert size > 8_000_000  # the whole CSV: about 10 MB
     assert peak < size / 4, f"peak {peak:,} bytes for a {size:,}-byte CSV: rows were not streamed"
+
+
+def test_the_course_filters_choices_are_the_courses_launched_under_the_accounts_seats(
+        sessions: Sessions, org: tuple[int, str, str]) -> None:
+    account_id, volume, plus = org
+    assert report_courses(sessions, account_id) == ()
+    claim(sessions, account_id, volume, LearnerIdentity(ISS, "a"))
+    claim(sessions, account_id, volume, LearnerIdentity(ISS, "b"))
+    other = make_account(sessions, "Other Org").id
+    service.grant_plus(sessions, other, 5, "annual", T0)
+    claim(sessions, other, plus, LearnerIdentity(ISS, "c"), license_type="plus")
+    assert report_courses(sessions, account_id) == (ReportCourse(volume, "Volume Course"),)
+    claim(sessions, account_id, plus, LearnerIdentity(ISS, "a"), license_type="plus")
+    assert [c.title for c in report_courses(sessions, account_id)] == ["Plus Course", "Volume Course"]
