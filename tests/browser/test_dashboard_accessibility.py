@@ -4,10 +4,12 @@ Courses, PPU Library and Needs Attention, for an account with something on every
 violation of serious or critical impact, no page scrolls sideways at 390 px, the chart is drawn
 at a readable size and every table's scroll container is reachable by keyboard. And inside the
 demo LMS's iframe on another site with third-party cookies blocked, an admin's navigation launch
-lands on the dashboard and goes from tab to tab by its links (the session token rides along)."""
+lands on the dashboard and goes from tab to tab by its links (the session token rides along); a
+learner's Plus launch then shows in the summary and the chart's figures."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.base import utcnow
 from tests.browser.a11y import check_page as check
 from tests.browser.conftest import LiveServer, new_page
-from tests.browser.test_lti_demo import launch, open_demo
+from tests.browser.test_lti_demo import launch, open_demo, wait_for_player
 from tests.browser.test_store_purchase import demo  # noqa: F401 - the demo LMS and tool, seeded
 from tests.factories.dashboard import make_dashboard_account
 from tests.factories.store import make_buyer
@@ -89,5 +91,25 @@ def test_an_admins_navigation_launch_lands_on_the_dashboard_and_walks_the_tabs(c
             expect(tabs.get_by_role("link", name=name, exact=True)).to_have_attribute("aria-current", "page")
         frame.get_by_role("navigation", name="Store").get_by_role("link", name="Dashboard", exact=True).click()
         expect(frame.locator("h1")).to_have_text("Dashboard")
+        summary = frame.locator("#dashboard-plus-summary").inner_text()
+        used_today = last_row(frame)
+
+        # A learner the tool has never seen launches a Plus course: one seat fewer, one more today.
+        page.select_option("#demo-license", "plus")
+        launch(page, person="new")
+        wait_for_player(page, demo)
+        frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
+        expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
+        available, total = map(int, re.fullmatch(r"Available Plus seats: (\d+) of (\d+)", summary).groups())
+        expect(frame.locator("#dashboard-plus-summary")).to_have_text(
+            f"Available Plus seats: {available - 1} of {total}")
+        assert last_row(frame) == [used_today[0], str(int(used_today[1]) + 1), str(int(used_today[2]) - 1)]
+        # Every step in the frame, without a cookie: the session token rode in the links.
+        assert not page.context.cookies(demo.url)
     finally:
         page.context.close()
+
+
+def last_row(frame: Any) -> list[str]:
+    """Today's row of the chart's table: day, seats used, seats left."""
+    return [c.strip() for c in frame.locator("details table tbody tr").last.locator("td").all_text_contents()]
