@@ -131,6 +131,7 @@ def _register_player_launches(services: Services) -> None:
 def _register_blueprints(app: Flask, services: Services) -> None:
     from lti_tool.dashboard import reports as dashboard_reports
     from lti_tool.dashboard import settings as dashboard_settings
+    from lti_tool.dashboard import views as dashboard
     from lti_tool.demo import views as demo
     from lti_tool.lti import deeplink, dynreg, install
     from lti_tool.lti import views as lti_launch
@@ -147,6 +148,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(deeplink.bp)
     app.register_blueprint(storefront.bp)
     app.register_blueprint(buying.bp)  # the cart, quotes, checkout and the Order History
+    app.register_blueprint(dashboard.bp)  # the admin dashboard: summary, chart and tabs
     app.register_blueprint(dashboard_reports.bp)  # the Reports tab and its CSV
     app.register_blueprint(dashboard_settings.bp)  # the account's settings: identity linking, closure request
     app.register_blueprint(dispatch.bp)

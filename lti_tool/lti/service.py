@@ -19,7 +19,7 @@ from lti_tool.lti.roles import is_admin
 from store.catalog.models import Course
 from store.content import ContentNotAvailable, content_kind
 from store.content.queries import current_package
-from store.errors import NotFound, StoreError
+from store.errors import StoreError
 from store.licenses import holdings
 from store.licenses import queries as license_queries
 from store.licenses import rules
@@ -114,16 +114,6 @@ def _is_deliverable(session: Session, account_id: int, course_catalog_id: str, l
 
 
 # ---------------------------------------------------------------- launch without a course
-
-
-def admin_overview(sessions: sessionmaker[Session], account_id: int, now: datetime) -> holdings.AccountOverview:
-    """The admins' page: the account overview read model (every holding with its status)."""
-    with sessions() as session:
-        try:
-            return holdings.account_overview(session, account_id, now)
-        except NotFound:
-            raise unauthorized("no_session", "The account of this session no longer exists.",
-                               "Open the tool again from your LMS.") from None
 
 
 @dataclass(frozen=True)
