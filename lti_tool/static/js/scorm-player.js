@@ -55,21 +55,9 @@
     notice.hidden = false;
   }
 
+  /** The server words the status (lti_tool/player/rules.py: a failed attempt is never "completed"). */
   function renderStatus() {
-    var text;
-    if (state.completion_status === "completed") {
-      text = "Completed";
-      if (state.score_percent !== null && state.score_percent !== undefined) {
-        text += " \u2014 score " + state.score_percent + "%";
-      }
-      if (state.success_status === "passed") { text += " (passed)"; }
-      else if (state.success_status === "failed") { text += " (not passed yet)"; }
-    } else if (state.completion_status === "incomplete") {
-      text = "In progress";
-    } else {
-      text = "Not started";
-    }
-    document.getElementById("player-status").textContent = text;
+    document.getElementById("player-status").textContent = state.label;
   }
 
   function accept(kind, newState) {
