@@ -46,7 +46,8 @@ $(CHROMIUM):
 	  echo "browser tests need Debian's chromium: run 'sudo apt-get install chromium' once"; exit 1; \
 	fi
 
-## run: migrate the database, seed demo data when empty, serve on 127.0.0.1:5000 (HOST/PORT override)
+## run: migrate the database, seed demo data when empty, serve on 127.0.0.1:5000 (HOST/PORT override),
+##      printing the URLs to open first (the demo LMS at http://localhost:5000/demo, /lti/install, /store)
 run: install
 	$(VENV)/bin/lti-tool db upgrade
 	$(VENV)/bin/lti-tool demo seed --if-empty

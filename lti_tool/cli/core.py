@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from config import Settings
+from config.defaults import PRODUCT_NAME
 from lti_tool.cli.base import CliContext, cli, echo, pass_ctx
 from lti_tool.db import current_revision, head_revision, upgrade_database
 from lti_tool.lti.keys import ensure_tool_key
@@ -41,7 +43,9 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     port = port or settings.port
     if settings.is_development:
         app = create_app(settings)
-        echo(f"serving on http://{host}:{port}/  (development; Ctrl+C stops)")
+        echo(f"{PRODUCT_NAME}: serving on http://{host}:{port}/  (development; Ctrl+C stops)")
+        for label, url in start_urls(settings, host, port):
+            echo(f"  {label:<24}{url}")
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
         return
     from gunicorn.app.wsgiapp import run as gunicorn_run
@@ -49,3 +53,18 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
 
     sys.argv = ["gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "lti_tool.wsgi:app"]
     gunicorn_run()
+
+
+def start_urls(settings: Settings, host: str, port: int) -> list[tuple[str, str]]:
+    """What a newcomer opens first (printed by ``serve``): the demo LMS when it runs (on the
+    other loopback name, so the tool's frame is cross-site), the LMS install page, the store."""
+    from lti_tool.demo.platform import resolve_origins
+
+    base = f"http://{host}:{port}"
+    urls = []
+    if settings.demo_platform and not settings.is_production:
+        demo = resolve_origins(base, base).redirect_to or base
+        urls.append(("Demo LMS (start here):", demo + "/demo"))
+    urls += [("Install in an LMS:", base + "/lti/install"), ("Store:", base + "/store"),
+             ("Health:", base + "/healthz")]
+    return urls
