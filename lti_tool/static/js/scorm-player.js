@@ -229,7 +229,8 @@
     var fit = function () {  // the body's own height with its margins (never the frame's height)
       var style = doc.defaultView ? doc.defaultView.getComputedStyle(doc.body) : null;
       var margins = style ? (parseFloat(style.marginTop) || 0) + (parseFloat(style.marginBottom) || 0) : 0;
-      frame.style.height = Math.ceil(Math.max(doc.body.offsetHeight, doc.body.scrollHeight) + margins) + "px";
+      var borders = frame.offsetHeight - frame.clientHeight;  // the frame's own border (box-sizing: border-box)
+      frame.style.height = Math.ceil(Math.max(doc.body.offsetHeight, doc.body.scrollHeight) + margins + borders) + "px";
     };
     frame.classList.add("fitted");
     fit();
