@@ -90,7 +90,8 @@ def tool_frame(page: Any) -> Any:
 
 
 def in_frame(page: Any, heading_selector: str) -> Any:
-    page.frame_locator(FRAME).locator(heading_selector).first.wait_for(timeout=20_000)
+    # The whole login round trip first (platform storage included): a busy machine needs time.
+    page.frame_locator(FRAME).locator(heading_selector).first.wait_for(timeout=40_000)
     return tool_frame(page)
 
 
