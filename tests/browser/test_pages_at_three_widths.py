@@ -95,24 +95,18 @@ def in_frame(page: Any, heading_selector: str) -> Any:
     return tool_frame(page)
 
 
-def open_tool_404(site: Site, page: Any) -> Any:
-    page.goto(site.tool + "/no/such/page")
-    return page
+def at(address: Callable[[Site], str]) -> Callable[[Site, Any], Any]:
+    """A page opened by its address, checked as it is."""
+    def open_page(site: Site, page: Any) -> Any:
+        page.goto(address(site))
+        return page
+    return open_page
 
 
-def open_launch_405(site: Site, page: Any) -> Any:
-    page.goto(site.tool + "/lti/launch")
-    return page
-
-
-def open_nul_400(site: Site, page: Any) -> Any:
-    page.goto(site.tool + "/lti/install?x=%00")
-    return page
-
-
-def open_demo_404(site: Site, page: Any) -> Any:
-    page.goto(site.demo + "/no-such-page")
-    return page
+open_tool_404 = at(lambda site: site.tool + "/no/such/page")
+open_launch_405 = at(lambda site: site.tool + "/lti/launch")
+open_nul_400 = at(lambda site: site.tool + "/lti/install?x=%00")
+open_demo_404 = at(lambda site: site.demo + "/no-such-page")
 
 
 def open_demo_lms(site: Site, page: Any) -> Any:
