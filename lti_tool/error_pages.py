@@ -4,7 +4,7 @@ own refusals (``LaunchError``, the input rule) and for every error Flask or a vi
 sentence and a next step (``next_step``).
 
 The next step: inside an LMS frame (the browser says ``Sec-Fetch-Dest: iframe``, or the request
-carries a web session) the page says to open the tool again from the LMS, and links back to the
+carries the web session of an LTI launch) the page says to open the tool again from the LMS, and links back to the
 person's start page in the tool while the session lasts; outside a frame it links to ``/``.
 
 JSON clients keep JSON errors: the player's API (``/play/api/``) and the dispatch runtime's JSON
@@ -73,19 +73,22 @@ class NextStep:
     link_label: str | None
 
 
-def is_in_lms_frame() -> bool:
-    if request.headers.get("Sec-Fetch-Dest") == "iframe":
-        return True
+def _has_lti_session() -> bool:
+    """A web session made by an LTI launch (a signed-in independent learner's has no launch)."""
     try:
-        return isinstance(session.get("account_id"), int)
+        return isinstance(session.get("account_id"), int) and bool(session.get("launch_id"))
     except Exception:  # noqa: BLE001 - an error page must render whatever state the session is in
         return False
+
+
+def is_in_lms_frame() -> bool:
+    return request.headers.get("Sec-Fetch-Dest") == "iframe" or _has_lti_session()
 
 
 def _session_start_url() -> tuple[str, str] | None:
     """The person's start page in the tool while their LTI web session lasts."""
     try:
-        if not isinstance(session.get("account_id"), int):
+        if not _has_lti_session():
             return None
         if session.get("is_admin"):
             return url_for_s("lti_launch.home"), "Back to the tool's start page"
