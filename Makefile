@@ -16,7 +16,7 @@ NODE_STAMP := $(VENDOR)/node_modules/.installed-stamp
 TEST_NODE := tests/browser/node
 TEST_NODE_STAMP := $(TEST_NODE)/node_modules/.installed-stamp
 
-.PHONY: install browser run test test-sqlite test-postgres bench clean
+.PHONY: install browser run serve-prod test test-sqlite test-postgres bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,11 +46,25 @@ $(CHROMIUM):
 	  echo "browser tests need Debian's chromium: run 'sudo apt-get install chromium' once"; exit 1; \
 	fi
 
-## run: migrate the database, seed demo data when empty, serve on 127.0.0.1:5000 (HOST/PORT override)
+# $(call with_worker,COMMAND): run COMMAND with `lti-tool worker` (the background jobs) beside it;
+# Ctrl+C, SIGTERM or the end of COMMAND stops both (the worker finishes the job in progress).
+define with_worker
+	@$(VENV)/bin/lti-tool worker & worker=$$!; $(1) & server=$$!; \
+	trap 'kill -TERM $$worker $$server 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
+	wait $$server
+endef
+
+## run: migrate the database, seed demo data when empty, serve on 127.0.0.1:5000 (HOST/PORT override) with the job worker beside it,
+##      printing the URLs to open first (the demo LMS at http://localhost:5000/demo, /lti/install, /store)
 run: install
 	$(VENV)/bin/lti-tool db upgrade
 	$(VENV)/bin/lti-tool demo seed --if-empty
-	$(VENV)/bin/lti-tool serve
+	$(call with_worker,$(VENV)/bin/lti-tool serve)
+
+## serve-prod: production: migrate, then gunicorn with WORKERS workers (default: SERVE_WORKERS) and the job worker; settings from the environment
+serve-prod: install
+	$(VENV)/bin/lti-tool db upgrade
+	$(call with_worker,$(VENV)/bin/lti-tool serve $(if $(WORKERS),--workers $(WORKERS)))
 
 ## test: the whole suite on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set
 test: install browser
@@ -72,7 +86,7 @@ $(BENCH_NODE_STAMP): $(BENCH_NODE)/package.json $(BENCH_NODE)/package-lock.json
 
 ## bench: run the benchmarks in bench/ (each prints ratios against a baseline in the same run)
 bench: install $(BENCH_NODE_STAMP)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis $(VENDOR)/node_modules $(TEST_NODE)/node_modules $(BENCH_NODE)/node_modules

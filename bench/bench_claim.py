@@ -26,6 +26,7 @@ from store.accounts.service import LearnerIdentity, create_account  # noqa: E402
 from store.catalog.models import Course, Publisher  # noqa: E402
 from store.database import make_engine, make_sessionmaker  # noqa: E402
 from store.licenses import service  # noqa: E402
+from bench.table import row  # noqa: E402
 
 N = int(os.environ.get("BENCH_CLAIMS", "500"))
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -70,6 +71,8 @@ def run(url: str, label: str) -> None:
     print(f"[{label}] {N} claims each: baseline {base * 1000 / N:.2f} ms/tx")
     print(f"[{label}] first launch (new seat)  {first / base:5.1f}x baseline  ({N / first:,.0f} claims/s)")
     print(f"[{label}] relaunch (reuse seat)    {again / base:5.1f}x baseline  ({N / again:,.0f} claims/s)")
+    row(f"seat claim, first / reuse ({label})", f"{N / first:,.0f} / {N / again:,.0f} claims/s",
+        f"empty write transaction {N / base:,.0f}/s", f"{first / base:.1f}x / {again / base:.1f}x the time")
     engine.dispose()
 
 

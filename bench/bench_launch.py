@@ -44,6 +44,7 @@ from bench.lti_load import (  # noqa: E402
     summary,
 )
 from bench.lti_sql import count_launch_sql  # noqa: E402
+from bench.table import row  # noqa: E402
 from bench.lti_setup import prepare_product_database  # noqa: E402
 
 LEARNERS = int(os.environ.get("BENCH_LEARNERS", "500"))
@@ -144,12 +145,25 @@ def main() -> None:
         for c in CONCURRENCY:
             base_first = results["baseline"][c][0]
             first, again = results[key][c]
+            label = f"{'PostgreSQL' if key == 'postgresql' else 'SQLite'}, C={c}"
+            db = " incl. PostgreSQL" if key == "postgresql" else ""
+            row(f"server CPU per first launch ({label})", f"{first.cpu_ms_per_launch(True):.1f} ms{db}",
+                f"{base_first.cpu_ms_per_launch():.1f} ms",
+                _ratio(first.cpu_ms_per_launch(True), base_first.cpu_ms_per_launch()).strip())
+            row(f"server CPU per relaunch ({label})", f"{again.cpu_ms_per_launch(True):.1f} ms{db}", "—", "—")
+            row(f"launches/s; p99 ({label})", f"{first.rate:.0f}/s; {1000 * first.percentile(99):.0f} ms",
+                f"{base_first.rate:.0f}/s; {1000 * base_first.percentile(99):.0f} ms",
+                f"{_ratio(first.rate, base_first.rate).strip()}; {_ratio(first.percentile(99), base_first.percentile(99)).strip()}")
             print(f"  {key:<10} C={c:<3} CPU {_ratio(first.cpu_ms_per_launch(True), base_first.cpu_ms_per_launch())}"
                   f"  rate {_ratio(first.rate, base_first.rate)}  p99 {_ratio(first.percentile(99), base_first.percentile(99))}"
                   f"  relaunch CPU {_ratio(again.cpu_ms_per_launch(True), base_first.cpu_ms_per_launch())}")
     print()
     for line in count_launch_sql(course=COURSE):
         print(line)
+        if line.startswith("SQL per"):
+            title, figures = line.split(": ", 1)
+            target = "target: <= 10 statements in 3 transactions" if "first" in title else "target: fewer than a first launch"
+            row(title, figures, "—", target)
 
 
 if __name__ == "__main__":

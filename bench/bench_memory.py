@@ -28,6 +28,7 @@ from bench.lti_load import (  # noqa: E402
     tree_rss_kib,
 )
 from bench.lti_setup import prepare_product_database  # noqa: E402
+from bench.table import row  # noqa: E402
 
 LAUNCHES = int(os.environ.get("BENCH_MEMORY_LAUNCHES", "10000"))
 CONCURRENCY = 8
@@ -47,6 +48,10 @@ def _track(name: str, served: Served, endpoints: ToolEndpoints, platform: Platfo
         failures += run_phase(f"{name} {part}", launches, CONCURRENCY, served.cpu_seconds).failures  # type: ignore[arg-type]
         readings.append(tree_rss_kib(served.process.pid))
     half, end = readings[SLICES // 2 - 1], readings[-1]
+    peak = max(end.values(), default=0)
+    worst = max((end[p] - half.get(p, end[p]) for p in end), default=0)
+    row(f"worker RSS after {LAUNCHES} launches ({name})", f"{peak / 1024:.0f} MB, {worst / 1024:+.1f} MB in the 2nd half",
+        "target < 150 MB, no growth", "")
     ok = failures == 0
     for pid in sorted(end):
         growth = end[pid] - half.get(pid, end[pid])

@@ -30,6 +30,7 @@ from bench.lti_load import (  # noqa: E402
     summary,
 )
 from bench.lti_setup import prepare_product_database  # noqa: E402
+from bench.table import row  # noqa: E402
 from store.database import make_engine  # noqa: E402
 from store.licenses.models import Seat  # noqa: E402
 
@@ -63,6 +64,8 @@ def race(platform: Platform, workdir: Path, database_url: str, label: str) -> bo
     print(summary(phase).replace("failures", "non-200"))
     print(f"  {label}: {seats} seats taken of {SEATS}, {statuses.get(200, 0)} players, {refused} refusal pages, "
           f"{server_errors} 5xx/errors, statuses {statuses}: {'CORRECT' if correct else 'WRONG'}")
+    row(f"seat race: {LEARNERS} learners, {SEATS} seats, C={CONCURRENCY} ({label})",
+        f"{seats} seats, {refused} refusal pages, {server_errors} 5xx", "—", "correct" if correct else "WRONG")
     if server_errors:
         print("  e.g.", [r.error for r in phase.results if r.status >= 500 or r.status == 0][:3])
     return correct

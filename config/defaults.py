@@ -2,6 +2,9 @@
 
 ENVIRONMENTS = ("development", "test", "production")
 
+# The product's one name: page titles, the LMS's tool name (install, Dynamic Registration), the README.
+PRODUCT_NAME = "Course Licenses"
+
 DEFAULTS: dict[str, str] = {
     # development | test | production. Outside development and test a SECRET_KEY is required.
     "ENV": "development",
@@ -108,4 +111,21 @@ DEFAULTS: dict[str, str] = {
     "CONTENT_MAX_BYTES": "524288000",
     "CONTENT_MAX_FILE_BYTES": "262144000",
     "CONTENT_MAX_FILES": "10000",
+    # --- Background jobs (lti-tool worker): seconds between the runs of each job.
+    "JOB_CLEANUP_SECONDS": "600",
+    "JOB_AGS_FLUSH_SECONDS": "60",
+    "JOB_BILLING_RENEW_SECONDS": "3600",
+    "JOB_BILLING_RECONCILE_SECONDS": "900",
+    "JOB_MAIL_RETRY_SECONDS": "60",
+    # A worker's claim on a running job lasts this long: longer than the slowest job takes. A
+    # worker that dies mid-run gives the job back to the others when its claim ends.
+    "JOBS_LEASE_SECONDS": "900",
+    # A worker looks for due jobs at least this often (seconds).
+    "JOBS_POLL_SECONDS": "5",
+    # Mail the SMTP server did not take is tried again by the mail job, up to this many attempts
+    # in all, while it is younger than MAIL_RETRY_HOURS.
+    "MAIL_MAX_ATTEMPTS": "5",
+    "MAIL_RETRY_HOURS": "24",
+    # gunicorn workers of `lti-tool serve` outside development (`--workers` overrides).
+    "SERVE_WORKERS": "2",
 }

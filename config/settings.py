@@ -76,6 +76,16 @@ class Settings:
     stripe_api_base: str = ""
     payments_test_mode: bool = False
     renewal_grace_days: int = 7
+    job_cleanup_seconds: int = 600
+    job_ags_flush_seconds: int = 60
+    job_billing_renew_seconds: int = 3600
+    job_billing_reconcile_seconds: int = 900
+    job_mail_retry_seconds: int = 60
+    jobs_lease_seconds: int = 900
+    jobs_poll_seconds: int = 5
+    mail_max_attempts: int = 5
+    mail_retry_hours: int = 24
+    serve_workers: int = 2
 
     @property
     def is_production(self) -> bool:
@@ -181,6 +191,17 @@ def check_payment_settings(settings: Settings) -> Settings:
     return settings
 
 
+JOB_SETTINGS = ("JOB_CLEANUP_SECONDS", "JOB_AGS_FLUSH_SECONDS", "JOB_BILLING_RENEW_SECONDS",
+                "JOB_BILLING_RECONCILE_SECONDS", "JOB_MAIL_RETRY_SECONDS", "JOBS_LEASE_SECONDS",
+                "JOBS_POLL_SECONDS", "MAIL_MAX_ATTEMPTS", "MAIL_RETRY_HOURS", "SERVE_WORKERS")
+
+
+def _jobs(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Background jobs: each job's interval, the worker's lease and poll, mail retries, and the
+    web server's worker count."""
+    return {name.lower(): _int(environ, name, minimum=1) for name in JOB_SETTINGS}
+
+
 def _dev_secret_key() -> str:
     """Development: a random key kept in var/dev_secret_key so encrypted tool keys and signed
     links survive restarts. Tests: a fresh random key per process."""
@@ -266,5 +287,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stripe_api_base=_lookup(environ, "STRIPE_API_BASE").strip().rstrip("/"),
         payments_test_mode=_bool(environ, "PAYMENTS_TEST_MODE", False),
         renewal_grace_days=_int(environ, "RENEWAL_GRACE_DAYS"),
+        **_jobs(environ),
     )
     return check_payment_settings(settings)

@@ -72,7 +72,7 @@ from store.licenses import rules
 from store.licenses.labels import license_label
 from store.licenses.holdings import Verdict
 from store.licenses.service import ClaimRequest, SeatView, add_refusal, claim_seat
-from store.database import upsert_insert
+from store.database import delete_in_batches, upsert_insert
 
 log = logging.getLogger(__name__)
 
@@ -648,12 +648,11 @@ def _record_revoked(sessions: sessionmaker[Session], settings: Settings, request
 def _use_token_id(sessions: sessionmaker[Session], package_id: int, claims: LaunchClaims, now: datetime,
                   leeway_seconds: int) -> bool:
     """Record the token's ``jti`` as used (one transaction); False when it already was. The row
-    stays until the token could no longer be accepted anyway (``exp`` + leeway); expired rows are
-    deleted on the way. Two identical posts at once: the primary key lets one insert win, the
-    other waits for it and finds the row."""
+    stays until the token could no longer be accepted anyway (``exp`` + leeway); the cleanup job
+    deletes expired rows (``purge_used_tokens``). Two identical posts at once: the primary key
+    lets one insert win, the other waits for it and finds the row."""
     expires_at = datetime.fromtimestamp(claims.expires_at + max(0, leeway_seconds), UTC)
     with sessions.begin() as session:
-        session.execute(delete(DispatchLaunchToken).where(DispatchLaunchToken.expires_at < now))
         inserted = session.execute(
             upsert_insert(session)(DispatchLaunchToken).values(
                 package_id=package_id, jti=claims.token_id, expires_at=max(expires_at, now), used_at=now,
@@ -661,6 +660,12 @@ def _use_token_id(sessions: sessionmaker[Session], package_id: int, claims: Laun
             .returning(DispatchLaunchToken.jti)
         ).scalar_one_or_none()
     return inserted is not None
+
+
+def purge_used_tokens(sessions: sessionmaker[Session], now: datetime) -> int:
+    """Delete the ids of launch tokens that have expired (in short batches; the cleanup job runs
+    it): such a token is refused as expired before its id is looked at."""
+    return delete_in_batches(sessions, DispatchLaunchToken, DispatchLaunchToken.expires_at < now)
 
 
 def dispatch_launch(sessions: sessionmaker[Session], settings: Settings, request: LaunchRequest, now: datetime, *,

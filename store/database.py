@@ -4,6 +4,11 @@ SQLite follows SQLAlchemy's "Transactions with SQLite and the sqlite3 driver": t
 transaction handling is switched off and every transaction starts with ``BEGIN IMMEDIATE``, so
 writers queue on the busy timeout instead of failing with "database is locked" halfway through.
 WAL lets readers proceed while one writer works; foreign keys are enforced.
+
+PostgreSQL behind PgBouncer in transaction mode: add ``?pooler=transaction`` to the URL. The app
+keeps no session state on a server connection (no session advisory locks, no ``SET``, no
+``LISTEN``; the catalog import's lock is transaction-scoped), so only prepared statements need
+turning off.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, delete, event, select, tuple_
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# ``DATABASE_URL=postgresql+psycopg://…?pooler=transaction``: PostgreSQL is reached through a
+# connection pooler in transaction mode (PgBouncer); the parameter is the app's, not libpq's.
+POOLER_PARAM = "pooler"
 
 
 def _setup_sqlite(engine: Engine) -> None:
@@ -53,7 +61,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_timeout", 60)
-    return create_engine(url, **kwargs)
+    if parsed.query.get(POOLER_PARAM) == "transaction":
+        # Behind a pooler in transaction mode (PgBouncer): consecutive transactions may use
+        # different server connections, so no server-side prepared statements (psycopg would
+        # prepare a statement run often on one connection and execute it on another).
+        parsed = parsed.difference_update_query([POOLER_PARAM])
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
+    return create_engine(parsed, **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -72,3 +86,23 @@ def upsert_insert(session: Session) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+DELETE_BATCH = 5_000
+
+
+def delete_in_batches(sessions: sessionmaker[Session], model: type[Any], condition: Any,
+                      batch: int = DELETE_BATCH) -> int:
+    """Delete the rows of ``model`` matching ``condition``, at most ``batch`` per transaction
+    (short transactions: a big sweep never holds the write lock long); the number deleted."""
+    keys = list(model.__mapper__.primary_key)
+    key = keys[0] if len(keys) == 1 else tuple_(*keys)
+    deleted = 0
+    while True:
+        with sessions.begin() as session:
+            chosen = select(*keys).where(condition).limit(batch)
+            done = session.execute(delete(model).where(key.in_(chosen))
+                                   .execution_options(synchronize_session=False)).rowcount
+        deleted += done
+        if done < batch:
+            return deleted

@@ -5,6 +5,7 @@ from store.base import Base
 from store.catalog.models import Bundle, Course, Publisher
 from store.content.models import CourseContentVersion
 from store.invitations.models import Invitation
+from store.jobs.models import Job
 from store.orders.models import Cart, CartLine, Order, OrderLine, QuoteRequest, SubscriptionRenewal
 from store.payments.models import LocalCharge, LocalPaymentMethod, LocalRefund
 from store.progress.models import CourseProgress
@@ -34,6 +35,7 @@ __all__ = [
     "CourseProgress",
     "DepositEntry",
     "Invitation",
+    "Job",
     "LaunchRefusal",
     "Learner",
     "Login",

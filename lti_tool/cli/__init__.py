@@ -18,6 +18,7 @@ from lti_tool.cli import content as _content  # noqa: F401
 from lti_tool.cli import mail as _mail  # noqa: F401
 from lti_tool.cli import orders as _orders  # noqa: F401
 from lti_tool.cli import admin as _admin  # noqa: F401
+from lti_tool.cli import jobs as _jobs  # noqa: F401
 
 
 def main() -> None:

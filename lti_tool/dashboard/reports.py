@@ -10,7 +10,7 @@ is visible (only seats of the account; a learner's self-bought license stays in 
 
 Dates are days in UTC; **To** includes its whole day. A bad filter (an unknown course, a date that
 is not a date, **From** after **To**, a choice not in the list) comes back as the page with the
-message next to its field and status 400; nothing else is read. Admins only (``current_buyer``:
+message next to its field and status 400; nothing else is read. Admins only (``current_admin``:
 403 for learners, 401 or the sign-in page without a session).
 """
 
@@ -29,7 +29,8 @@ from lti_tool.dashboard.tabs import tab_path
 from lti_tool.lti.websession import url_for_s
 from lti_tool.services import services
 from lti_tool.storefront import views as store_pages
-from lti_tool.storefront.access import current_buyer, session_ended
+from lti_tool.dashboard.access import current_admin
+from lti_tool.storefront.access import session_ended
 from store.base import utcnow
 from store.errors import NotFound, StoreError
 from store.licenses.labels import LICENSE_TYPES
@@ -142,7 +143,7 @@ def _render(form: FilterForm, account_id: int, page: Any = None) -> Response:
 
 @bp.get(tab_path("reports"))
 def reports() -> Response:
-    buyer = current_buyer()
+    buyer = current_admin()
     form = read_filters(request.args)
     page = None
     if not form.errors:
@@ -156,7 +157,7 @@ def reports() -> Response:
 
 @bp.get(tab_path("reports") + ".csv")
 def report_csv_download() -> Response:
-    buyer = current_buyer()
+    buyer = current_admin()
     form = read_filters(request.args)
     if not form.errors:
         try:

@@ -13,7 +13,7 @@ dashboard page.
   a 303 back to the page with its message. Refused (no confirmation, a reason too long): the page
   with the message next to the field, status 400, nothing stored.
 
-Admins only (``current_buyer``: 403 for learners, 401 or the sign-in page without a session);
+Admins only (``current_admin``: 403 for learners, 401 or the sign-in page without a session);
 every form carries the session token and a CSRF token.
 """
 
@@ -27,7 +27,8 @@ from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.websession import url_for_s
 from lti_tool.services import services
 from lti_tool.storefront import views as store_pages
-from lti_tool.storefront.access import Buyer, current_buyer, session_ended
+from lti_tool.dashboard.access import current_admin
+from lti_tool.storefront.access import Buyer, session_ended
 from store.accounts.linking import is_identity_linking, set_identity_linking
 from store.base import utcnow
 from store.closure.service import MESSAGE_MAX, ClosureRequestView, list_closure_requests, request_account_closure
@@ -66,7 +67,7 @@ def _page(buyer: Buyer, *, errors: dict[str, str] | None = None, reason: str = "
 
 @bp.route(SETTINGS_PATH, methods=["GET", "POST"])
 def settings() -> Response:
-    buyer = current_buyer()
+    buyer = current_admin()
     if request.method == "GET":
         return _page(buyer)
     which = request.form.get("form", "")

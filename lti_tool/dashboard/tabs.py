@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lti_tool.storefront.nav import ORDERS_PATH, path_s
+from lti_tool.storefront.nav import DASHBOARD_PATH, ORDERS_PATH, path_s
 
-DASHBOARD_PATH = "/dashboard"
 SETTINGS_PATH = "/dashboard/settings"
 DELIVER_PATH = "/dashboard/deliver"
 

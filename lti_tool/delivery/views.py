@@ -1,6 +1,6 @@
 """The delivery pages (blueprint ``delivery``; see the package docstring for the URLs).
 
-Every page but the invitation link is for the account's administrators (``current_buyer``: 403 for
+Every page but the invitation link is for the account's administrators (``current_admin``: 403 for
 learners, 401 or the sign-in page without a session); every page first resolves the selection
 (``service.resolve_selection``) and shows its problems, or the **License** question, instead of
 anything else. Pages work inside an LMS iframe without cookies: links and forms keep the session
@@ -25,13 +25,13 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
+from lti_tool.dashboard.access import current_admin
 from lti_tool.dashboard.tabs import DASHBOARD_PATH, SETTINGS_PATH
 from lti_tool.delivery import service
-from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.install import tool_urls
 from lti_tool.lti.websession import url_for_s
 from lti_tool.services import services
-from lti_tool.storefront.access import Buyer, current_buyer
+from lti_tool.storefront.access import Buyer
 from lti_tool.storefront.nav import path_s
 from lti_tool.storefront.views import csrf_error
 from scorm_packages import service as packages
@@ -61,16 +61,6 @@ FORMAT_LABELS = {"scorm12": "SCORM 1.2", "scorm2004": "SCORM 2004"}
 DEFAULT_FORMAT = "scorm12"
 METHODS = (("lti", "LTI link", "delivery.lti_link"), ("download", "Download Packages", "delivery.download_page"),
            ("invitations", "Invitations", "delivery.invitations_page"))
-
-
-def _admin() -> Buyer:
-    try:
-        return current_buyer()
-    except LaunchError as exc:
-        if exc.code != "admins_only":
-            raise
-        raise LaunchError(403, "admins_only", "Only your organization's administrators can deliver courses.",
-                          "Ask your LMS administrator for the course.", title="For administrators only") from None
 
 
 def _selection(buyer: Buyer, values: MultiDict[str, str]) -> service.Selection:
@@ -104,7 +94,7 @@ def _choose(selection: service.Selection) -> Response:
 
 @bp.get("/dashboard/deliver")
 def choose() -> Response:
-    return _choose(_selection(_admin(), request.args))
+    return _choose(_selection(current_admin(), request.args))
 
 
 # ---------------------------------------------------------------- LTI link
@@ -116,7 +106,7 @@ def _base_url() -> str:
 
 @bp.get("/dashboard/deliver/lti")
 def lti_link() -> Response:
-    selection = _selection(_admin(), request.args)
+    selection = _selection(current_admin(), request.args)
     if not selection.is_ready:
         return _choose(selection)
     urls = tool_urls(services().settings)
@@ -136,7 +126,7 @@ def _download_page(buyer: Buyer, selection: service.Selection, fmt: str | None, 
 
 @bp.get("/dashboard/deliver/download")
 def download_page() -> Response:
-    buyer = _admin()
+    buyer = current_admin()
     selection = _selection(buyer, request.args)
     if not selection.is_ready:
         return _choose(selection)
@@ -172,7 +162,7 @@ def _streamed(prepared: list[packages.PreparedPackage], base: str, fmt: str) -> 
 
 @bp.post("/dashboard/deliver/download")
 def download() -> Response:
-    buyer = _admin()
+    buyer = current_admin()
     selection = _selection(buyer, request.form)
     if not selection.is_ready:
         return _choose(selection)
@@ -216,7 +206,7 @@ def _invitations_page(buyer: Buyer, selection: service.Selection, *, status: int
 
 @bp.get("/dashboard/deliver/invitations")
 def invitations_page() -> Response:
-    buyer = _admin()
+    buyer = current_admin()
     selection = _selection(buyer, request.args)
     if not selection.is_ready:
         return _choose(selection)
@@ -229,7 +219,7 @@ def _invite_link(token: str) -> str:
 
 @bp.post("/dashboard/deliver/invitations")
 def send() -> Response:
-    buyer = _admin()
+    buyer = current_admin()
     selection = _selection(buyer, request.form)
     if not selection.is_ready:
         return _choose(selection)

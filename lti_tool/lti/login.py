@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.lti.errors import bad_request
 from lti_tool.lti.models import LtiLaunch, LtiLoginState, LtiUsedNonce, WebSession
 from lti_tool.lti.tool_conf import RegistrationView, find_registration
+from store.database import delete_in_batches
 
 MAX_PARAM_CHARS = 4000
 STATE_COOKIE_PREFIX = "lti1p3-state-"
@@ -106,10 +106,14 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
-def purge_expired(session: Session, now: datetime) -> None:
-    """Drop server-side LTI state nobody can use any more (indexed on expires_at)."""
-    for model in (LtiLoginState, LtiUsedNonce, WebSession, LtiLaunch):
-        session.execute(delete(model).where(model.expires_at <= now))
+def purge_expired(sessions: sessionmaker[Session], now: datetime) -> int:
+    """Drop server-side LTI state nobody can use any more (indexed on expires_at), in short
+    batches; the number of rows deleted. The cleanup job runs it, never a request: every reader
+    checks expiry itself (a login state, launch or web session past ``expires_at`` is refused
+    while its row still exists; a used nonce's row only refuses), so a late sweep accepts
+    nothing."""
+    return sum(delete_in_batches(sessions, model, model.expires_at <= now)
+               for model in (LtiLoginState, LtiUsedNonce, WebSession, LtiLaunch))
 
 
 def start_login(sessions: sessionmaker[Session], request: LoginRequest, redirect_uri: str, ttl_seconds: int,
@@ -132,7 +136,6 @@ def start_login(sessions: sessionmaker[Session], request: LoginRequest, redirect
         if platform_origin is None:
             raise bad_request("bad_registration",
                               f"The registered login URL {registration.auth_login_url!r} is not an http(s) URL.")
-        purge_expired(session, now)
         state = secrets.token_urlsafe(32)
         nonce = secrets.token_urlsafe(32)
         expires_at = now + timedelta(seconds=ttl_seconds)

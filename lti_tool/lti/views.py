@@ -28,8 +28,9 @@ from lti_tool.lti.login import (
     origin_of,
     start_login,
 )
-from lti_tool.lti.service import CourseOpening, admin_overview, learner_courses, open_course
+from lti_tool.lti.service import CourseOpening, learner_courses, open_course
 from lti_tool.lti.tool_conf import get_registration
+from lti_tool.lti.websession import url_for_s
 from lti_tool.services import services
 from store.base import utcnow
 
@@ -208,7 +209,7 @@ def _after_launch(recorded: RecordedLaunch) -> Response:
     if recorded.intent.kind == "deep_linking":
         return redirect(url_for("deeplink.picker", launch=recorded.id, s=token), 303)
     if recorded.intent.kind == "navigation":
-        endpoint = "lti_launch.home" if recorded.is_admin else "lti_launch.my_courses"
+        endpoint = "dashboard.index" if recorded.is_admin else "lti_launch.my_courses"
         return redirect(url_for(endpoint, s=token), 303)
     opening = open_course(services().sessions, recorded.id, utcnow(), confirmed=False,
                           demo_content=services().settings.demo_content)
@@ -229,6 +230,8 @@ def _show_opening(opening: CourseOpening) -> Response:
     if opening.outcome == "confirm":
         return Response(render_template("lti/confirm_seat.html", opening=opening))
     if opening.outcome == "refused":
+        log.info("launch %s refused (%s): course %s, %s, account %s", opening.launch_id, opening.reason,
+                 opening.catalog_id, opening.license_type, opening.account_id)
         return Response(render_template("lti/refusal.html", opening=opening, refusal=opening.refusal), status=403)
     assert opening.seat is not None
     return redirect(_player_url(seat_id=opening.seat.id, catalog_id=opening.catalog_id,
@@ -258,11 +261,12 @@ def _require_session() -> tuple[int, int]:
 
 
 @bp.get("/lti/home")
-def home() -> str:
-    account_id, _learner_id = _require_session()
+def home() -> Response:
+    """Admins: the dashboard (``/dashboard``), keeping the session token; learners: 403."""
+    _require_session()
     if not session.get("is_admin"):
         raise forbidden("admins_only", "This page is for your organization's LMS administrators and instructors.")
-    return render_template("lti/home.html", overview=admin_overview(services().read_sessions, account_id, utcnow()))
+    return redirect(url_for_s("dashboard.index"), 303)
 
 
 @bp.get("/lti/my-courses")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
+from store.licenses import holdings_rules as hr
 from store.orders import rules as order_rules
 from store.pricing import (
     PLUS_MAX_SEATS_PER_ORDER,
@@ -262,7 +263,20 @@ def low_balance(balance_cents: int, library: Iterable[tuple[str, int]]) -> LowBa
     return LowBalance(dearest[0], dearest[1], balance_cents)
 
 
+LIBRARY_TAKES_SEATS = (hr.ACTIVE, hr.INSUFFICIENT_DEPOSIT)  # library statuses a new learner can still use
+
+
+def library_low_balance(is_enabled: bool, balance_cents: int,
+                        library: Iterable[tuple[str, int, str]]) -> LowBalance | None:
+    """The notice of the store's library page and the dashboard's PPU Library tab: ``library``
+    is (title, price per learner, holdings status) of each course; only an enabled deposit and
+    the courses that can still take seats count."""
+    if not is_enabled:
+        return None
+    return low_balance(balance_cents, ((t, price) for t, price, status in library if status in LIBRARY_TAKES_SEATS))
+
+
 __all__ = ["DURATIONS", "DURATIONS_BY_KEY", "LOW_BALANCE_SEATS", "PLUS_MAX_SEATS_PER_ORDER",
            "VOLUME_MAX_SEATS_PER_COURSE_ORDER", "CourseFacts", "CourseOffer", "Duration", "LowBalance", "PlusPrice",
-           "VolumePrice", "course_offer", "duration_text", "language_name", "low_balance", "plus_added_seats_price",
-           "plus_price", "read_quantity", "volume_price"]
+           "LIBRARY_TAKES_SEATS", "VolumePrice", "course_offer", "duration_text", "language_name",
+           "library_low_balance", "low_balance", "plus_added_seats_price", "plus_price", "read_quantity", "volume_price"]

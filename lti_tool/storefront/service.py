@@ -223,10 +223,9 @@ def library_page(read_sessions: sessionmaker[Session], account_id: int, now: dat
         rows.append(LibraryRow(item.catalog_id, item.title, item.price_cents, item.status, item.status_label,
                                total.seats, total.cents))
     low = None
-    if overview.ppu is not None and overview.ppu.is_enabled:
-        can_take_seats = (hr.ACTIVE, hr.INSUFFICIENT_DEPOSIT)
-        low = rules.low_balance(overview.ppu.balance_cents,
-                                ((row.title, row.price_cents) for row in rows if row.status in can_take_seats))
+    if overview.ppu is not None:
+        low = rules.library_low_balance(overview.ppu.is_enabled, overview.ppu.balance_cents,
+                                        ((row.title, row.price_cents, row.status) for row in rows))
     return LibraryPage(overview.ppu, tuple(rows), low)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
@@ -39,3 +39,6 @@ class MailMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(String(500))
+    # Delivery attempts so far (the SMTP backend's first one included); the mail job retries a
+    # failed message until MAIL_MAX_ATTEMPTS.
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

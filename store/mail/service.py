@@ -13,12 +13,15 @@ Every message is recorded in ``mail_outbox`` with its status:
 the subject would inject headers; text breaking the input rule), before anything is recorded.
 It never raises because delivery failed: the use case that caused the mail has committed and
 its page must answer as usual; the failure is logged and recorded (``failed`` with its error).
+The worker's ``mail-retry`` job sends such messages again (``claim_retries``, then
+``SmtpMailer.retry_failed``), counting ``attempts``, up to ``MAIL_MAX_ATTEMPTS`` and while the
+message is younger than ``MAIL_RETRY_HOURS``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -84,6 +87,36 @@ def mark_failed(sessions: sessionmaker[Session], message_id: int, error: str) ->
     with sessions.begin() as session:
         session.execute(update(MailMessage).where(MailMessage.id == message_id)
                         .values(status="failed", error=printable(error)[:ERROR_MAX]))
+
+
+# ---------------------------------------------------------------- retrying failed deliveries
+
+
+@dataclass(frozen=True)
+class RetryMessage:
+    id: int
+    from_address: str
+    mail: OutgoingMail
+
+
+def claim_retries(sessions: sessionmaker[Session], now: datetime, *, max_attempts: int, max_age: timedelta,
+                  limit: int = 100) -> list[RetryMessage]:
+    """Failed SMTP messages younger than ``max_age`` with attempts left, each claimed for one
+    more attempt (``failed`` → ``sending``, attempts + 1) by a guarded UPDATE in one transaction,
+    so two workers never send one message twice."""
+    with sessions.begin() as session:
+        candidates = session.scalars(
+            select(MailMessage).where(MailMessage.backend == "smtp", MailMessage.status == "failed",
+                                      MailMessage.attempts < max_attempts, MailMessage.created_at >= now - max_age)
+            .order_by(MailMessage.id).limit(limit)).all()
+        claimed = []
+        for m in candidates:
+            won = session.execute(update(MailMessage).where(MailMessage.id == m.id, MailMessage.status == "failed")
+                                  .values(status="sending", attempts=MailMessage.attempts + 1)
+                                  .execution_options(synchronize_session=False)).rowcount
+            if won == 1:
+                claimed.append(RetryMessage(m.id, m.from_address, OutgoingMail(m.to_address, m.subject, m.body)))
+    return claimed
 
 
 class OutboxMailer:

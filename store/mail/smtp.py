@@ -20,7 +20,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from store.base import utcnow
-from store.mail.service import OutgoingMail, check_mail, mark_failed, mark_sent, record
+from store.mail.service import OutgoingMail, check_mail, claim_retries, mark_failed, mark_sent, record
 from store.outbound import DeadlineSocket, DeadlineSSLSocket, Resolver, resolve_within, system_resolver
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,12 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".replace("\r", " ").replace("\n", " ")
 
 
+@dataclass
+class RetryReport:
+    sent: int = 0
+    failed: int = 0
+
+
 class SmtpMailer:
     backend = "smtp"
 
@@ -171,16 +177,32 @@ class SmtpMailer:
         now = utcnow()
         message_id = record(self._sessions, backend=self.backend, status="sending",
                             from_address=self.config.from_address, mail=mail, now=now, account_id=account_id)
+        self._attempt(message_id, self.config.from_address, mail, now)
+
+    def retry_failed(self, now: datetime, *, max_attempts: int, max_age: timedelta) -> RetryReport:
+        """Send again the messages the server did not take (the mail job): each claimed once,
+        recorded ``sent`` or ``failed`` again with the new reason."""
+        report = RetryReport()
+        for message in claim_retries(self._sessions, now, max_attempts=max_attempts, max_age=max_age):
+            if self._attempt(message.id, message.from_address, message.mail, now):
+                report.sent += 1
+            else:
+                report.failed += 1
+        return report
+
+    def _attempt(self, message_id: int, from_address: str, mail: OutgoingMail, now: datetime) -> bool:
+        """One delivery of a recorded message, and its new status; True when the server took it."""
         try:
-            self.deliver(build_message(self.config.from_address, mail, now), mail.to)
+            self.deliver(build_message(from_address, mail, now), mail.to)
         except (smtplib.SMTPException, OSError, SmtpRefused, ValueError) as exc:
             reason = describe(exc)
             log.warning("mail %s to the SMTP server %s:%s failed: %s", message_id, self.config.host,
                         self.config.port, reason)
             mark_failed(self._sessions, message_id, reason)
-            return
+            return False
         mark_sent(self._sessions, message_id, utcnow(), keep_body=False)
         log.info("mail %s sent through %s:%s", message_id, self.config.host, self.config.port)
+        return True
 
     def deliver(self, message: EmailMessage, to: str) -> None:
         """One SMTP session within the deadline: connect, (STARTTLS), (login), send, quit."""

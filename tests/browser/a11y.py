@@ -44,3 +44,15 @@ def assert_accessible(target: Any, where: str, *, min_impact: str = "serious") -
     found = violations(target, min_impact=min_impact)
     assert not found, f"axe found {len(found)} violation(s) at {where}: " + "; ".join(
         f"{v['impact']} {v['id']} ({v['help']}) at {', '.join(v['nodes'])}" for v in found)
+
+
+def no_sideways_scroll(page: Any, where: str) -> None:
+    """The page does not scroll sideways (a phone's width: nothing wider than the viewport)."""
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"{where} scrolls sideways by {overflow}px at {page.viewport_size['width']}px"
+
+
+def check_page(page: Any, where: str) -> None:
+    """axe-core finds nothing serious or critical, and the page does not scroll sideways."""
+    assert_accessible(page, f"{where} at {page.viewport_size['width']}px")
+    no_sideways_scroll(page, where)

@@ -1,13 +1,14 @@
 """The issue's delivery flow in a real Chromium, the tool inside the demo LMS's iframe from another
-site with third-party cookies blocked (a fresh incognito context): the admin opens the tool →
-**Deliver Course** → **Download Packages** → "SCORM 2004" → **Download**: a zip labeled with the
-course and license downloads (a valid SCORM 2004 manifest); then a new learner launches a Plus
-course by LTI and the Plus count ("Available Plus seats: N of M") and the seats-per-day chart
-change by one seat."""
+site with third-party cookies blocked (a fresh incognito context): the admin's navigation launch →
+**Dashboard** → **Purchased Courses** → **Deliver Course** → **Download Packages** → "SCORM 2004" →
+**Download**: a zip labeled with the course and license downloads (a valid SCORM 2004 manifest);
+then a new learner launches a Plus course by LTI and the Dashboard's Plus count ("Available Plus
+seats: N of M") and the chart's figures (today's row) change by one seat."""
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +26,10 @@ from scorm_packages.packaging import package_filename
 from store.accounts.models import Account
 from store.base import utcnow
 from store.catalog.models import Course
-from store.dashboard.service import plus_summary, seats_used_per_day
 from store.demo import DEMO_ACCOUNT, seed_demo
 from store.licenses.models import VolumeLot
 from tests.browser.conftest import LiveServer, new_page, serve_app
+from tests.browser.test_dashboard_accessibility import last_row
 from tests.browser.test_lti_demo import launch, open_demo, wait_for_player
 from tests.web.conftest import settings_for
 
@@ -64,16 +65,6 @@ def volume_course(sessions: Sessions) -> tuple[str, str]:
     return str(row[0]), str(row[1])
 
 
-def plus_state(sessions: Sessions) -> tuple[str, int]:
-    """The summary line and today's seats in use of the chart's series."""
-    with sessions() as session:
-        account_id = session.scalars(select(Account.id).where(Account.name == DEMO_ACCOUNT)).one()
-        summary = plus_summary(session, account_id, utcnow())
-        usage = seats_used_per_day(session, account_id, utcnow())
-    assert summary is not None and usage is not None
-    return summary.text, usage.days[-1].seats_used
-
-
 def test_an_admin_downloads_a_scorm_2004_package_in_the_lms_frame_and_a_learner_takes_a_plus_seat(
         chromium: Any, demo: LiveServer, committing_sessions: Sessions, tmp_path: Path) -> None:
     catalog_id, title = volume_course(committing_sessions)
@@ -82,13 +73,14 @@ def test_an_admin_downloads_a_scorm_2004_package_in_the_lms_frame_and_a_learner_
         open_demo(page, demo)
         frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
         expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
-        # The course's Deliver Course (the Purchased Courses tab links the same page).
-        frame.get_by_role("navigation", name="Store").get_by_role("link", name="Store", exact=True).click()
-        frame.get_by_label("Search courses").fill(title)
-        frame.get_by_role("button", name="Search", exact=True).click()
-        frame.get_by_role("link", name=title, exact=True).first.click()
-        expect(frame.locator("h1")).to_have_text(title)
-        frame.get_by_role("link", name="Deliver Course", exact=True).click()
+        summary = frame.locator("#dashboard-plus-summary").inner_text()
+        used_today = last_row(frame)
+        frame.get_by_role("navigation", name="Store").get_by_role("link", name="Dashboard", exact=True).click()
+        frame.get_by_role("navigation", name="Dashboard").get_by_role(
+            "link", name="Purchased Courses", exact=True).click()
+        expect(frame.locator("h1")).to_have_text("Purchased Courses")
+        row = frame.get_by_role("row").filter(has_text=title)
+        row.get_by_role("link", name="Deliver Course", exact=True).click()
         expect(frame.locator("h1")).to_have_text(f"Deliver “{title}”")
 
         frame.get_by_role("link", name="Download Packages", exact=True).click()
@@ -103,14 +95,19 @@ def test_an_admin_downloads_a_scorm_2004_package_in_the_lms_frame_and_a_learner_
         manifest = etree.fromstring(archive.read("imsmanifest.xml"))
         assert manifest.findtext("{*}metadata/{*}schemaversion") == "2004 4th Edition"
         assert "Volume" in (manifest.findtext("{*}organizations/{*}organization/{*}title") or "")
-        # Every step ran in the frame without a cookie: the session token rode in links and forms.
-        assert not page.context.cookies(demo.url)
 
-        # A new learner launches a Plus course by LTI: one more Plus seat in use.
-        before, used_before = plus_state(committing_sessions)
+        # A learner the tool has never seen launches a Plus course by LTI: one Plus seat fewer on
+        # the Dashboard, and one more seat in use today in the chart's figures.
+        page.select_option("#demo-license", "plus")
         launch(page, person="new")
         assert wait_for_player(page, demo)
-        after, used_after = plus_state(committing_sessions)
-        assert after != before and used_after == used_before + 1
+        frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
+        expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
+        available, total = map(int, re.fullmatch(r"Available Plus seats: (\d+) of (\d+)", summary).groups())
+        expect(frame.locator("#dashboard-plus-summary")).to_have_text(
+            f"Available Plus seats: {available - 1} of {total}")
+        assert last_row(frame) == [used_today[0], str(int(used_today[1]) + 1), str(int(used_today[2]) - 1)]
+        # Every step ran in the frame without a cookie: the session token rode in links and forms.
+        assert not page.context.cookies(demo.url)
     finally:
         page.context.close()

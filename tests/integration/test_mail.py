@@ -8,6 +8,7 @@ import atexit
 import email
 import socket
 import time
+from datetime import timedelta
 from email.policy import default as default_policy
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import load_settings
+from store.base import utcnow
 from store.errors import InvalidInput
 from store.mail import OutboxMailer, SmtpConfig, SmtpMailer, list_outbox, mailer_for
 from store.mail.models import MailMessage
@@ -208,3 +210,33 @@ def test_a_refused_recipient_and_a_wrong_password_are_recorded(sessions: Session
         failed = {e.to_address: e.error or "" for e in list_outbox(session, 10)}
     assert "550" in failed["nobody@example.com"] and "no such mailbox" in failed["nobody@example.com"]
     assert "535" in failed["jane@example.com"] and "wrong" not in failed["jane@example.com"]
+
+
+# ---------------------------------------------------------------- retries (the mail job)
+
+
+def test_a_failed_message_is_sent_again_by_the_retry_once_the_server_takes_it(sessions: Sessions) -> None:
+    SmtpMailer(sessions, _config(_CLOSED.getsockname()[1])).send("jane@example.com", "Your invitation", "Join us")
+    assert _only_message(sessions).status == "failed"
+    with smtp_server(tls_files=None) as server:
+        mailer = SmtpMailer(sessions, _config(server.port))
+        report = mailer.retry_failed(utcnow(), max_attempts=5, max_age=timedelta(hours=24))
+        again = mailer.retry_failed(utcnow(), max_attempts=5, max_age=timedelta(hours=24))
+    assert (report.sent, report.failed) == (1, 0) and (again.sent, again.failed) == (0, 0)
+    assert len(server.messages) == 1 and b"Join us" in server.messages[0].data
+    message = _only_message(sessions)
+    assert (message.status, message.attempts, message.error, message.body) == ("sent", 2, None, "")
+
+
+def test_retries_stop_after_the_last_attempt_and_for_old_messages(sessions: Sessions) -> None:
+    closed = SmtpMailer(sessions, _config(_CLOSED.getsockname()[1]))
+    closed.send("jane@example.com", "Hi", "Hello")
+    day = timedelta(hours=24)
+    for attempt in (2, 3):
+        report = closed.retry_failed(utcnow(), max_attempts=3, max_age=day)
+        assert (report.sent, report.failed) == (0, 1)
+        assert (_only_message(sessions).attempts, _only_message(sessions).status) == (attempt, "failed")
+    assert closed.retry_failed(utcnow(), max_attempts=3, max_age=day).failed == 0  # attempts used up
+    later = utcnow() + timedelta(hours=25)
+    assert closed.retry_failed(later, max_attempts=10, max_age=day).failed == 0  # too old to send now
+    assert closed.retry_failed(utcnow(), max_attempts=10, max_age=day).failed == 1

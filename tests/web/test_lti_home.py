@@ -1,6 +1,6 @@
-"""The admins' license page (a navigation launch) renders the account overview read model: each
-holding with its status, and the refusal page without a seat question for what cannot be
-delivered."""
+"""An admin's navigation launch (``/lti/home``) ends on the dashboard, which shows each holding
+with its status (Plus, Volume lots, the PPU library); and the refusal page without a seat
+question for what cannot be delivered."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tests.factories import lti as f
 from tests.factories.catalog import make_course
 from tests.factories.licenses import claim
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
+from tests.factories.store import Page, query_of
 
 
 @pytest.fixture
@@ -28,7 +29,12 @@ def env(lti_env):  # type: ignore[no-untyped-def]
     return lti_env
 
 
-def test_the_license_page_shows_each_holdings_status(env) -> None:  # type: ignore[no-untyped-def]
+def _text(response) -> str:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.get_data(as_text=True)[:1000]
+    return Page(response).text
+
+
+def test_the_dashboard_shows_each_holdings_status(env) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
     start = now + timedelta(days=20)
     grant_plus(env.sessions, env.account_id, 5, "annual", now)
@@ -41,11 +47,27 @@ def test_the_license_page_shows_each_holdings_status(env) -> None:  # type: igno
     add_to_ppu_library(env.sessions, env.account_id, "C-100", now)
 
     response = f.launch(env.client, env.platform, roles=[ROLE_INSTRUCTOR], target_link_uri="https://tool.test/")
-    page = env.client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "0 of 5" in page and "cancelled (runs to the end of its term)" in page
-    assert "Advanced Forklift" in page and f"starts {start:%Y-%m-%d}" in page
-    assert "Crane Signals" in page and "0 of 1" in page and "all seats taken" in page
-    assert "10.00" in page and "20.00" in page and "deposit too low for a new learner" in page
+    location = response.headers["Location"]
+    assert response.status_code == 303 and location.split("?")[0] == "/dashboard"
+    token = query_of(location)["s"]
+    page = _text(env.client.get(location))
+    assert "Available Plus seats: 5 of 5" in page and "cancelled (runs to the end of its term)" in page
+    purchased = _text(env.client.get("/dashboard/purchased", query_string={"s": token}))
+    assert "Advanced Forklift" in purchased and f"starts {start:%Y-%m-%d}" in purchased
+    assert "Crane Signals" in purchased and "0 of 1 seat left" in purchased
+    ppu = _text(env.client.get("/dashboard/ppu", query_string={"s": token}))
+    assert "$10.00" in ppu and "$20.00" in ppu and "deposit too low for a new learner" in ppu
+
+
+def test_lti_home_redirects_admins_to_the_dashboard(env) -> None:  # type: ignore[no-untyped-def]
+    response = f.launch(env.client, env.platform, roles=[ROLE_INSTRUCTOR], target_link_uri="https://tool.test/")
+    token = query_of(response.headers["Location"])["s"]
+    home = env.client.get("/lti/home", query_string={"s": token})
+    assert home.status_code == 303 and home.headers["Location"] == f"/dashboard?s={token}"
+    dashboard = env.client.get(home.headers["Location"])
+    assert "<h1>Dashboard</h1>" in dashboard.get_data(as_text=True)
+    # Inside the LMS iframe: the page may be framed by the launch's LMS.
+    assert "frame-ancestors 'self' https://lms.example.edu" in dashboard.headers["Content-Security-Policy"]
 
 
 def test_an_admin_is_not_asked_to_take_a_seat_a_course_cannot_give(env) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from lti_tool.lti import registrations
+from lti_tool.lti.login import purge_expired
 from lti_tool.lti.models import LtiLoginState, LtiRegistration
 from lti_tool.lti.testplatform import TestPlatform
 from lti_tool.services import services_of
@@ -156,15 +157,20 @@ def test_platform_storage_login_page_targets_the_platform_origin(lti_env) -> Non
     assert 'window.parent.frames[name]' in script and '"_parent"' in script
 
 
-def test_expired_login_states_are_purged_by_later_logins(lti_env) -> None:
+def test_a_login_sweeps_nothing_and_an_expired_state_is_refused_until_the_cleanup_job_deletes_it(lti_env) -> None:
     first = f.login(lti_env.client, lti_env.platform)
     with lti_env.sessions.begin() as session:
         row = session.scalars(select(LtiLoginState).where(LtiLoginState.state == first.state)).one()
         row.expires_at = utcnow() - timedelta(seconds=1)
     second = f.login(lti_env.client, lti_env.platform)
     with lti_env.sessions() as session:
-        states = set(session.scalars(select(LtiLoginState.state)))
-    assert states == {second.state}
+        assert set(session.scalars(select(LtiLoginState.state))) == {first.state, second.state}
+    # Still there, and refused all the same.
+    response = f.post_launch(lti_env.client, f.authorize(lti_env.platform, first, custom=f.course_custom("C-1", "plus")))
+    assert response.status_code == 401 and "expired" in response.get_data(as_text=True)
+    assert purge_expired(lti_env.sessions, utcnow()) == 1
+    with lti_env.sessions() as session:
+        assert set(session.scalars(select(LtiLoginState.state))) == {second.state}
 
 
 # ---------------------------------------------------------------- no open redirect for unreviewed registrations

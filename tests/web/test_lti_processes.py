@@ -24,6 +24,7 @@ from store.licenses.service import grant_plus
 from tests.factories import lti as f
 from tests.factories.catalog import make_course
 from tests.factories.lti_server import lti_env, platform_server  # noqa: F401
+from tests.factories.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = f.course_custom("C-100", "plus")
@@ -86,12 +87,7 @@ def subprocess_app(env) -> Iterator[str]:  # type: ignore[no-untyped-def]
             pytest.fail(f"the app server did not start: {line!r}\n{err}")
         yield f"http://127.0.0.1:{int(line)}"
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        stop_process(process, timeout=10)
 
 
 def test_login_in_a_separate_server_process_then_launch_here(env, subprocess_app: str) -> None:

@@ -96,7 +96,7 @@ def test_an_independent_learner_sees_the_bar_with_my_courses_and_sign_out(app, c
 def test_an_lms_admin_sees_the_bar_without_sign_out(app, committing_sessions, account) -> None:  # type: ignore[no-untyped-def]
     page = make_buyer(app, committing_sessions, account).page("/store")
     assert page.nav_names() == NAV
-    for name, path in (("Store", "/store"), ("Cart", "/store/cart"), ("Dashboard", "/lti/home"),
+    for name, path in (("Store", "/store"), ("Cart", "/store/cart"), ("Dashboard", "/dashboard"),
                        ("Order History", "/store/orders")):
         href = page.nav_link(name)
         assert href.split("?")[0] == path and "s=" in href  # the session token rides along
@@ -121,7 +121,7 @@ def test_current_buyer_reads_the_session(app, committing_sessions, account) -> N
 def test_the_admins_navigation_launch_lands_on_the_dashboard_with_the_bar(lti_env) -> None:  # type: ignore[no-untyped-def]
     response = f.launch(lti_env.client, lti_env.platform, roles=[ROLE_INSTRUCTOR],
                         target_link_uri="https://tool.test/")
-    assert response.status_code == 303 and response.headers["Location"].startswith("/lti/home?s=")
+    assert response.status_code == 303 and response.headers["Location"].startswith("/dashboard?s=")
     dashboard = Page(lti_env.client.get(response.headers["Location"]))
     assert dashboard.status == 200 and dashboard.h1 == "Dashboard"
     assert dashboard.nav_names() == NAV and dashboard.current_nav() == ["Dashboard"]

@@ -83,5 +83,6 @@ def test_the_layout_loads_the_store_css_and_the_bar() -> None:
     assert "store.css" in layout and 'include "storefront/nav.html"' in layout
     nav = (TEMPLATES / "storefront" / "nav.html").read_text(encoding="utf-8")
     assert '<nav class="store-nav" aria-label="Store">' in nav and 'aria-current="page"' in nav
-    home = (TEMPLATES / "lti" / "home.html").read_text(encoding="utf-8")
-    assert 'include "storefront/nav.html"' in home and "<h1>Dashboard</h1>" in home
+    dashboard = (TEMPLATES / "dashboard" / "layout.html").read_text(encoding="utf-8")
+    assert '{% extends "storefront/layout.html" %}' in dashboard
+    assert "<h1>Dashboard</h1>" in (TEMPLATES / "dashboard" / "index.html").read_text(encoding="utf-8")
