@@ -114,6 +114,18 @@ def test_several_courses_ask_only_where_there_is_a_choice(committing_sessions: s
     assert lti.status_code == 200
 
 
+def test_the_dashboards_deliver_selected_courses_form_lands_here(buyer: Buyer) -> None:
+    tab = buyer.page("/dashboard/purchased")
+    form = Form(tab.form_of(tab.button("Deliver selected courses")))
+    assert form.action == "/dashboard/deliver" and form.method == "get"
+    ticked = [(k, v) for k, v in form.fields()] + [("course", "C-200"), ("course", "C-300")]
+    page = Page(buyer.client.get(form.action, query_string=MultiDict(ticked)))
+    assert page.status == 200 and page.h1 == "Deliver 2 courses" and method_links(page) == METHODS
+    assert query_of(page.link("Download Packages"))["license_type"] == "volume"
+    row_link = [href for href in tab.links("Deliver Course")]
+    assert len(row_link) == 2 and buyer.client.get(row_link[0]).status_code == 200
+
+
 @pytest.mark.parametrize(("courses", "args", "status", "text"), [
     (["C-999"], {}, 404, "There is no course “C-999” in the catalog."),
     (["C-400"], {}, 403, "“Not Bought” cannot be delivered now"),
