@@ -8,47 +8,30 @@ seats: N of M") and the chart's figures (today's row) change by one seat."""
 from __future__ import annotations
 
 import io
-import re
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
 from playwright.sync_api import expect
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lti_tool import create_app
-from lti_tool.services import services_of
 from scorm_packages.packaging import package_filename
 from store.accounts.models import Account
 from store.base import utcnow
 from store.catalog.models import Course
-from store.demo import DEMO_ACCOUNT, seed_demo
+from store.demo import DEMO_ACCOUNT
 from store.licenses.models import VolumeLot
-from tests.browser.conftest import LiveServer, new_page, serve_app
-from tests.browser.test_dashboard_accessibility import last_row
-from tests.browser.test_lti_demo import launch, open_demo, wait_for_player
-from tests.web.conftest import settings_for
+from tests.browser.conftest import LiveServer, new_page
+from tests.browser.test_dashboard_accessibility import last_row, new_plus_learner_shows_on_the_dashboard
+from tests.browser.test_lti_demo import launch, open_demo
+from tests.browser.test_store_purchase import demo  # noqa: F401 - the demo LMS and tool, seeded
 
 pytestmark = pytest.mark.browser
 
-SECRET = "browser-delivery-tests-secret-" + "s" * 40
 Sessions = sessionmaker[Session]
-
-
-@pytest.fixture
-def demo(engine: Engine, committing_sessions: Sessions) -> Iterator[LiveServer]:
-    seed_demo(committing_sessions, utcnow(), courses=40)
-
-    def build(base_url: str) -> Any:
-        return create_app(settings_for(engine, public_base_url=base_url, demo_platform=True, secret_key=SECRET))
-
-    with serve_app(build) as server:
-        yield server
-    services_of(server.app).engine.dispose()
 
 
 def volume_course(sessions: Sessions) -> tuple[str, str]:
@@ -66,7 +49,7 @@ def volume_course(sessions: Sessions) -> tuple[str, str]:
 
 
 def test_an_admin_downloads_a_scorm_2004_package_in_the_lms_frame_and_a_learner_takes_a_plus_seat(
-        chromium: Any, demo: LiveServer, committing_sessions: Sessions, tmp_path: Path) -> None:
+        chromium: Any, demo: LiveServer, committing_sessions: Sessions, tmp_path: Path) -> None:  # noqa: F811
     catalog_id, title = volume_course(committing_sessions)
     page = new_page(chromium, viewport={"width": 1000, "height": 900}, accept_downloads=True)
     try:
@@ -75,7 +58,6 @@ def test_an_admin_downloads_a_scorm_2004_package_in_the_lms_frame_and_a_learner_
         expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
         summary = frame.locator("#dashboard-plus-summary").inner_text()
         used_today = last_row(frame)
-        frame.get_by_role("navigation", name="Store").get_by_role("link", name="Dashboard", exact=True).click()
         frame.get_by_role("navigation", name="Dashboard").get_by_role(
             "link", name="Purchased Courses", exact=True).click()
         expect(frame.locator("h1")).to_have_text("Purchased Courses")
@@ -98,15 +80,7 @@ def test_an_admin_downloads_a_scorm_2004_package_in_the_lms_frame_and_a_learner_
 
         # A learner the tool has never seen launches a Plus course by LTI: one Plus seat fewer on
         # the Dashboard, and one more seat in use today in the chart's figures.
-        page.select_option("#demo-license", "plus")
-        launch(page, person="new")
-        assert wait_for_player(page, demo)
-        frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
-        expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
-        available, total = map(int, re.fullmatch(r"Available Plus seats: (\d+) of (\d+)", summary).groups())
-        expect(frame.locator("#dashboard-plus-summary")).to_have_text(
-            f"Available Plus seats: {available - 1} of {total}")
-        assert last_row(frame) == [used_today[0], str(int(used_today[1]) + 1), str(int(used_today[2]) - 1)]
+        new_plus_learner_shows_on_the_dashboard(page, demo, summary, used_today)
         # Every step ran in the frame without a cookie: the session token rode in links and forms.
         assert not page.context.cookies(demo.url)
     finally:

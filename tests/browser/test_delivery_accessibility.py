@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.base import utcnow
 from store.catalog.service import import_records
 from store.licenses.service import grant_plus, grant_volume
-from tests.browser.a11y import assert_accessible
+from tests.browser.a11y import check_page as check
 from tests.browser.conftest import LiveServer, new_page
 from tests.factories.licenses import make_account
 from tests.factories.store import make_buyer
@@ -36,13 +36,6 @@ CATALOG = [
     {"id": "FIRE-300", "title": "Fire Drills", "publisher": "Safe Work Publishing", "volume_price_cents": 4_900,
      "ppu_price_cents": 7_900},
 ]
-
-
-def check(page: Any, where: str) -> None:
-    width = page.viewport_size["width"]
-    assert_accessible(page, f"{where} at {width}px")
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 1, f"{where} scrolls sideways by {overflow}px at {width}px"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
