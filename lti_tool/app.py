@@ -135,6 +135,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     from lti_tool.dashboard import reports as dashboard_reports
     from lti_tool.dashboard import settings as dashboard_settings
     from lti_tool.dashboard import views as dashboard
+    from lti_tool.delivery import views as delivery
     from lti_tool.demo import views as demo
     from lti_tool.lti import deeplink, dynreg, install
     from lti_tool.lti import views as lti_launch
@@ -156,6 +157,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(dashboard_settings.bp)  # the account's settings: identity linking, closure request
     app.register_blueprint(dispatch.bp)
     app.register_blueprint(signin.bp)
+    app.register_blueprint(delivery.bp)  # delivering courses (dashboard) and invitation links
     for view in dispatch.csrf_exempt_views():
         csrf.exempt(view)
     # The demo LMS: development only (DEMO_PLATFORM), never in production whatever the settings say.
