@@ -17,6 +17,7 @@ from scorm_packages.tokens import make_launch_token
 from store.accounts.models import Learner
 from store.content import MASTERY_SCORE
 from store.errors import InvalidInput, NotFound
+from store.licenses import queries as license_queries
 from store.licenses import service as licenses
 from store.licenses.models import PpuLibraryEntry, Seat, VolumeLot
 from tests.factories.catalog import make_bundle, make_course
@@ -90,7 +91,7 @@ def test_bundle_courses_stay_excluded_even_with_a_lot_or_library_entry(sessions:
                                                                        acme: int) -> None:
     """Rows the store would never create (its grants refuse bundles) still give no package."""
     with sessions.begin() as s:
-        ted = service.license_queries.get_course_facts(s, "TED-1")[0]
+        ted = license_queries.get_course_facts(s, "TED-1")[0]
         s.add(VolumeLot(account_id=acme, course_pk=ted.id, seats_total=3, seats_used=0, purchased_at=T0,
                         expires_at=T0 + timedelta(days=365), created_at=T0))
         s.add(PpuLibraryEntry(account_id=acme, course_pk=ted.id, added_at=T0))
