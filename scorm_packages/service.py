@@ -171,7 +171,7 @@ class PreparedPackage:
                            secret=self.secret)
 
 
-def _view(package: DispatchPackage | Row, account: Account, course: Course, *,
+def _view(package: DispatchPackage | Row, account: Account, course: Course | Row, *,
           built_at: datetime | None = None) -> PackageView:
     return PackageView(package.public_key, account.id, account.name, course.catalog_id, course.title,
                        package.license_type, package.format, package.generation, package.created_at,
@@ -193,7 +193,7 @@ def _day(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d}" if moment else "(unknown date)"
 
 
-def _not_held(session: Session, account: Account, course: Course, verdict: Verdict) -> PackageError:
+def _not_held(session: Session, account: Account, course: Course | Row, verdict: Verdict) -> PackageError:
     """The error for a license the account does not hold now; the message says what the
     verdict's reason code means for this account and course."""
     plus = verdict.license_type == "plus"
@@ -245,10 +245,10 @@ def licensed_catalog_ids(session: Session, account: Account, license_type: str, 
 
 @dataclass(frozen=True)
 class _Wanted:
-    """One package key to create or reuse: the course (with what decides its licenses) and the
-    license type."""
+    """One package key to create or reuse: the course (a row of ``_COURSE_COLUMNS``), what
+    decides its licenses, and the license type."""
 
-    course: Course
+    course: Row
     facts: rules.CourseFacts
     license_type: str
 
@@ -257,20 +257,22 @@ class _Wanted:
         return self.course.id, self.license_type
 
 
-def _courses(session: Session, catalog_ids: Iterable[str]) -> dict[str, tuple[Course, rules.CourseFacts]]:
-    """Courses by catalog id with their license facts, ``_IN_CHUNK`` ids per query (unknown ids
-    are left out)."""
+_COURSE_COLUMNS = (Course.id, Course.catalog_id, Course.title, Course.description, Course.language, Course.bundle_id,
+                   Course.is_plus, Course.status, Course.ppu_price_cents,
+                   func.coalesce(Bundle.is_subscription_only, False).label("sub_only"))
+
+
+def _courses(session: Session, catalog_ids: Iterable[str]) -> dict[str, tuple[Row, rules.CourseFacts]]:
+    """What a package needs of each course, by catalog id, with its license facts;
+    ``_IN_CHUNK`` ids per query (unknown ids are left out)."""
     wanted = sorted(set(catalog_ids))
-    out: dict[str, tuple[Course, rules.CourseFacts]] = {}
+    out: dict[str, tuple[Row, rules.CourseFacts]] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
-        rows = session.execute(
-            select(Course, func.coalesce(Bundle.is_subscription_only, False))
-            .outerjoin(Bundle, Bundle.id == Course.bundle_id)
-            .where(Course.catalog_id.in_(wanted[start:start + _IN_CHUNK])))
-        for course, sub_only in rows:
+        for course in session.execute(select(*_COURSE_COLUMNS).outerjoin(Bundle, Bundle.id == Course.bundle_id)
+                                      .where(Course.catalog_id.in_(wanted[start:start + _IN_CHUNK]))):
             out[course.catalog_id] = course, rules.CourseFacts(
                 id=course.id, is_plus=course.is_plus, status=course.status,
-                is_subscription_only_bundle=bool(sub_only), ppu_price_cents=course.ppu_price_cents)
+                is_subscription_only_bundle=bool(course.sub_only), ppu_price_cents=course.ppu_price_cents)
     return out
 
 

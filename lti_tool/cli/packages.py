@@ -146,52 +146,63 @@ def _export_target(output: str) -> Path:
     return target
 
 
-def _exported(prepared: list[service.PreparedPackage], base: str, rows: list[dict[str, str]]) \
-        -> Iterator[tuple[str, bytes]]:
-    """Each package's file name and zip, built when its turn comes, with a progress bar; adds its
-    packages.csv row to ``rows``. Two courses with the same title: the second one's file name
-    carries its catalog id."""
+class _Listing:
+    """packages.csv, written row by row as the packages are made (UTF-8 bytes, not dicts: small
+    even for tens of thousands of packages)."""
+
+    def __init__(self) -> None:
+        self.buffer = io.BytesIO()
+        self.text = io.TextIOWrapper(self.buffer, encoding="utf-8", newline="")
+        self.writer = csv.writer(self.text)
+        self.writer.writerow(CSV_COLUMNS)
+        self.count = 0
+
+    def add(self, name: str, view: service.PackageView) -> None:
+        self.writer.writerow((name, view.catalog_id, view.course_title, view.license_type, view.format, view.key,
+                              view.created_at.isoformat()))
+        self.count += 1
+
+    def data(self) -> bytes:
+        self.text.flush()
+        return self.buffer.getvalue()
+
+
+def _exported(prepared: list[service.PreparedPackage], base: str, listing: _Listing) -> Iterator[tuple[str, bytes]]:
+    """Each package's file name and zip, built when its turn comes (taken out of ``prepared``),
+    with a progress bar; adds its row to ``listing``. Two courses with the same title: the second one's file name carries its
+    catalog id."""
     from tqdm import tqdm
 
     used: set[str] = set()
+    prepared.reverse()
     with tqdm(total=len(prepared), desc="packages", unit="package", file=sys.stderr, leave=False) as bar:
-        for item in prepared:
+        while prepared:
+            item = prepared.pop()  # dropped once its zip is written: memory stays flat
             built = build_package(item.spec(base))
             name = built.filename
             if name in used:
                 stem, rest = name.split("__", 1)
                 name = f"{stem}--{slug(item.view.catalog_id) or item.view.key}__{rest}"
             used.add(name)
-            view = item.view
-            rows.append({"file": name, "course_id": view.catalog_id, "title": view.course_title,
-                         "license_type": view.license_type, "format": view.format, "package_key": view.key,
-                         "created_at": view.created_at.isoformat()})
+            listing.add(name, item.view)
             yield name, built.data
             bar.update(1)
 
 
-def _csv_bytes(rows: list[dict[str, str]]) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-def _export_folder(directory: Path, packages_: Iterator[tuple[str, bytes]], rows: list[dict[str, str]]) -> None:
+def _export_folder(directory: Path, packages_: Iterator[tuple[str, bytes]], listing: _Listing) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for name, data in packages_:
         _write_atomically(directory / name, data)
-    _write_atomically(directory / CSV_NAME, _csv_bytes(rows))
+    _write_atomically(directory / CSV_NAME, listing.data())
 
 
-def _export_zip(path: Path, packages_: Iterator[tuple[str, bytes]], rows: list[dict[str, str]]) -> None:
+def _export_zip(path: Path, packages_: Iterator[tuple[str, bytes]], listing: _Listing) -> None:
     """One zip of zips, streamed to a temporary file beside ``path`` (renamed when complete), with
     packages.csv as its last member."""
 
     def members() -> Iterator[tuple[str, bytes]]:
         yield from packages_
-        yield CSV_NAME, _csv_bytes(rows)
+        yield CSV_NAME, listing.data()
 
     fd, tmp = tempfile.mkstemp(prefix=".packages-", suffix=".zip.tmp", dir=path.parent if str(path.parent) else ".")
     try:
@@ -223,10 +234,10 @@ def export(ctx: CliContext, account: str, fmt: str, license_type: str | None, ou
     base = _base_url(ctx, base_url)
     target = _export_target(output)
     prepared = service.prepare_export(ctx.sessions, ctx.settings, account, fmt, types, utcnow())
-    rows: list[dict[str, str]] = []
+    listing = _Listing()
     write = _export_zip if target.suffix.lower() == ".zip" and not target.is_dir() else _export_folder
-    write(target, _exported(prepared, base, rows), rows)
-    echo(f"wrote {len(rows)} package(s) and {CSV_NAME} to {target} (they call {base})")
+    write(target, _exported(prepared, base, listing), listing)
+    echo(f"wrote {listing.count} package(s) and {CSV_NAME} to {target} (they call {base})")
 
 
 def _package_json(view: service.PackageView) -> dict[str, object]:
