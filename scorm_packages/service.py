@@ -36,9 +36,22 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Row, Select, delete, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Row,
+    Select,
+    any_,
+    bindparam,
+    delete,
+    func,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -262,6 +275,14 @@ _COURSE_COLUMNS = (Course.id, Course.catalog_id, Course.title, Course.descriptio
                    func.coalesce(Bundle.is_subscription_only, False).label("sub_only"))
 
 
+def _one_of(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``: one parameter instead of
+    hundreds (psycopg parses a statement's placeholders each time it is sent)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _courses(session: Session, catalog_ids: Iterable[str]) -> dict[str, tuple[Row, rules.CourseFacts]]:
     """What a package needs of each course, by catalog id, with its license facts;
     ``_IN_CHUNK`` ids per query (unknown ids are left out)."""
@@ -269,7 +290,7 @@ def _courses(session: Session, catalog_ids: Iterable[str]) -> dict[str, tuple[Ro
     out: dict[str, tuple[Row, rules.CourseFacts]] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
         for course in session.execute(select(*_COURSE_COLUMNS).outerjoin(Bundle, Bundle.id == Course.bundle_id)
-                                      .where(Course.catalog_id.in_(wanted[start:start + _IN_CHUNK]))):
+                                      .where(_one_of(session, Course.catalog_id, wanted[start:start + _IN_CHUNK]))):
             out[course.catalog_id] = course, rules.CourseFacts(
                 id=course.id, is_plus=course.is_plus, status=course.status,
                 is_subscription_only_bundle=bool(course.sub_only), ppu_price_cents=course.ppu_price_cents)
@@ -298,39 +319,66 @@ def _checked(session: Session, account: Account, items: Sequence[tuple[str, str]
     return out
 
 
-def _existing(session: Session, account_id: int, fmt: str, course_pks: Sequence[int]) -> dict[tuple[int, str], Row]:
-    """The account's package rows of these courses in this format, locked, by (course, license
-    type)."""
+def _existing(session: Session, account_id: int, fmt: str,
+              course_pks: Sequence[int] | None) -> dict[tuple[int, str], Row]:
+    """The account's package rows in this format (of these courses; None: of every course),
+    locked, by (course, license type)."""
     table = DispatchPackage.__table__
+    mine = select(table).where(table.c.account_id == account_id, table.c.format == fmt).with_for_update()
+    if course_pks is None:
+        return {(row.course_pk, row.license_type): row for row in session.execute(mine)}
     found: dict[tuple[int, str], Row] = {}
     pks = sorted(set(course_pks))
     for start in range(0, len(pks), _IN_CHUNK):
-        for row in session.execute(select(table).where(
-                table.c.account_id == account_id, table.c.format == fmt,
-                table.c.course_pk.in_(pks[start:start + _IN_CHUNK])).with_for_update()):
+        for row in session.execute(mine.where(_one_of(session, table.c.course_pk, pks[start:start + _IN_CHUNK]))):
             found[row.course_pk, row.license_type] = row
     return found
 
 
 def _insert_new(session: Session, settings: Settings, account_id: int, kinds: Sequence[tuple[int, str]], fmt: str,
                 now: datetime) -> tuple[dict[tuple[int, str], Row], dict[str, str]]:
-    """New keys for these (course, license type) pairs in one multi-row insert: the rows inserted
-    (a pair another transaction created first is left out) and their secrets by public key."""
+    """New keys for these (course, license type) pairs, ``_IN_CHUNK`` per statement: the rows
+    inserted (a pair another transaction created first is left out) and their secrets by public
+    key."""
     if not kinds:
         return {}, {}
     secrets_by_key = {new_public_key(): new_secret() for _ in kinds}
     values = [dict(public_key=key, account_id=account_id, course_pk=course_pk, license_type=license_type,
-                   format=fmt, secret_encrypted=encrypt_secret(settings, secret), generation=1, created_at=now, built_at=now,
-                   revoked_at=None)
+                   format=fmt, secret_encrypted=encrypt_secret(settings, secret), generation=1, created_at=now,
+                   built_at=now, revoked_at=None)
               for (key, secret), (course_pk, license_type) in zip(secrets_by_key.items(), kinds, strict=True)]
-    table = DispatchPackage.__table__
     inserted: dict[tuple[int, str], Row] = {}
     for start in range(0, len(values), _IN_CHUNK):
-        statement = upsert_insert(session)(table).on_conflict_do_nothing(
-            index_elements=["account_id", "course_pk", "license_type", "format"]).returning(*table.c)
-        for row in session.execute(statement, values[start:start + _IN_CHUNK]):
+        for row in session.execute(*_insert_statement(session, values[start:start + _IN_CHUNK])):
             inserted[row.course_pk, row.license_type] = row
     return inserted, secrets_by_key
+
+
+_KEY_COLUMNS = ("public_key", "course_pk", "license_type", "secret_encrypted")
+
+
+def _insert_statement(session: Session, values: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING for these rows: on PostgreSQL one statement over
+    ``unnest`` of four arrays (four parameters instead of ten per row: psycopg parses every
+    placeholder of a statement it sends), elsewhere a multi-row VALUES."""
+    table = DispatchPackage.__table__
+    conflict = ["account_id", "course_pk", "license_type", "format"]
+    if session.get_bind().dialect.name != "postgresql":
+        return (upsert_insert(session)(table).on_conflict_do_nothing(index_elements=conflict)
+                .returning(*table.c), values)
+    arrays = func.unnest(*(bindparam(None, [v[c] for v in values], type_=ARRAY(table.c[c].type))
+                           for c in _KEY_COLUMNS)).table_valued(*_KEY_COLUMNS).render_derived()
+    first = values[0]
+
+    def same(column: str) -> Any:  # the same value in every row
+        return bindparam(None, first[column], type_=table.c[column].type)
+
+    rows = select(arrays.c.public_key, same("account_id"), arrays.c.course_pk, arrays.c.license_type, same("format"),
+                  arrays.c.secret_encrypted, same("generation"), same("created_at"), same("built_at"), null())
+    return (upsert_insert(session)(table).from_select(
+        ["public_key", "account_id", "course_pk", "license_type", "format", "secret_encrypted", "generation",
+         "created_at", "built_at", "revoked_at"], rows).on_conflict_do_nothing(index_elements=conflict)
+        .returning(*table.c),)
 
 
 def _reuse(session: Session, settings: Settings, row: Row) -> tuple[Row | None, str]:
@@ -355,17 +403,19 @@ def _reuse(session: Session, settings: Settings, row: Row) -> tuple[Row | None, 
 def _touch(session: Session, ids: Sequence[int], now: datetime) -> None:
     table = DispatchPackage.__table__
     for start in range(0, len(ids), _IN_CHUNK):
-        session.execute(update(table).where(table.c.id.in_(ids[start:start + _IN_CHUNK])).values(built_at=now))
+        session.execute(update(table).where(_one_of(session, table.c.id, ids[start:start + _IN_CHUNK]))
+                        .values(built_at=now))
 
 
 def _ensure_many(session: Session, settings: Settings, account: Account, wanted: Sequence[_Wanted], fmt: str,
-                 now: datetime) -> list[PreparedPackage]:
+                 now: datetime, existing: dict[tuple[int, str], Row] | None = None) -> list[PreparedPackage]:
     """Create or reuse the package key of each wanted (course, license type) in this format, in
-    one go: one locking read of the existing keys, one multi-row insert of the new ones, one
-    update of their build time. The manifest's mastery score is ``mastery_score_of`` the course's
-    current imported content (its own score, or the demo pass mark without one)."""
+    one go: one locking read of the existing keys (unless ``existing`` has them already), one
+    multi-row insert of the new ones, one update of their build time. The manifest's mastery
+    score is ``mastery_score_of`` the course's current imported content (its own score, or the
+    demo pass mark without one)."""
     kinds = list(dict.fromkeys(w.kind for w in wanted))
-    rows = _existing(session, account.id, fmt, [pk for pk, _ in kinds])
+    rows = _existing(session, account.id, fmt, [pk for pk, _ in kinds]) if existing is None else existing
     new = [kind for kind in kinds if kind not in rows]
     inserted, secrets_by_key = _insert_new(session, settings, account.id, new, fmt, now)
     if len(inserted) < len(new):  # created meanwhile by another transaction: reuse that key
@@ -437,13 +487,14 @@ def prepare_export(sessions: sessionmaker[Session], settings: Settings, account_
     out: list[PreparedPackage] = []
     with sessions.begin() as session:
         account = get_account(session, account_ref)
+        existing = _existing(session, account.id, fmt, None)  # an export reuses most of the account's keys
         for license_type in license_types:
             ids = licensed_catalog_ids(session, account, license_type, now)
             for start in range(0, len(ids), _EXPORT_CHUNK):
                 courses = _courses(session, ids[start:start + _EXPORT_CHUNK])
                 wanted = [_Wanted(*courses[catalog_id], license_type) for catalog_id in ids[start:start + _EXPORT_CHUNK]
                           if catalog_id in courses]
-                out += _ensure_many(session, settings, account, wanted, fmt, now)
+                out += _ensure_many(session, settings, account, wanted, fmt, now, existing)
         if not out:
             kinds = " or ".join(license_label(t) for t in license_types)
             raise LicenseNotHeld(f"account {account.name!r} holds no {kinds} license for any course")
