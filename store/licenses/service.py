@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -139,29 +139,54 @@ def claim_seat_in(session: Session, request: ClaimRequest, now: datetime) -> Cla
 def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResult:
     account = get_account(session, request.account_id)
     learner_id = upsert_learner(session, account.id, request.learner, now)
+    return claim_for_learner(session, account, learner_id, request, now)
+
+
+def claim_for_learner(session: Session, account: Account, learner_id: int, request: ClaimRequest, now: datetime,
+                      loaded: queries.CourseAndSeats | None = None) -> ClaimResult:
+    """The seat engine for a learner this transaction has already upserted (an LTI launch records
+    the learner with the launch). ``loaded``: the course and the learner's seats the caller has
+    already read with ``queries.course_and_seat_facts`` (only without identity linking)."""
     # Identity linking: the person this identity belongs to; their seats are the learner's.
     person_id = (linking.resolve_person(session, account.id, learner_id, request.learner, now)
                  if account.link_identities else None)
-    found = queries.find_course_facts(session, request.catalog_id)
-    if found is None:
-        return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
-    _course, course = found
-
-    seats = queries.learner_seat_facts(session, account.id, learner_id, course.id, now, person_id=person_id)
+    if person_id is not None:
+        loaded = None  # the person's seats, whichever identity took them
+    elif loaded is None:
+        loaded = queries.course_and_seat_facts(session, account.id, learner_id, request.catalog_id, now)
+        if loaded is None:
+            return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
+    if loaded is not None:
+        course, seats = loaded.course, loaded.seats
+    else:
+        found = queries.find_course_facts(session, request.catalog_id)
+        if found is None:
+            return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
+        course = found[1]
+        seats = queries.learner_seat_facts(session, account.id, learner_id, course.id, now, person_id=person_id)
     existing = rules.reusable_seat(seats, course, request.license_type, now)
     if existing is not None:
-        seat = session.get_one(Seat, existing.id)
+        seat = session.get_one(Seat, existing.id)  # loaded with the seat facts: no statement
         _record_launch(session, seat.id, course.id, now)
         return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=False)
+    holder = _Holder(learner_id, person_id)
+    seat = _quick_new_seat(session, account, holder, course, seats, request.license_type, now)
+    if seat is None:
+        return _new_seat(session, account, holder, course, seats, request, now)
+    _record_launch(session, seat.id, course.id, now)
+    return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=True)
 
-    # A new seat only for a course the account may deliver under this license type now.
+
+def _new_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
+              seats: list[rules.SeatFacts], request: ClaimRequest, now: datetime) -> ClaimResult:
+    """A new seat only for a course the account may deliver under this license type now."""
+    learner_id = holder.learner_id
     held = holdings.load_holdings(session, account.id, [course.id], license_type=request.license_type)
     verdict = holdings_rules.verdict(course, held, request.license_type, now)
     if not verdict.deliverable:
         assert verdict.reason is not None
         return _refuse(session, account.id, learner_id, course.id, request.license_type, verdict.reason, now)
     try:
-        holder = _Holder(learner_id, person_id)
         if request.license_type == "plus":
             seat = _new_plus_seat(session, account, holder, held, seats, now)
         else:
@@ -177,6 +202,68 @@ def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResul
         return _refuse(session, account.id, learner_id, course.id, request.license_type, refused.reason, now)
     _record_launch(session, seat.id, course.id, now)
     return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=True)
+
+
+# The common case of a new seat in one guarded statement, without reading the holdings first:
+# the guard picks the source ``_new_seat`` would pick (the oldest usable Volume lot; the
+# subscription in its term that started last) and takes a seat from it. When the guard matches
+# nothing (no usable lot, a full subscription, or a refusal to explain) ``_new_seat`` decides,
+# in the same transaction, with the holdings and the verdict.
+
+
+def _quick_new_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
+                    seats: list[rules.SeatFacts], license_type: str, now: datetime) -> Seat | None:
+    if license_type == "ppu" or holdings_rules.course_reason(course, license_type) is not None:
+        return None
+    if license_type == "plus":
+        return _quick_plus_seat(session, account, holder, seats, now)
+    latest = queries.latest_seat_in_scope(seats, "volume", course.id)
+    decision = rules.decide_course_seat(latest, now, account.annual_retake)
+    if decision.next is rules.Next.REFUSE:
+        return None
+    oldest = (select(VolumeLot.id)
+              .where(VolumeLot.account_id == account.id, VolumeLot.course_pk == course.id,
+                     VolumeLot.seats_used < VolumeLot.seats_total, VolumeLot.purchased_at <= now,
+                     VolumeLot.expires_at > now)
+              .order_by(VolumeLot.purchased_at, VolumeLot.id).limit(1).scalar_subquery())
+    lot = session.execute(
+        update(VolumeLot)
+        .where(VolumeLot.id == oldest, VolumeLot.seats_used < VolumeLot.seats_total)
+        .values(seats_used=VolumeLot.seats_used + 1)
+        .returning(VolumeLot.id, VolumeLot.expires_at)
+    ).first()
+    if lot is None:
+        return None
+    return _insert_seat(
+        session,
+        Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id, license_type="volume",
+             scope=f"volume:{course.id}", course_pk=course.id, lot_id=lot.id, attempt=decision.attempt,
+             occupied_at=now, expires_at=lot.expires_at),
+    )
+
+
+def _quick_plus_seat(session: Session, account: Account, holder: _Holder, seats: list[rules.SeatFacts],
+                     now: datetime) -> Seat | None:
+    current = (select(PlusSubscription.id)
+               .where(PlusSubscription.account_id == account.id, PlusSubscription.started_at <= now,
+                      PlusSubscription.current_period_end > now)
+               .order_by(PlusSubscription.started_at.desc(), PlusSubscription.id.desc()).limit(1).scalar_subquery())
+    sub_id = session.execute(
+        update(PlusSubscription)
+        .where(PlusSubscription.id == current, PlusSubscription.seats_used < PlusSubscription.seats_total)
+        .values(seats_used=PlusSubscription.seats_used + 1)
+        .returning(PlusSubscription.id)
+    ).scalar_one_or_none()
+    if sub_id is None:
+        return None
+    return _insert_seat(session, _plus_seat(account, holder, sub_id, seats, now))
+
+
+def _plus_seat(account: Account, holder: _Holder, sub_id: int, seats: list[rules.SeatFacts], now: datetime) -> Seat:
+    previous = [s.attempt for s in seats if s.license_type == "plus"]
+    return Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id, license_type="plus",
+                scope=f"plus:{sub_id}", subscription_id=sub_id, attempt=1 if not previous else max(previous) + 1,
+                occupied_at=now, expires_at=None)
 
 
 # The account may deliver the course (checked above); these take the seat with one guarded
@@ -207,13 +294,7 @@ def _new_plus_seat(session: Session, account: Account, holder: _Holder, held: ho
     ).rowcount
     if taken != 1:
         raise _Refused("no_seats")
-    previous = [s.attempt for s in seats if s.license_type == "plus"]
-    return _insert_seat(
-        session,
-        Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id, license_type="plus",
-             scope=f"plus:{sub.id}", subscription_id=sub.id, attempt=1 if not previous else max(previous) + 1,
-             occupied_at=now, expires_at=None),
-    )
+    return _insert_seat(session, _plus_seat(account, holder, sub.id, seats, now))
 
 
 def _new_volume_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
