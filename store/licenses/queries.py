@@ -135,6 +135,7 @@ class CourseAndSeats:
     title: str
     has_package: bool  # the course has a current imported content version
     seats: list[rules.SeatFacts]
+    seat_rows: dict[int, Seat]  # the seats themselves, by id (a reused seat needs no second read)
 
 
 def course_and_seat_facts(session: Session, account_id: int, learner_id: int, catalog_id: str,
@@ -161,7 +162,8 @@ def course_and_seat_facts(session: Session, account_id: int, learner_id: int, ca
     course = rules.CourseFacts(id=pk, is_plus=bool(is_plus), status=status, is_subscription_only_bundle=bool(sub_only),
                                ppu_price_cents=price)
     seats = [_seat_facts(row[7], row[8], row[9], now) for row in rows if row[7] is not None]
-    return CourseAndSeats(course, title, package_id is not None, seats)
+    return CourseAndSeats(course, title, package_id is not None, seats,
+                          {row[7].id: row[7] for row in rows if row[7] is not None})
 
 
 def latest_seat_in_scope(facts: list[rules.SeatFacts], license_type: str, course_pk: int) -> rules.SeatFacts | None:

@@ -156,8 +156,9 @@ def claim_for_learner(session: Session, account: Account, learner_id: int, reque
         loaded = queries.course_and_seat_facts(session, account.id, learner_id, request.catalog_id, now)
         if loaded is None:
             return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
+    rows: dict[int, Seat] = {}
     if loaded is not None:
-        course, seats = loaded.course, loaded.seats
+        course, seats, rows = loaded.course, loaded.seats, loaded.seat_rows
     else:
         found = queries.find_course_facts(session, request.catalog_id)
         if found is None:
@@ -166,7 +167,7 @@ def claim_for_learner(session: Session, account: Account, learner_id: int, reque
         seats = queries.learner_seat_facts(session, account.id, learner_id, course.id, now, person_id=person_id)
     existing = rules.reusable_seat(seats, course, request.license_type, now)
     if existing is not None:
-        seat = session.get_one(Seat, existing.id)  # loaded with the seat facts: no statement
+        seat = rows.get(existing.id) or session.get_one(Seat, existing.id)
         _record_launch(session, seat.id, course.id, now)
         return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=False)
     holder = _Holder(learner_id, person_id)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from store.accounts.models import Learner
 from store.catalog.models import Course, Publisher
 from store.content import ContentPackage, CourseInfo
-from store.content.queries import current_package
+from store.content.models import CourseContentVersion
+from store.content.queries import current_package, package_of
 from store.licenses.models import CourseLaunch, Seat
 from store.progress.models import CourseProgress
 from store.progress.rules import ProgressState
@@ -96,13 +97,49 @@ def find_course(session: Session, catalog_id: str) -> tuple[Course, CourseInfo] 
     if row is None:
         return None
     course, publisher = row
+    return course, course_info(course, publisher, current_package(session, course.id))
+
+
+def course_info(course: Course, publisher: str, package: ContentPackage | None) -> CourseInfo:
     topics: list[Any] = course.topics if isinstance(course.topics, list) else []
-    package: ContentPackage | None = current_package(session, course.id)
-    return course, CourseInfo(
+    return CourseInfo(
         catalog_id=course.catalog_id, title=course.title, description=course.description or "",
         publisher=publisher, language=course.language or "", duration_minutes=course.duration_minutes or 0,
         topics=tuple(str(t) for t in topics), package=package,
     )
+
+
+@dataclass(frozen=True)
+class PlayerRow:
+    """What the player page reads, in one statement (``player_row``)."""
+
+    seat: Seat
+    course: Course
+    info: CourseInfo
+    launched: bool  # the seat engine admitted the seat to the course
+    progress: CourseProgress | None
+
+
+def player_row(session: Session, seat_id: int, catalog_id: str) -> PlayerRow | None:
+    """The seat, the course with its publisher and current package, whether the seat was
+    admitted to it, and the progress row, in one statement; None when the seat or the course is
+    unknown."""
+    row = session.execute(
+        select(Seat, Course, Publisher.name, CourseContentVersion, CourseLaunch.id, CourseProgress)
+        .select_from(Seat)
+        .join(Course, Course.catalog_id == catalog_id)
+        .join(Publisher, Publisher.id == Course.publisher_id)
+        .outerjoin(CourseContentVersion, and_(CourseContentVersion.course_pk == Course.id,
+                                              CourseContentVersion.is_current.is_(True)))
+        .outerjoin(CourseLaunch, and_(CourseLaunch.seat_id == Seat.id, CourseLaunch.course_pk == Course.id))
+        .outerjoin(CourseProgress, and_(CourseProgress.seat_id == Seat.id, CourseProgress.course_pk == Course.id))
+        .where(Seat.id == seat_id)
+    ).first()
+    if row is None:
+        return None
+    seat, course, publisher, version, launch_id, progress = row
+    package = package_of(version) if version is not None else None
+    return PlayerRow(seat, course, course_info(course, publisher, package), launch_id is not None, progress)
 
 
 def find_progress(session: Session, seat_id: int, course_pk: int) -> CourseProgress | None:
