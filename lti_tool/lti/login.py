@@ -10,15 +10,16 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.lti.errors import bad_request
 from lti_tool.lti.models import LtiLaunch, LtiLoginState, LtiRegistration, LtiUsedNonce, WebSession
 from lti_tool.lti.tool_conf import RegistrationView, find_registration
-from store.database import delete_in_batches
+from store.database import built_once, delete_in_batches
 
 MAX_PARAM_CHARS = 4000
 STATE_COOKIE_PREFIX = "lti1p3-state-"
@@ -161,18 +162,30 @@ _REMEMBERED_MAX = 1_000
 
 def _store_state_if_unchanged(sessions: sessionmaker[Session], registration: RegistrationView,
                               row: dict[str, object]) -> bool:
-    columns = ("state", "nonce", "registration_id", "target_link_uri", "created_at", "expires_at")
-    values = [literal(row[name], LtiLoginState.__table__.c[name].type) for name in ("state", "nonce")]
-    values.append(LtiRegistration.id)
-    values += [literal(row[name], LtiLoginState.__table__.c[name].type)
-               for name in ("target_link_uri", "created_at", "expires_at")]
     with sessions.begin() as session:
-        inserted = session.execute(insert(LtiLoginState).from_select(columns, select(*values).where(
-            LtiRegistration.id == registration.id, LtiRegistration.issuer == registration.issuer,
-            LtiRegistration.client_id == registration.client_id,
-            LtiRegistration.auth_login_url == registration.auth_login_url,
-            LtiRegistration.needs_review.is_(registration.needs_review))).returning(LtiLoginState.id)).first()
+        inserted = session.execute(_state_insert_if_unchanged(session), {
+            **row, "registration_id": registration.id, "issuer": registration.issuer,
+            "client_id": registration.client_id, "auth_login_url": registration.auth_login_url,
+            "needs_review": registration.needs_review,
+        }).first()
     return inserted is not None
+
+
+def _build_state_insert_if_unchanged(_dialect: str) -> Any:
+    state = LtiLoginState.__table__.c
+    reg = LtiRegistration.__table__.c
+    values = [bindparam(name, type_=state[name].type) for name in ("state", "nonce")]
+    values.append(reg.id)
+    values += [bindparam(name, type_=state[name].type) for name in ("target_link_uri", "created_at", "expires_at")]
+    unchanged = [reg[name] == bindparam(name, type_=reg[name].type)
+                 for name in ("issuer", "client_id", "auth_login_url", "needs_review")]
+    return (insert(LtiLoginState.__table__)
+            .from_select(("state", "nonce", "registration_id", "target_link_uri", "created_at", "expires_at"),
+                         select(*values).where(reg.id == bindparam("registration_id"), *unchanged))
+            .returning(state.id))
+
+
+_state_insert_if_unchanged = built_once(_build_state_insert_if_unchanged)
 
 
 def _store_state(sessions: sessionmaker[Session], request: LoginRequest, row: dict[str, object]) -> RegistrationView:

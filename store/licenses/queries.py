@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from store.accounts.linking import person_learner_ids
 from store.accounts.models import Learner
 from store.catalog.models import Bundle, Course
 from store.content.models import CourseContentVersion
+from store.database import built_once
 from store.errors import NotFound
 from store.licenses import rules
 from store.licenses.models import CourseLaunch, PlusSubscription, PpuConfig, Seat, VolumeLot
@@ -138,12 +140,8 @@ class CourseAndSeats:
     seat_rows: dict[int, Seat]  # the seats themselves, by id (a reused seat needs no second read)
 
 
-def course_and_seat_facts(session: Session, account_id: int, learner_id: int, catalog_id: str,
-                          now: datetime) -> CourseAndSeats | None:
-    """``find_course_facts``, whether the course has imported content and ``learner_seat_facts``
-    (without identity linking) in one statement: the course row joined to the learner's seats
-    that could cover it. None for an unknown course."""
-    rows = session.execute(
+def _build_course_and_seats(_dialect: str) -> Select[Any]:
+    return (
         select(Course.id, Course.title, Course.is_plus, Course.status, Course.ppu_price_cents,
                func.coalesce(Bundle.is_subscription_only, False), CourseContentVersion.id, Seat,
                PlusSubscription.started_at, PlusSubscription.current_period_end)
@@ -151,11 +149,23 @@ def course_and_seat_facts(session: Session, account_id: int, learner_id: int, ca
         .outerjoin(Bundle, Bundle.id == Course.bundle_id)
         .outerjoin(CourseContentVersion, and_(CourseContentVersion.course_pk == Course.id,
                                               CourseContentVersion.is_current.is_(True)))
-        .outerjoin(Seat, and_(Seat.account_id == account_id, Seat.learner_id == learner_id,
+        .outerjoin(Seat, and_(Seat.account_id == bindparam("account_id"), Seat.learner_id == bindparam("learner_id"),
                               or_(Seat.course_pk == Course.id, Seat.license_type == "plus")))
         .outerjoin(PlusSubscription, PlusSubscription.id == Seat.subscription_id)
-        .where(Course.catalog_id == catalog_id)
-    ).all()
+        .where(Course.catalog_id == bindparam("catalog_id"))
+    )
+
+
+_course_and_seats = built_once(_build_course_and_seats)
+
+
+def course_and_seat_facts(session: Session, account_id: int, learner_id: int, catalog_id: str,
+                          now: datetime) -> CourseAndSeats | None:
+    """``find_course_facts``, whether the course has imported content and ``learner_seat_facts``
+    (without identity linking) in one statement: the course row joined to the learner's seats
+    that could cover it. None for an unknown course."""
+    rows = session.execute(_course_and_seats(session), {"account_id": account_id, "learner_id": learner_id,
+                                                        "catalog_id": catalog_id}).all()
     if not rows:
         return None
     pk, title, is_plus, status, price, sub_only, package_id = rows[0][:7]

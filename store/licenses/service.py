@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,7 +29,7 @@ from store.accounts.queries import get_account
 from store.accounts.service import LearnerIdentity, check_identity, upsert_learner
 from store.base import require_aware
 from store.clock import add_months
-from store.database import upsert_insert
+from store.database import built_once, binds, dialect_insert, upsert_insert
 from store.errors import InvalidInput, NotFound, StoreError
 from store.licenses import holdings, holdings_rules, queries, rules
 from store.licenses.models import (
@@ -222,17 +223,8 @@ def _quick_new_seat(session: Session, account: Account, holder: _Holder, course:
     decision = rules.decide_course_seat(latest, now, account.annual_retake)
     if decision.next is rules.Next.REFUSE:
         return None
-    oldest = (select(VolumeLot.id)
-              .where(VolumeLot.account_id == account.id, VolumeLot.course_pk == course.id,
-                     VolumeLot.seats_used < VolumeLot.seats_total, VolumeLot.purchased_at <= now,
-                     VolumeLot.expires_at > now)
-              .order_by(VolumeLot.purchased_at, VolumeLot.id).limit(1).scalar_subquery())
-    lot = session.execute(
-        update(VolumeLot)
-        .where(VolumeLot.id == oldest, VolumeLot.seats_used < VolumeLot.seats_total)
-        .values(seats_used=VolumeLot.seats_used + 1)
-        .returning(VolumeLot.id, VolumeLot.expires_at)
-    ).first()
+    lot = session.execute(_take_oldest_lot(session), {"b_account_id": account.id, "b_course_pk": course.id,
+                                                       "b_now": now}).first()
     if lot is None:
         return None
     return _insert_seat(
@@ -245,19 +237,41 @@ def _quick_new_seat(session: Session, account: Account, holder: _Holder, course:
 
 def _quick_plus_seat(session: Session, account: Account, holder: _Holder, seats: list[rules.SeatFacts],
                      now: datetime) -> Seat | None:
-    current = (select(PlusSubscription.id)
-               .where(PlusSubscription.account_id == account.id, PlusSubscription.started_at <= now,
-                      PlusSubscription.current_period_end > now)
-               .order_by(PlusSubscription.started_at.desc(), PlusSubscription.id.desc()).limit(1).scalar_subquery())
-    sub_id = session.execute(
-        update(PlusSubscription)
-        .where(PlusSubscription.id == current, PlusSubscription.seats_used < PlusSubscription.seats_total)
-        .values(seats_used=PlusSubscription.seats_used + 1)
-        .returning(PlusSubscription.id)
-    ).scalar_one_or_none()
+    sub_id = session.execute(_take_current_subscription_seat(session),
+                             {"b_account_id": account.id, "b_now": now}).scalar_one_or_none()
     if sub_id is None:
         return None
     return _insert_seat(session, _plus_seat(account, holder, sub_id, seats, now))
+
+
+def _build_take_oldest_lot(_dialect: str) -> Any:
+    lots = VolumeLot.__table__.c
+    now = bindparam("b_now", type_=lots.purchased_at.type)
+    oldest = (select(lots.id)
+              .where(lots.account_id == bindparam("b_account_id"), lots.course_pk == bindparam("b_course_pk"),
+                     lots.seats_used < lots.seats_total, lots.purchased_at <= now, lots.expires_at > now)
+              .order_by(lots.purchased_at, lots.id).limit(1).scalar_subquery())
+    return (update(VolumeLot.__table__)
+            .where(lots.id == oldest, lots.seats_used < lots.seats_total)
+            .values(seats_used=lots.seats_used + 1)
+            .returning(lots.id, lots.expires_at))
+
+
+def _build_take_subscription_seat(_dialect: str) -> Any:
+    subs = PlusSubscription.__table__.c
+    now = bindparam("b_now", type_=subs.started_at.type)
+    current = (select(subs.id)
+               .where(subs.account_id == bindparam("b_account_id"), subs.started_at <= now,
+                      subs.current_period_end > now)
+               .order_by(subs.started_at.desc(), subs.id.desc()).limit(1).scalar_subquery())
+    return (update(PlusSubscription.__table__)
+            .where(subs.id == current, subs.seats_used < subs.seats_total)
+            .values(seats_used=subs.seats_used + 1)
+            .returning(subs.id))
+
+
+_take_oldest_lot = built_once(_build_take_oldest_lot)
+_take_current_subscription_seat = built_once(_build_take_subscription_seat)
 
 
 def _plus_seat(account: Account, holder: _Holder, sub_id: int, seats: list[rules.SeatFacts], now: datetime) -> Seat:
@@ -352,16 +366,23 @@ def _insert_seat(session: Session, seat: Seat) -> Seat:
 
 
 def _record_launch(session: Session, seat_id: int, course_pk: int, now: datetime) -> None:
-    insert = upsert_insert(session)
-    stmt = insert(CourseLaunch).values(
-        seat_id=seat_id, course_pk=course_pk, first_launched_at=now, last_launched_at=now, launch_count=1
-    )
-    stmt = stmt.on_conflict_do_update(
+    session.execute(_course_launch_upsert(session), {"seat_id": seat_id, "course_pk": course_pk,
+                                                     "first_launched_at": now, "last_launched_at": now})
+
+
+def _build_course_launch_upsert(dialect: str) -> Any:
+    table = CourseLaunch.__table__
+    stmt = dialect_insert(dialect)(table).values(
+        **binds(CourseLaunch.__table__, "seat_id", "course_pk", "first_launched_at", "last_launched_at"),
+        launch_count=1)
+    return stmt.on_conflict_do_update(
         index_elements=["seat_id", "course_pk"],
         set_={"last_launched_at": stmt.excluded.last_launched_at,
-              "launch_count": CourseLaunch.launch_count + 1},
+              "launch_count": table.c.launch_count + 1},
     )
-    session.execute(stmt)
+
+
+_course_launch_upsert = built_once(_build_course_launch_upsert)
 
 
 def add_refusal(session: Session, account_id: int, course_pk: int | None, license_type: str, reason: str,

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from store.accounts.models import Learner
 from store.catalog.models import Course, Publisher
 from store.content import ContentPackage, CourseInfo
 from store.content.models import CourseContentVersion
+from store.database import built_once
 from store.content.queries import current_package, package_of
 from store.licenses.models import CourseLaunch, Seat
 from store.progress.models import CourseProgress
@@ -120,21 +121,28 @@ class PlayerRow:
     progress: CourseProgress | None
 
 
-def player_row(session: Session, seat_id: int, catalog_id: str) -> PlayerRow | None:
-    """The seat, the course with its publisher and current package, whether the seat was
-    admitted to it, and the progress row, in one statement; None when the seat or the course is
-    unknown."""
-    row = session.execute(
+def _build_player_select(_dialect: str) -> Select[Any]:
+    return (
         select(Seat, Course, Publisher.name, CourseContentVersion, CourseLaunch.id, CourseProgress)
         .select_from(Seat)
-        .join(Course, Course.catalog_id == catalog_id)
+        .join(Course, Course.catalog_id == bindparam("catalog_id"))
         .join(Publisher, Publisher.id == Course.publisher_id)
         .outerjoin(CourseContentVersion, and_(CourseContentVersion.course_pk == Course.id,
                                               CourseContentVersion.is_current.is_(True)))
         .outerjoin(CourseLaunch, and_(CourseLaunch.seat_id == Seat.id, CourseLaunch.course_pk == Course.id))
         .outerjoin(CourseProgress, and_(CourseProgress.seat_id == Seat.id, CourseProgress.course_pk == Course.id))
-        .where(Seat.id == seat_id)
-    ).first()
+        .where(Seat.id == bindparam("seat_id"))
+    )
+
+
+_player_select = built_once(_build_player_select)
+
+
+def player_row(session: Session, seat_id: int, catalog_id: str) -> PlayerRow | None:
+    """The seat, the course with its publisher and current package, whether the seat was
+    admitted to it, and the progress row, in one statement; None when the seat or the course is
+    unknown."""
+    row = session.execute(_player_select(session), {"seat_id": seat_id, "catalog_id": catalog_id}).first()
     if row is None:
         return None
     seat, course, publisher, version, launch_id, progress = row
