@@ -54,7 +54,8 @@ define with_worker
 	wait $$server
 endef
 
-## run: migrate the database, seed demo data when empty, serve on 127.0.0.1:5000 (HOST/PORT override) with the job worker beside it
+## run: migrate the database, seed demo data when empty, serve on 127.0.0.1:5000 (HOST/PORT override) with the job worker beside it,
+##      printing the URLs to open first (the demo LMS at http://localhost:5000/demo, /lti/install, /store)
 run: install
 	$(VENV)/bin/lti-tool db upgrade
 	$(VENV)/bin/lti-tool demo seed --if-empty

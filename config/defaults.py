@@ -2,6 +2,9 @@
 
 ENVIRONMENTS = ("development", "test", "production")
 
+# The product's one name: page titles, the LMS's tool name (install, Dynamic Registration), the README.
+PRODUCT_NAME = "Course Licenses"
+
 DEFAULTS: dict[str, str] = {
     # development | test | production. Outside development and test a SECRET_KEY is required.
     "ENV": "development",

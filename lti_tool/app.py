@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, redirect, url_for
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, check_payment_settings, load_settings
-from lti_tool import request_text
+from config.defaults import PRODUCT_NAME
+from lti_tool import error_pages, request_text
 from lti_tool.extensions import csrf
 from lti_tool.lti import ags, websession
 from lti_tool.lti.errors import LaunchError
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.after_request(services.frame_policy.apply)  # frame-ancestors: the LMS of the launch
     from lti_tool.lti.views import render_launch_error
 
+    error_pages.install(app)  # every HTTP error (404, 405, 500…) as a page in the house style; JSON for APIs
     app.register_error_handler(LaunchError, render_launch_error)
     app.jinja_env.globals.update(
         url_for_s=websession.url_for_s,
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         currency=settings.currency,
         store_nav=store_nav,  # the store's navigation bar (storefront pages and the Dashboard)
         dashboard_tabs=dashboard_tabs,  # the dashboard's tab bar (lti_tool/dashboard/tabs.py)
+        product_name=PRODUCT_NAME,
     )
     _add_health_check(app, services)
 
@@ -134,6 +137,7 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     from lti_tool.dashboard import reports as dashboard_reports
     from lti_tool.dashboard import settings as dashboard_settings
     from lti_tool.dashboard import views as dashboard
+    from lti_tool.delivery import views as delivery
     from lti_tool.demo import views as demo
     from lti_tool.lti import deeplink, dynreg, install
     from lti_tool.lti import views as lti_launch
@@ -155,8 +159,19 @@ def _register_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(dashboard_settings.bp)  # the account's settings: identity linking, closure request
     app.register_blueprint(dispatch.bp)
     app.register_blueprint(signin.bp)
+    app.register_blueprint(delivery.bp)  # delivering courses (dashboard) and invitation links
     for view in dispatch.csrf_exempt_views():
         csrf.exempt(view)
     # The demo LMS: development only (DEMO_PLATFORM), never in production whatever the settings say.
-    if services.settings.demo_platform and not services.settings.is_production:
+    has_demo = services.settings.demo_platform and not services.settings.is_production
+    if has_demo:
         app.register_blueprint(demo.bp)
+    _add_start_page(app, "demo.index" if has_demo else "lti_install.install_page")
+
+
+def _add_start_page(app: Flask, endpoint: str) -> None:
+    """``/`` sends a newcomer somewhere useful: the demo LMS when it runs, else the install page."""
+
+    @app.get("/")
+    def start() -> Response:
+        return redirect(url_for(endpoint), 302)  # type: ignore[return-value]

@@ -21,6 +21,11 @@ question) we should not redistribute to every customer. The manifests validate a
 official schemas in our tests.
 
 The zip is deterministic: the same inputs give the same bytes (fixed timestamps and order).
+
+Several packages at once (``stream_zip_of_zips``): one zip holding each package's zip (stored,
+not compressed again), written to a non-seekable sink and handed out chunk by chunk as each
+package is added, so a download of hundreds of courses never holds more than one package and
+the zip's directory in memory.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import json
 import re
 import unicodedata
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -207,3 +213,74 @@ def build_package(spec: PackageSpec) -> BuiltPackage:
             archive.writestr(info, data)
     m = spec.manifest
     return BuiltPackage(package_filename(m.course_title, m.catalog_id, m.license_type, spec.fmt), buffer.getvalue())
+
+
+# ---------------------------------------------------------------- several packages, streamed
+
+
+class _Sink(io.RawIOBase):
+    """A write-only, non-seekable stream that keeps what was written until it is taken
+    (``zipfile`` then writes data descriptors instead of seeking back)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def unique_member_name(package: BuiltPackage, catalog_id: str, taken: set[str]) -> str:
+    """The package's file name inside a zip of zips; two courses with the same title get their
+    catalog id in front (``c-101__workplace-safety__volume__scorm12.zip``). Adds it to ``taken``."""
+    name = package.filename
+    if name in taken:
+        name = f"{slug(catalog_id) or 'course'}__{name}"
+    counter = 2
+    base = name
+    while name in taken:
+        name = f"{base.removesuffix('.zip')}-{counter}.zip"
+        counter += 1
+    taken.add(name)
+    return name
+
+
+def stream_zip_of_zips(members: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
+    """One zip of the given (file name, zip bytes) members, as chunks: one chunk per member (its
+    header and data) as the member is consumed, then the zip's directory. ``members`` is read
+    lazily: pass a generator to build each package only when its turn comes."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+            yield sink.take()
+    yield sink.take()
+
+
+_MEMBER_OVERHEAD = 30 + 16 + 46  # local header, data descriptor, central directory entry
+_END_OVERHEAD = 22
+
+
+def estimated_zip_of_zips_size(count: int, sample: BuiltPackage) -> int:
+    """About how many bytes ``stream_zip_of_zips`` writes for ``count`` packages like ``sample``
+    (packages differ only in their titles): what a progress bar measures the stream against."""
+    per_member = len(sample.data) + 2 * len(sample.filename) + _MEMBER_OVERHEAD
+    return count * per_member + _END_OVERHEAD
+
+
+def zip_of_zips_name(count: int, fmt: str) -> str:
+    """``courses-3__scorm2004.zip``: the download name of several packages."""
+    if fmt not in FORMATS:
+        raise PackagingError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    return f"courses-{count}__{fmt}.zip"

@@ -2,7 +2,8 @@
 
 - Packages: ``prepare_package`` checks that the account holds the license and creates the
   package key (or reuses the existing one for the same account, course, license type and
-  format), ``build_package_zip`` makes the zip from it, ``prepare_export`` does the same for
+  format), ``prepare_packages`` does it for several chosen courses at once (the dashboard's
+  Download Packages), ``build_package_zip`` makes the zip from it, ``prepare_export`` does the same for
   every course an account holds a license for. ``revoke_package`` revokes a key;
   ``list_packages`` lists an account's packages.
 - Allowed LMS domains (``allow_domain``, ``remove_domain``, ``list_domains``): an account with
@@ -300,15 +301,27 @@ def _find(session: Session, account_id: int, course_pk: int, license_type: str, 
 def prepare_package(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, catalog_id: str,
                     license_type: str, fmt: str, now: datetime) -> PreparedPackage:
     """Check the license and create or reuse the package key (one transaction)."""
-    _check_kind(license_type, fmt)
+    return prepare_packages(sessions, settings, account_ref, [(catalog_id, license_type)], fmt, now)[0]
+
+
+def prepare_packages(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int,
+                     items: Sequence[tuple[str, str]], fmt: str, now: datetime) -> list[PreparedPackage]:
+    """``prepare_package`` for several (catalog id, license type) pairs in one transaction, in
+    the order given. Each key is created or reused (a revoked one re-activated) once its license
+    is checked; the first license not held raises and the whole transaction rolls back."""
+    for _catalog_id, license_type in items:
+        _check_kind(license_type, fmt)
     now = require_aware(now, "now")
     with sessions.begin() as session:
         account = get_account(session, account_ref)
-        course, facts = license_queries.get_course_facts(session, catalog_id)
-        check_license(session, account, course, facts, license_type, now)
-        return _ensure(session, settings, account, course, license_type, fmt, now,
-                       _find(session, account.id, course.id, license_type, fmt),
-                       mastery_score_of(current_package(session, course.id)))
+        out: list[PreparedPackage] = []
+        for catalog_id, license_type in items:
+            course, facts = license_queries.get_course_facts(session, catalog_id)
+            check_license(session, account, course, facts, license_type, now)
+            out.append(_ensure(session, settings, account, course, license_type, fmt, now,
+                               _find(session, account.id, course.id, license_type, fmt),
+                               mastery_score_of(current_package(session, course.id))))
+        return out
 
 
 def build_package_zip(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, catalog_id: str,

@@ -76,10 +76,16 @@ def seed_demo_content(sessions: sessionmaker[Session], content: ContentStore, no
     return lines
 
 
+SEEDED_LEARNERS = ("ada-lovelace", "alan-turing", "grace-hopper", "edsger-dijkstra", "barbara-liskov")
+
+
 def seed_demo(sessions: sessionmaker[Session], now: datetime, courses: int = 300, seed: int = 7,
-              content: ContentStore | None = None) -> DemoReport:
+              content: ContentStore | None = None, learner_source: str = DEMO_LEARNER_SOURCE,
+              learner_prefix: str = "") -> DemoReport:
     """Import the demo catalog (delta: never retires real courses) and set up the demo accounts;
-    with ``content``, give two demo courses generated SCORM packages."""
+    with ``content``, give two demo courses generated SCORM packages. The seeded seat holders
+    (``SEEDED_LEARNERS``) get the identity ``learner_source`` / ``learner_prefix + key``: the
+    command line passes the demo LMS's, so the demo LMS launches them as the same learners."""
     from store.catalog.demo import import_demo_catalog
 
     report = DemoReport()
@@ -116,11 +122,11 @@ def seed_demo(sessions: sessionmaker[Session], now: datetime, courses: int = 300
 
     # A little history, through the engine, so seats, launches and refusals show up.
     def launch(license_type: str, catalog_id: str, who: str, when: datetime) -> None:
-        identity = LearnerIdentity(DEMO_LEARNER_SOURCE, who, name=who.replace("-", " ").title(),
+        identity = LearnerIdentity(learner_source, learner_prefix + who, name=who.replace("-", " ").title(),
                                    email=f"{who}@demo.example")
         licenses.claim_seat(sessions, licenses.ClaimRequest(account.id, license_type, catalog_id, identity), when)
 
-    learners = ["ada-lovelace", "alan-turing", "grace-hopper", "edsger-dijkstra", "barbara-liskov"]
+    learners = list(SEEDED_LEARNERS)
     for i, who in enumerate(learners):
         launch("plus", plus_courses[i % len(plus_courses)], who, now - timedelta(days=30 - i))
     for who in learners[:3]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from config import Settings
+from config.defaults import PRODUCT_NAME
 from lti_tool.cli.base import CliContext, cli, echo, pass_ctx
 from lti_tool.db import current_revision, head_revision, upgrade_database
 from lti_tool.lti.keys import ensure_tool_key
@@ -45,7 +47,9 @@ def serve(ctx: CliContext, host: str | None, port: int | None, workers: int | No
         from lti_tool.app import create_app
 
         app = create_app(settings)
-        echo(f"serving on http://{host}:{port}/  (development; Ctrl+C stops)")
+        echo(f"{PRODUCT_NAME}: serving on http://{host}:{port}/  (development; Ctrl+C stops)")
+        for label, url in start_urls(settings, host, port):
+            echo(f"  {label:<24}{url}")
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
         return
     _gunicorn(host, port, workers or settings.serve_workers)
@@ -61,3 +65,18 @@ def _gunicorn(host: str, port: int, workers: int) -> None:
     address = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 address
     sys.argv = ["gunicorn", "--bind", f"{address}:{port}", "--workers", str(workers), "lti_tool.wsgi:app"]
     gunicorn_run()
+
+
+def start_urls(settings: Settings, host: str, port: int) -> list[tuple[str, str]]:
+    """What a newcomer opens first (printed by ``serve``): the demo LMS when it runs (on the
+    other loopback name, so the tool's frame is cross-site), the LMS install page, the store."""
+    from lti_tool.demo.platform import resolve_origins
+
+    base = f"http://{host}:{port}"
+    urls = []
+    if settings.demo_platform and not settings.is_production:
+        demo = resolve_origins(base, base).redirect_to or base
+        urls.append(("Demo LMS (start here):", demo + "/demo"))
+    urls += [("Install in an LMS:", base + "/lti/install"), ("Store:", base + "/store"),
+             ("Health:", base + "/healthz")]
+    return urls

@@ -12,7 +12,8 @@ import click
 from lti_tool.cli.base import CliContext, cli, echo, pass_ctx, store_errors
 from lti_tool.player.content import content_store
 from store.base import utcnow
-from store.demo import is_empty, seed_demo
+from lti_tool.demo.platform import seeded_identity
+from store.demo import DEMO_LEARNER_SOURCE, is_empty, seed_demo
 from store.errors import InvalidInput
 
 
@@ -36,7 +37,10 @@ def demo_seed(ctx: CliContext, courses: int, seed: int, if_empty: bool) -> None:
     if if_empty and not is_empty(ctx.sessions):
         echo("database already has data: demo seed skipped")
         return
-    report = seed_demo(ctx.sessions, utcnow(), courses=courses, seed=seed, content=content_store(ctx.settings))
+    # The seat holders are the demo LMS's people, so launching one there reuses their seats.
+    source, prefix = seeded_identity(ctx.settings.public_base_url) or (DEMO_LEARNER_SOURCE, "")
+    report = seed_demo(ctx.sessions, utcnow(), courses=courses, seed=seed, content=content_store(ctx.settings),
+                       learner_source=source, learner_prefix=prefix)
     if report.catalog is not None:
         echo(f"catalog: {report.catalog}")
     for line in report.lines:

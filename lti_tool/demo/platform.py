@@ -71,7 +71,7 @@ class Person:
 
     @property
     def sub(self) -> str:
-        return "demo-" + self.key
+        return SUB_PREFIX + self.key
 
     @property
     def email(self) -> str:
@@ -79,12 +79,20 @@ class Person:
 
 
 PEOPLE = (
+    # The seat holders `lti-tool demo seed` creates (store.demo.SEEDED_LEARNERS, with this LMS's
+    # identity: see seeded_identity), then people the tool has not seen yet.
+    Person("ada-lovelace", "Ada Lovelace"),
+    Person("alan-turing", "Alan Turing"),
+    Person("grace-hopper", "Grace Hopper"),
+    Person("edsger-dijkstra", "Edsger Dijkstra"),
+    Person("barbara-liskov", "Barbara Liskov"),
     Person("maria-garcia", "Maria Garcia"),
     Person("kenji-tanaka", "Kenji Tanaka"),
     Person("amara-okafor", "Amara Okafor"),
     Person("lucas-silva", "Lucas Silva"),
     Person("pat-morgan", "Pat Morgan"),
 )
+SUB_PREFIX = "demo-"  # a person's LTI sub: Person.sub
 NEW_PERSON_PREFIX = "new-"  # "new-" + 8 hex digits: a learner the tool has never seen
 
 
@@ -160,6 +168,13 @@ def resolve_origins(public_base_url: str, request_origin: str) -> Origins:
 
 def issuer_for(demo_origin: str) -> str:
     return demo_origin + PLATFORM_PATH
+
+
+def seeded_identity(public_base_url: str) -> tuple[str, str] | None:
+    """(learner source, sub prefix) of the demo LMS's people when it runs on the other loopback
+    name of ``public_base_url`` (the usual set-up), for seeding its seat holders; else None."""
+    other = resolve_origins(public_base_url, public_base_url).redirect_to
+    return None if other is None else ("lti:" + issuer_for(other), SUB_PREFIX)
 
 
 # ---------------------------------------------------------------- the platform

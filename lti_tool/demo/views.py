@@ -121,10 +121,11 @@ def index() -> Response | tuple[str, int] | str:
     request_port = urlsplit(origins.demo).port
     config = {"toolOrigin": origins.tool, "demoOrigin": origins.demo, "storageFrame": dp.STORAGE_FRAME,
               "seatsUrl": url_for("demo.seats"), "startUrl": url_for("demo.start"), "toolFrame": "demo-tool-frame"}
+    seats = demo_seats(services().read_sessions, account.id, platform.issuer, now)
     page = render_template(
         "demo/index.html", origins=origins, platform=platform, account=account, people=dp.PEOPLE,
         courses=demo_courses(services().read_sessions, account.id, now, services().settings.currency),
-        seats=demo_seats(services().read_sessions, account.id, platform.issuer, now),
+        seats=seats, seat_holders={seat.learner for seat in seats.recent if seat.via_demo_lms},
         port_mismatch=tool_port != request_port, config=config, storage_frame=dp.STORAGE_FRAME,
     )
     response = _no_store(Response(page))

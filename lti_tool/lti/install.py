@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, jsonify, render_template
 
 from config import Settings
+from config.defaults import PRODUCT_NAME
 from lti_tool.lti import ags, keys
 from lti_tool.services import services
 
-TOOL_NAME = "Course licenses"
+TOOL_NAME = PRODUCT_NAME
 TOOL_ID = "course-licenses"
 TOOL_DESCRIPTION = ("Licensed online courses: learners launch them from the LMS (a first launch occupies a "
                     "seat), admins add courses with deep linking and buy seats in the embedded store.")

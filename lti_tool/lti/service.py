@@ -40,6 +40,7 @@ class CourseOpening:
     is_new_seat: bool = False
     reason: str | None = None
     is_admin: bool = False
+    new_learners_left: int | None = None  # confirm: seats (PPU: deposit) left for new learners; None: no limit
 
     @property
     def refusal(self) -> rules.Refusal | None:
@@ -81,8 +82,9 @@ def open_course(sessions: sessionmaker[Session], launch_id: str, now: datetime, 
         if admin and not confirmed and title is not None:
             if (not holds_valid_seat(session, account_id, learner_id, intent.catalog_id, intent.license_type, now)
                     and _is_deliverable(session, account_id, intent.catalog_id, intent.license_type, now)):
+                left = holdings.new_learners_left(session, account_id, intent.catalog_id, intent.license_type, now)
                 return CourseOpening("confirm", launch_id, account_id, learner_id, intent.catalog_id,
-                                     intent.license_type, course_title=title)
+                                     intent.license_type, course_title=title, new_learners_left=left)
     try:
         result = claim_seat(sessions, ClaimRequest(account_id, intent.license_type, intent.catalog_id, identity), now)
     except StoreError as exc:
@@ -90,7 +92,7 @@ def open_course(sessions: sessionmaker[Session], launch_id: str, now: datetime, 
                           "Try again in a moment.") from exc
     if not result.ok:
         return CourseOpening("refused", launch_id, account_id, learner_id, intent.catalog_id, intent.license_type,
-                             course_title=title, reason=result.reason)
+                             course_title=title, reason=result.reason, is_admin=admin)
     return CourseOpening("seat", launch_id, account_id, learner_id, intent.catalog_id, intent.license_type,
                          course_title=title, seat=result.seat, is_new_seat=result.is_new_seat)
 

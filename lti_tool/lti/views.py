@@ -251,6 +251,8 @@ def _show_opening(opening: CourseOpening, registration_id: int | None) -> Respon
     if opening.outcome == "confirm":
         return Response(render_template("lti/confirm_seat.html", opening=opening))
     if opening.outcome == "refused":
+        log.info("launch %s refused (%s): course %s, %s, account %s", opening.launch_id, opening.reason,
+                 opening.catalog_id, opening.license_type, opening.account_id)
         return Response(render_template("lti/refusal.html", opening=opening, refusal=opening.refusal), status=403)
     assert opening.seat is not None
     return redirect(_player_url(seat_id=opening.seat.id, catalog_id=opening.catalog_id,

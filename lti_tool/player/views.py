@@ -41,6 +41,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from lti_tool.extensions import csrf
 from lti_tool.player import content as content_files
+from lti_tool.player import rules as progress_rules
 from lti_tool.player.tokens import PlayerGrant, PlayerTokenError, verify_player_token
 from lti_tool.services import services
 from store.base import utcnow
@@ -245,6 +246,9 @@ def _state_json(view: ProgressView) -> dict[str, Any]:
         "score_percent": view.score_percent,
         "total_time_seconds": view.total_time_seconds,
         "session_count": view.session_count,
+        # What the status line says (player/rules.py: a failed attempt is never "completed").
+        "label": progress_rules.status_label(view.completion_status, view.success_status, view.score_percent),
+        "is_done": progress_rules.is_done(view.completion_status, view.success_status),
     }
 
 
@@ -292,8 +296,8 @@ def play() -> Response:
     location = progress.location if content.is_location(progress.location) and progress.location else (
         content.locations[0])
     visited = set(visited_locations(progress.suspend_data, content)) | {location}
-    if progress.is_completed:
-        visited.add(QUIZ_LOCATION)
+    done = progress_rules.done_locations(content.locations, visited, QUIZ_LOCATION, progress.completion_status,
+                                         progress.success_status)
     config = {
         "token": request.args["t"],
         "origin": grant.origin,
@@ -309,12 +313,13 @@ def play() -> Response:
         "location": location,
         "state": _state_json(progress),
         "masteryPercent": round(content.mastery_score * 100),
+        "quizLocation": QUIZ_LOCATION,
     }
     _with_launch_config(config, grant)
     html = render_template(
         "player/play.html", content=content, progress=progress, location=location, config=config,
-        visited=visited, mastery_percent=round(content.mastery_score * 100), quiz_location=QUIZ_LOCATION,
-        progress_percent=round(100 * len(visited & set(content.locations)) / max(1, len(content.locations))),
+        done=done, mastery_percent=round(content.mastery_score * 100), quiz_location=QUIZ_LOCATION,
+        progress_percent=progress_rules.progress_percent(content.locations, done),
     )
     return _secure_headers(Response(html, 200), _frame_ancestors(grant))
 

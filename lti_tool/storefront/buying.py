@@ -457,13 +457,14 @@ def order_page(number: str) -> Response:
 
 
 def _delivery_links(order: orders.OrderView) -> list[dict[str, str]]:
-    """What the order bought, each with the page that delivers it: a course page's **Deliver
-    Course** (Volume), the Plus courses of the catalog (a subscription or its added seats)."""
+    """What the order bought, each with the page that delivers it: **Deliver Course** (Volume:
+    the dashboard's delivery page, ``lti_tool.delivery``), the Plus courses of the catalog (a
+    subscription or its added seats)."""
     out = []
     for line in order.lines:
         if line.catalog_id:
             out.append({"title": line.title, "kind": "course",
-                        "href": url_for_s("storefront.course", catalog_id=line.catalog_id)})
+                        "href": url_for_s("delivery.choose", course=line.catalog_id, license_type="volume")})
         elif not any(x["kind"] == "plus" for x in out):
             out.append({"title": line.title, "kind": "plus", "href": url_for_s("storefront.catalog", plus=1)})
     return out

@@ -121,6 +121,19 @@ def verdict_of(session: Session, account_id: int, course: CourseFacts, license_t
     return hr.verdict(course, holdings, license_type, now)
 
 
+def new_learners_left(session: Session, account_id: int, catalog_id: str, license_type: str,
+                      now: datetime) -> int | None:
+    """How many more new learners the account can seat in the course under ``license_type`` now
+    (see :func:`holdings_rules.new_learners_left`; 0 for an unknown course)."""
+    now = require_aware(now, "now")
+    _check_type(license_type)
+    course = course_facts(session, catalog_id)
+    if course is None:
+        return 0
+    holdings = load_holdings(session, account_id, [course.id], license_type=license_type)
+    return hr.new_learners_left(course, holdings, license_type, now)
+
+
 def deliverabilities(session: Session, account_id: int, courses: Iterable[CourseFacts],
                      now: datetime) -> dict[int, Deliverability]:
     """Verdicts for several courses at once, by ``course_pk``."""

@@ -208,3 +208,26 @@ def library_status(ppu: PpuFacts, course: CourseFacts) -> str:
 
 __all__ = ["DELIVERING", "Deliverability", "Holdings", "PpuFacts", "STATUS_LABELS", "Verdict", "deliverability",
            "library_status", "lot_status", "subscription_status", "verdict"]
+
+
+# ---------------------------------------------------------------- room for new learners
+
+
+def new_learners_left(course: CourseFacts, holdings: Holdings, license_type: str, now: datetime) -> int | None:
+    """How many more new learners the account's holdings of ``license_type`` can seat in
+    ``course`` now (what an admin is told before their own first launch takes one): Plus, the
+    seats left of the subscriptions in their term; Volume, of the course's lots in their term;
+    Pay Per Use, how many times the deposit pays the course's price (None, no limit, for a free
+    course). 0 when the course is not deliverable under that type."""
+    if not verdict(course, holdings, license_type, now).deliverable:
+        return 0
+    if license_type == "plus":
+        return sum(max(0, s.seats_left) for s in holdings.subscriptions
+                   if rules.in_term(s.started_at, s.current_period_end, now))
+    if license_type == "volume":
+        return sum(max(0, lot.seats_left) for lot in holdings.lots_for(course.id)
+                   if rules.in_term(lot.purchased_at, lot.expires_at, now))
+    assert holdings.ppu is not None  # deliverable under PPU: configured
+    if course.ppu_price_cents <= 0:
+        return None
+    return max(0, holdings.ppu.balance_cents) // course.ppu_price_cents

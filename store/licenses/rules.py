@@ -34,7 +34,7 @@ REFUSALS: dict[str, Refusal] = {
         Refusal("license_expired", "Your organization's license for this course has expired.",
                 "Ask your LMS administrator to renew the license."),
         Refusal("not_covered", "This course is not included in your organization's Plus subscription.",
-                "Ask your LMS administrator to license this course as Volume or Pay Per Use."),
+                "Ask your LMS administrator to add this course to your organization's licenses."),
         Refusal("bundle_excluded",
                 "This course belongs to a subscription-only bundle and cannot be used under this license.",
                 "Ask your LMS administrator to deliver it with the Plus subscription."),

@@ -152,11 +152,13 @@ class OutboxEntry:
     error: str | None
 
 
-def list_outbox(session: Session, limit: int = 20) -> list[OutboxEntry]:
-    """The newest ``limit`` messages, newest first."""
+def list_outbox(session: Session, limit: int = 20, *, account_id: int | None = None) -> list[OutboxEntry]:
+    """The newest ``limit`` messages, newest first; with ``account_id`` only that account's."""
     if not 1 <= limit <= LIST_MAX:
         raise InvalidInput(f"limit must be between 1 and {LIST_MAX}", reason="invalid_limit")
-    rows = session.scalars(select(MailMessage).order_by(MailMessage.created_at.desc(), MailMessage.id.desc())
-                           .limit(limit))
+    query = select(MailMessage)
+    if account_id is not None:
+        query = query.where(MailMessage.account_id == account_id)
+    rows = session.scalars(query.order_by(MailMessage.created_at.desc(), MailMessage.id.desc()).limit(limit))
     return [OutboxEntry(m.id, m.backend, m.status, m.from_address, m.to_address, m.subject, m.body, m.created_at,
                         m.sent_at, m.error) for m in rows]

@@ -111,7 +111,8 @@ def test_scorm12_course_saves_resumes_and_reports_a_failed_score(
         row = wait_for_row(committing_sessions, seated.seat_id, lambda r: r.success_status == "failed")
         assert (row.completion_status, row.score_raw, row.score_max) == ("completed", 67.0, 100.0)
         assert row.session_count == 2
-        page.locator("#player-status", has_text="not passed yet").wait_for()
+        page.locator("#player-status", has_text="Not passed yet").wait_for()
+        assert "Completed" not in page.locator("#player-status").inner_text()
     finally:
         page.context.close()
 
@@ -131,6 +132,10 @@ def test_scorm2004_course_reports_completion_success_and_scaled_score(
         assert row.location == "page-4"
         frame.locator("#sco-finish").click()  # Terminate with exit "normal"
         page.locator("#player-closed").wait_for()
+        # The course is unloaded: nothing under the notice responds any more.
+        page.locator("#scorm-frame").wait_for(state="hidden")
+        assert page.evaluate("document.getElementById('scorm-frame').getAttribute('src')") == "about:blank"
+        assert page.evaluate("document.activeElement.id") == "player-closed"
         row = wait_for_row(committing_sessions, seated.seat_id, lambda r: r.cmi.get("cmi.exit") == "normal")
         page.locator("#player-status", has_text="Completed").wait_for()
     finally:

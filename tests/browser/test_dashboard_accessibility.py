@@ -95,19 +95,29 @@ def test_an_admins_navigation_launch_lands_on_the_dashboard_and_walks_the_tabs(c
         used_today = last_row(frame)
 
         # A learner the tool has never seen launches a Plus course: one seat fewer, one more today.
-        page.select_option("#demo-license", "plus")
-        launch(page, person="new")
-        wait_for_player(page, demo)
-        frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
-        expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
-        available, total = map(int, re.fullmatch(r"Available Plus seats: (\d+) of (\d+)", summary).groups())
-        expect(frame.locator("#dashboard-plus-summary")).to_have_text(
-            f"Available Plus seats: {available - 1} of {total}")
-        assert last_row(frame) == [used_today[0], str(int(used_today[1]) + 1), str(int(used_today[2]) - 1)]
+        new_plus_learner_shows_on_the_dashboard(page, demo, summary, used_today)
         # Every step in the frame, without a cookie: the session token rode in the links.
         assert not page.context.cookies(demo.url)
     finally:
         page.context.close()
+
+
+def new_plus_learner_shows_on_the_dashboard(page: Any, demo: LiveServer, summary: str,  # noqa: F811
+                                            used_today: list[str]) -> Any:
+    """A learner the tool has never seen launches a Plus course from the demo LMS; the admin's
+    next navigation launch shows one Plus seat fewer in ``summary`` ("Available Plus seats: N of
+    M") and one more seat in use in today's row of the chart's figures. Returns the tool's frame."""
+    page.select_option("#demo-license", "plus")
+    launch(page, person="new")
+    wait_for_player(page, demo)
+    frame = launch(page, person="pat-morgan", role="admin", button="#demo-launch-navigation")
+    expect(frame.locator("h1")).to_have_text("Dashboard", timeout=20_000)
+    found = re.fullmatch(r"Available Plus seats: (\d+) of (\d+)", summary)
+    assert found is not None, summary
+    available, total = map(int, found.groups())
+    expect(frame.locator("#dashboard-plus-summary")).to_have_text(f"Available Plus seats: {available - 1} of {total}")
+    assert last_row(frame) == [used_today[0], str(int(used_today[1]) + 1), str(int(used_today[2]) - 1)]
+    return frame
 
 
 def last_row(frame: Any) -> list[str]:

@@ -23,3 +23,15 @@ def test_db_upgrade_creates_the_first_tool_key_once(engine: Engine, committing_s
     assert run().splitlines()[-1] == first.splitlines()[-1]  # the same key, not a second one
     with committing_sessions() as s:
         assert s.scalar(select(func.count()).select_from(ToolKey).where(ToolKey.retired_at.is_(None))) == 1
+
+
+def test_serve_names_the_urls_a_newcomer_needs() -> None:
+    from lti_tool.cli.core import start_urls
+
+    development = load_settings({"ENV": "development", "SECRET_KEY": "d" * 40, "DEMO_PLATFORM": "true"})
+    urls = dict(start_urls(development, "127.0.0.1", 5000))
+    assert urls == {"Demo LMS (start here):": "http://localhost:5000/demo",
+                    "Install in an LMS:": "http://127.0.0.1:5000/lti/install",
+                    "Store:": "http://127.0.0.1:5000/store", "Health:": "http://127.0.0.1:5000/healthz"}
+    without_demo = development.with_overrides(demo_platform=False)
+    assert [url for _label, url in start_urls(without_demo, "localhost", 8000)][0] == "http://localhost:8000/lti/install"

@@ -37,6 +37,14 @@ def test_demo_seed_sets_up_every_license_type_once(engine: Engine, committing_se
         assert s.scalars(select(PpuConfig.balance_cents)).one() < 50_000  # one PPU seat was bought
         assert (s.scalar(select(func.count()).select_from(Seat)) or 0) >= 10
         assert s.scalars(select(LaunchRefusal.reason)).all() == ["no_seats"]
+        # The seat holders are the demo LMS's people (its issuer on the other loopback name, sub "demo-<key>"):
+        # launching one from /demo reuses their seats.
+        from lti_tool.demo.platform import PEOPLE, issuer_for
+        from store.accounts.models import Learner
+        holders = set(s.execute(select(Learner.identity_source, Learner.external_id)
+                                .join(Seat, Seat.learner_id == Learner.id)).all())
+        issuer = issuer_for("http://localhost:5000")
+        assert holders and holders <= {(f"lti:{issuer}", person.sub) for person in PEOPLE}
     assert "skipped" in run("demo", "seed", "--if-empty")
     # Without --if-empty a second run keeps the demo licenses as they are.
     assert "already exists" in run("demo", "seed")

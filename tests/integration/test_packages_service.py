@@ -154,6 +154,22 @@ def test_an_unreadable_secret_is_replaced_at_the_next_build(sessions: Sessions, 
     assert again.view.key == first.view.key and again.view.generation == 2 and again.was_reactivated
 
 
+def test_several_chosen_courses_in_one_transaction(sessions: Sessions, settings: Settings, acme: int) -> None:
+    """``prepare_packages``: each course under its own license type, in the order given; one course
+    not held and none is kept; an existing key is reused."""
+    first = service.prepare_package(sessions, settings, acme, "VOL-1", "volume", "scorm12", NOW)
+    with pytest.raises(service.LicenseNotHeld):
+        service.prepare_packages(sessions, settings, acme, [("PLUS-1", "plus"), ("VOL-OLD", "volume")], "scorm12",
+                                 NOW)
+    assert count(sessions, DispatchPackage) == 1
+    prepared = service.prepare_packages(sessions, settings, acme, [("PLUS-2", "plus"), ("VOL-1", "volume"),
+                                                                   ("PPU-1", "ppu")], "scorm12", NOW)
+    assert [(p.view.catalog_id, p.view.license_type) for p in prepared] == [
+        ("PLUS-2", "plus"), ("VOL-1", "volume"), ("PPU-1", "ppu")]
+    assert prepared[1].view.key == first.view.key and not prepared[1].was_created
+    assert count(sessions, DispatchPackage) == 3
+
+
 # ---------------------------------------------------------------- domains
 
 

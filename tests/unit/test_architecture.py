@@ -34,10 +34,10 @@ LTI_TOOL_LAYERS = (
     ("lti_tool.player",),
     ("lti_tool.lti",),
     ("lti_tool.storefront", "lti_tool.signin"),
-    ("lti_tool.dashboard",),
+    ("lti_tool.dashboard", "lti_tool.delivery"),
     ("lti_tool.demo",),
-    ("lti_tool.app", "lti_tool.wsgi", "lti_tool.cli", "lti_tool.db", "lti_tool.migrations", "lti_tool.jobs",
-     "lti_tool"),
+    ("lti_tool.app", "lti_tool.error_pages", "lti_tool.wsgi", "lti_tool.cli", "lti_tool.db", "lti_tool.migrations",
+     "lti_tool.jobs", "lti_tool"),
 )
 _PURE_WORD = re.compile(r"\bpure\b", re.IGNORECASE)
 

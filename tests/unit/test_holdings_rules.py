@@ -181,3 +181,24 @@ def test_a_course_is_deliverable_exactly_when_one_of_its_holdings_delivers(
     assert found.verdict("ppu").deliverable is ppu_delivers
     for verdict in found.verdicts:  # a reason exactly when not deliverable
         assert (verdict.reason is None) is verdict.deliverable
+
+
+# ---------------------------------------------------------------- room for new learners (the admin's seat warning)
+
+
+@pytest.mark.parametrize(("facts", "holdings", "license_type", "left"), [
+    (course(), hr.Holdings((sub(NOW - DAY, total=20, used=7),)), "plus", 13),
+    (course(), hr.Holdings((sub(NOW - DAY, total=20, used=20),)), "plus", 0),
+    (course(), hr.Holdings((PAST, sub(NOW - DAY, total=5, used=1, id_=2))), "plus", 4),  # an expired term counts nothing
+    (course(is_plus=False), hr.Holdings((CURRENT,)), "plus", 0),  # not deliverable
+    (course(), hr.Holdings(lots=(lot(NOW - DAY, total=10, used=3), lot(NOW - DAY, total=5, used=5, id_=2))), "volume", 7),
+    (course(), hr.Holdings(lots=(lot(add_months(NOW, -13), total=20),)), "volume", 0),  # expired: 0 usable
+    (course(), hr.Holdings(lots=(lot(NOW - DAY, course_pk=2),)), "volume", 0),  # another course's lot
+    (course(price=900), hr.Holdings(ppu=ppu(1, balance=2_000)), "ppu", 2),
+    (course(price=900), hr.Holdings(ppu=ppu(1, balance=800)), "ppu", 0),
+    (course(price=900), hr.Holdings(ppu=ppu(balance=9_000)), "ppu", 0),  # not in the library
+    (course(price=0), hr.Holdings(ppu=ppu(1, balance=0)), "ppu", None),  # free: no limit
+])
+def test_new_learners_left_counts_only_what_can_seat_a_learner_now(
+        facts: CourseFacts, holdings: hr.Holdings, license_type: str, left: int | None) -> None:
+    assert hr.new_learners_left(facts, holdings, license_type, NOW) == left

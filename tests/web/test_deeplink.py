@@ -326,7 +326,7 @@ def test_pages_and_selection_kept_across_pages_and_searches(env) -> None:
     page = _follow(env, _post(env, page, picks=["C-200"], goto=2))
     assert "Page 2 of 2" in page.text and page.shown == ["C-916", "C-917", "C-918", "C-919"]
     page = _follow(env, _post(env, page, picks=["C-918"], goto=1))
-    assert "C-200" in page.checked and "Selected (2)" in page.text
+    assert "C-200" in page.checked and "Selected (2)" in re.sub(r"<[^>]+>", "", page.text)
     searched = _follow(env, _post(env, page, action="search", q="zeta 19"))
     assert searched.shown == ["C-919"] and searched.checked == []
     searched = _follow(env, _post(env, searched, picks=["C-919"], action="search", q="forklift"))
@@ -434,7 +434,7 @@ def test_single_selection_when_the_platform_accepts_one_item(env) -> None:
     page = _open(env, _start(env, accept_multiple=False))
     assert {kind for _v, kind, _c in page.picks} == {"radio"} and "one course at a time" in page.text
     two = _picker(_post(env, page, picks=["C-200", "C-300"], action="respond"))
-    assert two.status == 422 and "one course at a time" in two.text and "Selected (0)" in two.text
+    assert two.status == 422 and "one course at a time" in two.text and "Selected (0)" in re.sub(r"<[^>]+>", "", two.text)
     page = _follow(env, _post(env, page, picks=["C-200"]))
     page = _follow(env, _post(env, page, picks=["C-300"]))  # picking another replaces it
     assert page.checked == ["C-300"] and set(page.licenses) == {"C-300"}

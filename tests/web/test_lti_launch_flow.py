@@ -139,6 +139,8 @@ def test_admin_is_warned_then_confirms_and_gets_a_seat(env, roles: list[str]) ->
     assert response.status_code == 200, page
     assert "Opening this course uses a seat" in page and "Workplace Safety" in page
     assert "occupies one seat" in page and "21 seats" in page
+    assert "21 seats are left; 20 would remain after yours." in page
+    assert "Cancel and go to the Dashboard</a>" in page
     assert env.counts().seats == 0
     form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page))
     assert set(form) == {"csrf_token", "s", "launch"}
@@ -200,9 +202,15 @@ def test_a_course_without_content_is_not_available_where_demo_content_is_off(env
 
 
 def _refusal(env: Any, custom: dict[str, str], sub: str = "learner-1") -> str:
+    """A learner's refusal page: plain words and whom to ask; the reason code and the catalog id
+    only in data attributes (for support and tests), never in the text a learner reads."""
     response = f.launch(env.client, env.platform, custom=custom, sub=sub)
     page = response.get_data(as_text=True)
     assert response.status_code == 403, page
+    visible = re.sub(r"<[^>]*>", " ", page)
+    assert not re.search(r"\b(no_seats|license_expired|not_covered|insufficient_deposit)\b", visible), visible
+    assert custom["course_id"] not in visible and "as Volume or Pay Per Use" not in visible
+    assert "Nothing was charged and no seat was used" in visible
     return page
 
 
@@ -212,7 +220,8 @@ def test_no_seats_left(env) -> None:
     page = _refusal(env, PLUS, sub="second")
     assert "All seats for this course are taken." in page
     assert "Ask your LMS administrator to buy more seats." in page
-    assert "<code>no_seats</code>" in page
+    assert "“Workplace Safety” cannot be opened" in page
+    assert 'data-reason="no_seats"' in page
     with env.sessions() as session:
         refusal = session.scalars(select(LaunchRefusal)).one()
     assert (refusal.reason, refusal.license_type, refusal.account_id) == ("no_seats", "plus", env.account_id)
@@ -223,14 +232,15 @@ def test_license_expired(env) -> None:
     grant_volume(env.sessions, env.account_id, "C-100", 10, add_months(now, -13))  # expired
     page = _refusal(env, f.course_custom("C-100", "volume"))
     assert "license for this course has expired" in page and "renew the license" in page
-    assert "<code>license_expired</code>" in page
+    assert 'data-reason="license_expired"' in page
 
 
 def test_not_covered_by_plus(env) -> None:
     grant_plus(env.sessions, env.account_id, 5, "annual", utcnow())
     page = _refusal(env, f.course_custom("C-200", "plus"))
     assert "not included in your organization&#39;s Plus subscription" in page
-    assert "<code>not_covered</code>" in page
+    assert "add this course to your organization&#39;s licenses" in page
+    assert 'data-reason="not_covered"' in page
 
 
 def test_insufficient_deposit(env) -> None:
@@ -239,7 +249,7 @@ def test_insufficient_deposit(env) -> None:
     add_to_ppu_library(env.sessions, env.account_id, "C-200", now)
     page = _refusal(env, f.course_custom("C-200", "ppu"))
     assert "deposit is too low" in page and "top up the deposit" in page
-    assert "<code>insufficient_deposit</code>" in page
+    assert 'data-reason="insufficient_deposit"' in page
     assert env.counts().seats == 0
 
 

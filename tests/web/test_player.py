@@ -327,6 +327,12 @@ def test_quiz_is_graded_on_the_server(client: FlaskClient, seated: Seated, commi
     assert set(data["result"]) == {"correct", "total", "score_percent", "passed", "is_best_score"}
     assert data["result"]["correct"] == 0 and data["result"]["total"] == len(content.questions)
     assert (data["state"]["completion_status"], data["state"]["success_status"]) == ("completed", "failed")
+    # A failed attempt is never called completed; the quiz is not ticked and the bar is not full.
+    assert data["state"]["label"] == "Not passed yet — score 0%" and data["state"]["is_done"] is False
+    failed_page = client.get(f"/play?t={seated.token}").get_data(as_text=True)
+    assert "Completed" not in failed_page and "Not passed yet — score 0%" in failed_page
+    assert not re.search(r'data-goto="quiz"\s+class="visited"', failed_page)
+    assert 'value="100"' not in failed_page
 
     passed = client.post("/play/api/quiz", headers=bearer(seated.token), json={"answers": right}).get_json()
     assert passed["result"]["passed"] is True and passed["result"]["score_percent"] == 100
@@ -336,6 +342,7 @@ def test_quiz_is_graded_on_the_server(client: FlaskClient, seated: Seated, commi
     assert row and (row.score_raw, row.score_max, row.score_scaled, row.total_time_seconds) == (100.0, 100.0, 1.0, 30)
     html = client.get(f"/play?t={seated.token}").get_data(as_text=True)
     assert "Completed — score 100%" in html and "(passed)" in html
+    assert re.search(r'data-goto="quiz"\s+class="visited"', html) and 'class="player-progress" max="100" value="100"' in html
 
 
 def test_the_quiz_result_never_says_which_answers_were_right(client: FlaskClient, seated: Seated,

@@ -101,7 +101,7 @@ def test_a_retired_course_is_not_sold(buyer: Buyer) -> None:
 
 def test_no_license_offers_buy_now_and_the_volume_quantity(buyer: Buyer) -> None:
     page = course(buyer, "C-200")
-    assert page.buttons("Deliver Course") == [] and page.links("Buy More Seats") == []
+    assert page.links("Deliver Course") == [] and page.links("Buy More Seats") == []
     assert page.buttons("Add to Cart") == []  # the purchase form opens with Buy Now
     href = page.link("Buy Now")
     assert href.startswith("/store/courses/C-200?") and href.endswith("#buy")
@@ -174,11 +174,10 @@ def test_a_volume_holder_delivers_and_buys_more_seats(committing_sessions: sessi
     page = course(buyer, "C-200")
     assert page.links("Buy Now") == []
     assert "can deliver this course under Volume" in page.text
-    deliver = page.form_of(page.button("Deliver Course"))
-    assert deliver.get("method") == "get" and deliver.get("action") == "/packages/download"
-    assert [o.get("value") for o in page.field("SCORM version").xpath("option")] == ["scorm12", "scorm2004"]
-    response = buyer.submit(deliver, "Deliver Course")
-    assert response.status_code == 200 and response.mimetype == "application/zip"
+    deliver = page.link("Deliver Course")  # the dashboard's delivery page, for this course and license
+    assert deliver.startswith("/dashboard/deliver?")
+    assert query_of(deliver) == {"course": "C-200", "license_type": "volume", "s": buyer.token}
+    assert buyer.client.get(deliver).status_code == 200
     more = page.link("Buy More Seats")
     assert query_of(more.split("#")[0])["buy"] == "1"
     assert course(buyer, "C-200", buy="1").buttons("Add to Cart")
@@ -188,11 +187,11 @@ def test_a_plus_course_under_the_subscription_buys_more_seats_on_the_plus_page(
         committing_sessions: sessionmaker[Session], account: int, buyer: Buyer) -> None:
     grant_plus(committing_sessions, account, 5, "annual", utcnow())
     page = course(buyer, "C-100")
-    assert page.buttons("Deliver Course") and "can deliver this course under Plus" in page.text
+    assert page.links("Deliver Course") and "can deliver this course under Plus" in page.text
     assert page.link("Buy More Seats").split("?")[0] == "/store/plus"
     # Volume of another course: the account holds Plus, so that is for vendor support.
     other = course(buyer, "C-200")
-    assert other.links("Buy Now") == [] and other.buttons("Deliver Course") == []
+    assert other.links("Buy Now") == [] and other.links("Deliver Course") == []
     # The orders domain's rule and words (one owner of "contact support").
     assert ("Your organization already has Plus licenses. To add Volume licenses, contact support"
             in other.by_id("store-contact-support").text_content())
@@ -205,7 +204,8 @@ def test_two_license_types_are_chosen_when_delivering(committing_sessions: sessi
     grant_plus(committing_sessions, account, 5, "annual", utcnow())
     grant_volume(committing_sessions, account, "C-100", 5, utcnow())
     page = course(buyer, "C-100")
-    assert [o.get("value") for o in page.field("License").xpath("option")] == ["plus", "volume"]
+    # Deliver Course leads to the delivery page, which asks which license (tests/web/test_delivery.py).
+    assert query_of(page.link("Deliver Course")) == {"course": "C-100", "s": buyer.token}
     assert "under Plus and Volume" in page.text
     assert query_of(page.link("Buy More Seats").split("#")[0])["buy"] == "1"  # Volume seats of this course
 
@@ -233,7 +233,7 @@ def test_pay_per_use_accounts_add_to_library(committing_sessions: sessionmaker[S
     after = Page(buyer.client.get(response.headers["Location"]))
     assert "Added to your Pay Per Use library: “Advanced Forklift”." in after.text
     assert after.buttons("Add to Library") == [] and "In your Pay Per Use library" in after.text
-    assert after.buttons("Deliver Course") and "under Pay Per Use" in after.text
+    assert after.links("Deliver Course") and "under Pay Per Use" in after.text
     # A Pay Per Use-only account may still buy Volume (and Plus) from the course page.
     assert after.links("Buy More Seats") and course(buyer, "C-200", buy="1").buttons("Add to Cart")
     assert course(buyer, "C-100", buy="1").link("see the Plus subscription").startswith("/store/plus")

@@ -159,6 +159,7 @@
         }
         document.getElementById("demo-seat-count").textContent = String(data.total);
         document.getElementById("demo-seat-valid").textContent = String(data.valid);
+        document.getElementById("demo-seat-shown").textContent = String(data.seats.length);
         seatsBody.textContent = "";
         data.seats.forEach(function (seat) {
           var row = document.createElement("tr");

@@ -90,24 +90,19 @@
     notice.hidden = false;
   }
 
+  /** Done places (lti_tool/player/rules.py done_locations): a lesson once opened, the quiz once
+   *  passed; every place when the course is done (completed and not failed, or passed). */
+  function donePlaces() {
+    if (state.is_done) { return config.locations.slice(); }
+    return config.locations.filter(function (loc) {
+      return loc === config.quizLocation ? state.success_status === "passed" : visited.indexOf(loc) >= 0;
+    });
+  }
+
   function renderStatus() {
-    var status = document.getElementById("player-status");
-    var text;
-    if (state.completion_status === "completed") {
-      text = "Completed";
-      if (state.score_percent !== null && state.score_percent !== undefined) {
-        text += " \u2014 score " + state.score_percent + "%";
-      }
-      if (state.success_status === "passed") { text += " (passed)"; }
-      else if (state.success_status === "failed") { text += " (not passed yet)"; }
-    } else if (state.completion_status === "incomplete") {
-      text = "In progress";
-    } else {
-      text = "Not started";
-    }
-    status.textContent = text;
-    var done = visited.filter(function (loc) { return config.locations.indexOf(loc) >= 0; }).length;
-    if (state.completion_status === "completed") { done = config.locations.length; }
+    document.getElementById("player-status").textContent = state.label;
+    var places = donePlaces();
+    var done = places.length;
     var bar = document.getElementById("player-progress");
     var percent = Math.round(100 * done / Math.max(1, config.locations.length));
     bar.value = percent;
@@ -116,7 +111,7 @@
     Array.prototype.forEach.call(links, function (link) {
       var target = link.getAttribute("data-goto");
       if (link.closest(".player-nav")) {
-        link.classList.toggle("visited", visited.indexOf(target) >= 0);
+        link.classList.toggle("visited", places.indexOf(target) >= 0);
         if (target === location) { link.setAttribute("aria-current", "page"); }
         else { link.removeAttribute("aria-current"); }
       }

@@ -55,21 +55,9 @@
     notice.hidden = false;
   }
 
+  /** The server words the status (lti_tool/player/rules.py: a failed attempt is never "completed"). */
   function renderStatus() {
-    var text;
-    if (state.completion_status === "completed") {
-      text = "Completed";
-      if (state.score_percent !== null && state.score_percent !== undefined) {
-        text += " \u2014 score " + state.score_percent + "%";
-      }
-      if (state.success_status === "passed") { text += " (passed)"; }
-      else if (state.success_status === "failed") { text += " (not passed yet)"; }
-    } else if (state.completion_status === "incomplete") {
-      text = "In progress";
-    } else {
-      text = "Not started";
-    }
-    document.getElementById("player-status").textContent = text;
+    document.getElementById("player-status").textContent = state.label;
   }
 
   function accept(kind, newState) {
@@ -199,16 +187,55 @@
     api.on(is2004 ? "Initialize" : "LMSInitialize", function () { initializedAt = Date.now(); });
     api.on(is2004 ? "Terminate" : "LMSFinish", function () {
       finished = true;
-      if (!leaving) { document.getElementById("player-closed").hidden = false; }
+      if (!leaving) { window.setTimeout(closeCourse, 0); }  // after the course's own Finish handler returns
     });
     if (is2004) { window.API_1484_11 = api; } else { window.API = api; }
 
     var frame = document.getElementById("scorm-frame");
     frame.addEventListener("load", function () {
       document.getElementById("player-loading").hidden = true;
+      fitFrame(frame);
     });
     frame.hidden = false;
     frame.src = scormData.launch_url;
+  }
+
+  /** After "Save and close" (Finish/Terminate) the course is unloaded: nothing under the notice
+   *  can be clicked or typed into any more. */
+  function closeCourse() {
+    var frame = document.getElementById("scorm-frame");
+    if (resizeWatch) { resizeWatch.disconnect(); resizeWatch = null; }
+    frame.src = "about:blank";
+    frame.hidden = true;
+    var closed = document.getElementById("player-closed");
+    closed.hidden = false;
+    closed.focus();
+  }
+
+  // ------------------------------------------------------------ one scroller
+
+  /** The course's pages come from this origin: the frame takes the height of its page, so the
+   *  tool's page (itself inside the LMS frame) is the only thing that scrolls, on a phone too.
+   *  A page that cannot be measured keeps the frame's CSS height. */
+  var resizeWatch = null;
+  function fitFrame(frame) {
+    if (resizeWatch) { resizeWatch.disconnect(); resizeWatch = null; }
+    var doc;
+    try { doc = frame.contentDocument; } catch (err) { doc = null; }
+    if (!doc || !doc.documentElement || !doc.body || typeof window.ResizeObserver !== "function") {
+      frame.classList.remove("fitted");
+      return;
+    }
+    var fit = function () {  // the body's own height with its margins (never the frame's height)
+      var style = doc.defaultView ? doc.defaultView.getComputedStyle(doc.body) : null;
+      var margins = style ? (parseFloat(style.marginTop) || 0) + (parseFloat(style.marginBottom) || 0) : 0;
+      var borders = frame.offsetHeight - frame.clientHeight;  // the frame's own border (box-sizing: border-box)
+      frame.style.height = Math.ceil(Math.max(doc.body.offsetHeight, doc.body.scrollHeight) + margins + borders) + "px";
+    };
+    frame.classList.add("fitted");
+    fit();
+    resizeWatch = new window.ResizeObserver(fit);
+    resizeWatch.observe(doc.body);
   }
 
   // ------------------------------------------------------------ wiring
