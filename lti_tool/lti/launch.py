@@ -13,9 +13,9 @@ functions here decide every launch it hands back (refusals, new deployments, a c
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
-import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,9 +42,8 @@ from lti_tool.lti.security import (
 from lti_tool.lti.tool_conf import RegistrationView, get_registration
 from store import outbound
 from store.accounts.service import LearnerIdentity, upsert_learner
-from store.licenses.labels import LICENSE_TYPES
 from store.database import upsert_insert
-
+from store.licenses.labels import LICENSE_TYPES
 
 # Paths of the tool a navigation placement (course menu, account menu) points at: a resource
 # link to one of these without course custom parameters is a launch without a course.

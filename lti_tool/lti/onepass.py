@@ -134,7 +134,8 @@ def _registration_and_account(session: Session, registration_id: int,
 _STATES = LtiLoginState.__table__
 _consume_state = built_once(lambda _dialect: (
     delete(_STATES)
-    .where(_STATES.c.state == bindparam("state"), _STATES.c.expires_at > bindparam("now", type_=_STATES.c.expires_at.type))
+    .where(_STATES.c.state == bindparam("state"),
+           _STATES.c.expires_at > bindparam("now", type_=_STATES.c.expires_at.type))
     .returning(_STATES.c.state, _STATES.c.nonce, _STATES.c.registration_id, _STATES.c.created_at,
                _STATES.c.expires_at)))
 _registration_select = built_once(lambda _dialect: (

@@ -18,7 +18,6 @@ from lti_tool.extensions import csrf
 from lti_tool.lti.errors import LaunchError, bad_request, forbidden, unauthorized
 from lti_tool.lti.frame_policy import note_registration
 from lti_tool.lti.launch import RecordedLaunch, binding_value, find_login, is_bound, record_launch, verify_launch
-from lti_tool.lti.onepass import launch_once
 from lti_tool.lti.login import (
     NEW_WINDOW_PARAM,
     STATE_COOKIE_PREFIX,
@@ -29,6 +28,7 @@ from lti_tool.lti.login import (
     origin_of,
     start_login,
 )
+from lti_tool.lti.onepass import launch_once
 from lti_tool.lti.service import CourseOpening, learner_courses, open_course
 from lti_tool.lti.tool_conf import get_registration
 from lti_tool.lti.websession import url_for_s

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.identities import delivery_of
 from store.accounts.models import ACCOUNT_KINDS, Account, Learner
+from store.database import binds, built_once, dialect_insert
 from store.errors import InvalidInput
 from store.text import check_optional_text, check_text
-from store.database import binds, built_once, dialect_insert
 
 
 @dataclass(frozen=True)

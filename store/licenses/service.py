@@ -29,7 +29,7 @@ from store.accounts.queries import get_account
 from store.accounts.service import LearnerIdentity, check_identity, upsert_learner
 from store.base import require_aware
 from store.clock import add_months
-from store.database import built_once, binds, dialect_insert, upsert_insert
+from store.database import binds, built_once, dialect_insert, upsert_insert
 from store.errors import InvalidInput, NotFound, StoreError
 from store.licenses import holdings, holdings_rules, queries, rules
 from store.licenses.models import (

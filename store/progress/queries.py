@@ -16,8 +16,8 @@ from store.accounts.models import Learner
 from store.catalog.models import Course, Publisher
 from store.content import ContentPackage, CourseInfo
 from store.content.models import CourseContentVersion
-from store.database import built_once
 from store.content.queries import current_package, package_of
+from store.database import built_once
 from store.licenses.models import CourseLaunch, Seat
 from store.progress.models import CourseProgress
 from store.progress.rules import ProgressState
