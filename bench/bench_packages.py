@@ -30,17 +30,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from bench.lti_setup import product_env  # noqa: E402
+from bench.lti_setup import fresh_database, product_env  # noqa: E402
 from bench.table import row  # noqa: E402
 from config import load_settings  # noqa: E402
-from lti_tool.db import upgrade_database  # noqa: E402
 from scorm_packages import service  # noqa: E402
 from store.accounts.service import create_account  # noqa: E402
 from store.catalog.demo import import_demo_catalog  # noqa: E402
 from store.catalog.models import Course  # noqa: E402
-from store.database import make_engine, make_sessionmaker  # noqa: E402
 from store.licenses import service as licenses  # noqa: E402
 
 PACKAGES = int(os.environ.get("BENCH_PACKAGES", "2000"))
@@ -52,12 +50,7 @@ BASE_URL = "https://tool.bench.example"
 
 
 def _database(url: str, courses: int) -> tuple[object, int, list[str]]:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public"))
-    upgrade_database(engine)
-    sessions = make_sessionmaker(engine)
+    _engine, sessions = fresh_database(url)
     now = datetime.now(UTC)
     import_demo_catalog(sessions, courses, 7, now)
     account = create_account(sessions, "Bench Org", now)
