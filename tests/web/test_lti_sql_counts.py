@@ -3,7 +3,8 @@ for the login, the launch and the player page of a learner's first launch and re
 with SQLAlchemy events, as ``bench/lti_sql.py`` does; SQLite's ``BEGIN IMMEDIATE`` is left out,
 as PostgreSQL's implicit BEGIN is not a statement). A count, not a timing: it cannot grow
 silently. Also what the fast path must keep: a removed registration or a disabled deployment
-is refused at once, a changed login URL is used at once."""
+is refused at once, a changed login URL is used at once, and the platform key a process
+remembers is only a shortcut: the database's key set decides."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event, update
 
-from lti_tool.lti.models import LtiDeployment, LtiRegistration
+from lti_tool.lti.models import LtiDeployment, LtiPlatformKeySet, LtiRegistration
+from lti_tool.lti.testplatform import SigningKey
 from lti_tool.services import services_of
 from store.base import utcnow
 from store.licenses.service import grant_plus, grant_volume
@@ -111,3 +113,21 @@ def test_a_changed_login_url_is_used_by_the_next_login(env) -> None:
         session.execute(update(LtiRegistration).values(auth_login_url=url + "/v2"))
     after = f.login(env.client, env.platform).auth_url
     assert after.startswith(url + "/v2?") and not before.startswith(url + "/v2")
+
+
+def test_a_remembered_platform_key_is_only_a_shortcut(env) -> None:
+    """The warm-up launch left the platform's key in the process's memory; the key set in the
+    database then holds another key under the same kid (another process refetched it). A token
+    signed with the new key is accepted (verified again from the database); one signed with a key
+    in neither is refused."""
+    replacement = SigningKey.generate(kid=env.platform.key.kid)
+    env.platform.keys = [replacement]
+    with env.sessions.begin() as session:
+        session.execute(update(LtiPlatformKeySet).values(jwks={"keys": [replacement.public_jwk()]}))
+    custom = f.course_custom("C-100", "volume")
+    assert f.launch(env.client, env.platform, sub="after-rotation", custom=custom).status_code == 303
+    started = f.login(env.client, env.platform)
+    impostor = SigningKey.generate(kid=replacement.kid)
+    refused = f.post_launch(env.client, f.authorize(env.platform, started, sub="impostor", custom=custom,
+                                                    sign_with=impostor))
+    assert refused.status_code == 401 and "bad_signature" in refused.get_data(as_text=True)
