@@ -21,11 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
-from lti_tool.db import upgrade_database  # noqa: E402
 from store.accounts.service import LearnerIdentity, create_account  # noqa: E402
 from store.catalog.models import Course, Publisher  # noqa: E402
-from store.database import make_engine, make_sessionmaker  # noqa: E402
 from store.licenses import service  # noqa: E402
+from bench.lti_setup import fresh_database  # noqa: E402
 from bench.table import row  # noqa: E402
 
 N = int(os.environ.get("BENCH_CLAIMS", "500"))
@@ -39,12 +38,7 @@ def timed(fn) -> float:  # type: ignore[no-untyped-def]
 
 
 def run(url: str, label: str) -> None:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public"))
-    upgrade_database(engine)
-    sessions = make_sessionmaker(engine)
+    engine, sessions = fresh_database(url)
     account = create_account(sessions, "Bench Org", NOW)
     with sessions.begin() as s:
         publisher = Publisher(name="Bench")

@@ -34,18 +34,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from bench.lti_setup import product_env  # noqa: E402
+from bench.lti_setup import fresh_database, product_env  # noqa: E402
 from bench.table import row  # noqa: E402
 from config import Settings, load_settings  # noqa: E402
-from lti_tool.db import upgrade_database  # noqa: E402
 from scorm_packages import service  # noqa: E402
 from scorm_packages.packaging import build_package  # noqa: E402
 from store.accounts.service import create_account  # noqa: E402
 from store.catalog.demo import import_demo_catalog  # noqa: E402
 from store.catalog.models import Course  # noqa: E402
-from store.database import make_engine, make_sessionmaker  # noqa: E402
 from store.licenses import service as licenses  # noqa: E402
 
 PACKAGES = int(os.environ.get("BENCH_PACKAGES", "2000"))
@@ -59,12 +57,7 @@ BASE_URL = "https://tool.bench.example"
 def _database(url: str, courses: int) -> tuple[object, list[int], list[str]]:
     """A demo catalog and two accounts with a Plus subscription (one per way of building, so
     both make new keys for the same courses)."""
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public"))
-    upgrade_database(engine)
-    sessions = make_sessionmaker(engine)
+    _engine, sessions = fresh_database(url)
     now = datetime.now(UTC)
     import_demo_catalog(sessions, courses, 7, now)
     accounts = []

@@ -29,16 +29,21 @@ def product_env(database_url: str, base_url: str, secret_key: str) -> dict[str, 
             "APP_DEMO_PLATFORM": "0"}
 
 
-def prepare_product_database(database_url: str, platform: Platform, base_url: str, *, seats: int, course: str,
-                             workdir: Path, seats_per_lot: int = 1000) -> dict[str, str]:
-    env = product_env(database_url, base_url, secrets.token_urlsafe(48))
-    settings = load_settings(env)
+def fresh_database(database_url: str):  # type: ignore[no-untyped-def]
+    """A migrated, empty database (PostgreSQL: its public schema dropped first): (engine, sessions)."""
     engine = make_engine(database_url)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public"))
     upgrade_database(engine)
-    sessions = make_sessionmaker(engine)
+    return engine, make_sessionmaker(engine)
+
+
+def prepare_product_database(database_url: str, platform: Platform, base_url: str, *, seats: int, course: str,
+                             workdir: Path, seats_per_lot: int = 1000) -> dict[str, str]:
+    env = product_env(database_url, base_url, secrets.token_urlsafe(48))
+    settings = load_settings(env)
+    engine, sessions = fresh_database(database_url)
     now = datetime.now(UTC)
     account = create_account(sessions, "Bench Org", now)
     with sessions.begin() as s:

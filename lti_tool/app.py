@@ -112,7 +112,9 @@ def _register_player_launches(services: Services) -> None:
     # LTI: framed by the launch's LMS; each progress commit becomes a grade for its gradebook.
     services.player.register(
         "lti",
-        frame_ancestors=lambda grant: services.frame_policy.origins_for_lti_launch(grant.launch_id),
+        frame_ancestors=lambda grant: (services.frame_policy.origins_for_registration(grant.registration_id)
+                                       if grant.registration_id is not None
+                                       else services.frame_policy.origins_for_lti_launch(grant.launch_id)),
         on_progress=ags.make_progress_listener(services.sessions, services.settings),
     )
     # SCORM dispatch: stops once the package is revoked or replaced; framed by the account's

@@ -13,12 +13,15 @@ turning off.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, delete, event, select, tuple_
+from sqlalchemy import Engine, bindparam, create_engine, delete, event, select, tuple_
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # ``DATABASE_URL=postgresql+psycopg://…?pooler=transaction``: PostgreSQL is reached through a
@@ -86,6 +89,34 @@ def upsert_insert(session: Session) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def dialect_insert(dialect_name: str) -> Any:
+    """``upsert_insert`` by dialect name."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
+def built_once(build: Callable[[str], T]) -> Callable[[Session], T]:
+    """A hot path's statement, built once per dialect with bind parameters (executed with a dict
+    of values): no statement is built per request, and SQLAlchemy finds its compiled form in its
+    cache at once."""
+    built: dict[str, T] = {}
+
+    def statement(session: Session) -> T:
+        name = session.get_bind().dialect.name
+        found = built.get(name)
+        if found is None:
+            found = built[name] = build(name)
+        return found
+
+    return statement
+
+
+def binds(table: Any, *names: str) -> dict[str, Any]:
+    """``{column: bindparam(column)}`` for ``names`` of ``table``, typed as the columns are."""
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
 
 
 DELETE_BATCH = 5_000

@@ -1,20 +1,28 @@
 """The launch use case: bind the id_token to its login, verify it, decide what it asks for, and
-record it (login state consumed, nonce marked used, learner upserted, ``LtiLaunch`` stored) in
-one transaction. Every refusal is a LaunchError raised before anything is written, except the
-``pending`` record of an unknown deployment when deployments are not auto-accepted."""
+record it (login state consumed, learner upserted, ``LtiLaunch`` stored) in one transaction.
+Every refusal is a LaunchError raised before anything is written, except the ``pending`` record
+of an unknown deployment when deployments are not auto-accepted.
+
+The launch row is also the record of the used nonce: its id is derived from the nonce with the
+app's secret (``launch_id_for``), so a second launch of one nonce collides on the primary key,
+and a replayed id_token (its login state gone) is told apart from an unknown state by finding
+that row. The single-use guarantee itself is the login state's consuming DELETE.
+
+``lti_tool.lti.onepass`` runs these same steps in one transaction for the common launch; the
+functions here decide every launch it hands back (refusals, new deployments, a cold key cache)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
-import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,14 +42,12 @@ from lti_tool.lti.security import (
 from lti_tool.lti.tool_conf import RegistrationView, get_registration
 from store import outbound
 from store.accounts.service import LearnerIdentity, upsert_learner
-from store.licenses.labels import LICENSE_TYPES
 from store.database import upsert_insert
-
+from store.licenses.labels import LICENSE_TYPES
 
 # Paths of the tool a navigation placement (course menu, account menu) points at: a resource
 # link to one of these without course custom parameters is a launch without a course.
 NAVIGATION_PATHS = ("", "/", "/lti/launch", "/lti/home")
-USED_NONCE_MAX_DAYS = 2  # a token claiming a later exp still only keeps its nonce this long
 MAX_NAME_CHARS = 300
 MAX_EMAIL_CHARS = 320
 MAX_USERNAME_CHARS = 300
@@ -68,8 +74,17 @@ def is_bound(secret_key: str, state: str, presented: str | None) -> bool:
 # ---------------------------------------------------------------- step 1: the login this launch finishes
 
 
-def find_login(sessions: sessionmaker[Session], state: str, id_token: str, now: datetime) -> LoginBinding:
-    """The login state row for ``state`` (not consumed yet); 401 when unknown, expired or used."""
+def launch_id_for(secret_key: str, nonce: str) -> str:
+    """The id of the launch that used ``nonce``: unguessable without the app's secret, and one
+    per nonce (the primary key refuses a second launch of a nonce)."""
+    mac = hmac.new(secret_key.encode(), b"lti-launch-id:" + nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def find_login(sessions: sessionmaker[Session], state: str, id_token: str, now: datetime,
+               secret_key: str | None = None) -> LoginBinding:
+    """The login state row for ``state`` (not consumed yet); 401 when unknown, expired or used
+    (``secret_key``: to recognize a replay by its launch row)."""
     if not state or len(state) > 128:
         raise bad_request("missing_state", "The launch request has no valid 'state' parameter.")
     with sessions() as session:
@@ -85,9 +100,9 @@ def find_login(sessions: sessionmaker[Session], state: str, id_token: str, now: 
             return LoginBinding(row.state, row.nonce, row.registration_id, row.created_at, row.expires_at)
         # Which message to give only: both cases are refused. The nonce is read unverified.
         nonce = _unverified_nonce(id_token)
-        used = nonce is not None and session.scalars(
-            select(LtiUsedNonce.id).where(LtiUsedNonce.nonce == nonce)
-        ).first() is not None
+        used = nonce is not None and (
+            session.scalars(select(LtiUsedNonce.id).where(LtiUsedNonce.nonce == nonce)).first() is not None
+            or (secret_key is not None and session.get(LtiLaunch, launch_id_for(secret_key, nonce)) is not None))
     if used:
         raise unauthorized("replay", "This launch was already used: an id_token can be posted only once (replay).",
                            "Launch again from the LMS.")
@@ -233,10 +248,6 @@ def verify_launch(sessions: sessionmaker[Session], settings: Settings, id_token:
         registration = get_registration(session, login.registration_id)
     if registration is None:
         raise unauthorized("unknown_registration", "The registration this login was for has been removed.")
-    if len(registration.issuer) > MAX_ISSUER_CHARS:
-        raise bad_request("bad_registration", "The registered issuer is too long to identify learners by "
-                                              f"(at most {MAX_ISSUER_CHARS} characters).")
-
     fetch = fetcher or jwks_fetcher(outbound.client_for(settings))
 
     def resolve_key(kid: str) -> Mapping[str, Any]:
@@ -244,6 +255,16 @@ def verify_launch(sessions: sessionmaker[Session], settings: Settings, id_token:
                                  settings.lti_platform_jwks_ttl_seconds, settings.lti_jwks_refetch_interval_seconds,
                                  fetch)
 
+    return check_launch(registration, settings, id_token, login, now, resolve_key)
+
+
+def check_launch(registration: RegistrationView, settings: Settings, id_token: str, login: LoginBinding,
+                 now: datetime, resolve_key: Callable[[str], Mapping[str, Any]]) -> VerifiedLaunch:
+    """``verify_launch`` once the registration is known: the token's checks (its key from
+    ``resolve_key``) and what the launch asks for. Reads and writes nothing itself."""
+    if len(registration.issuer) > MAX_ISSUER_CHARS:
+        raise bad_request("bad_registration", "The registered issuer is too long to identify learners by "
+                                              f"(at most {MAX_ISSUER_CHARS} characters).")
     token = verify_id_token(
         id_token, Expected(registration.issuer, registration.client_id), login, now,
         settings.lti_clock_leeway_seconds, resolve_key,
@@ -316,13 +337,13 @@ def _ensure_deployment(session: Session, registration_id: int, deployment_id: st
     return row.status, row.account_id
 
 
-def _used_nonce_expiry(token: VerifiedToken, leeway: int, now: datetime) -> datetime:
-    cap = now + timedelta(days=USED_NONCE_MAX_DAYS)
-    try:
-        expires = datetime.fromtimestamp(token.exp + leeway, UTC)
-    except (OverflowError, OSError, ValueError):
-        return cap
-    return min(max(expires, now), cap)
+def new_launch_row(settings: Settings, verified: VerifiedLaunch, login: LoginBinding, account_id: int,
+                   learner_id: int, now: datetime) -> dict[str, Any]:
+    """The ``lti_launches`` row of a verified launch (its id from the nonce: ``launch_id_for``)."""
+    return {"id": launch_id_for(settings.secret_key, login.nonce), "registration_id": verified.registration.id,
+            "deployment_id": verified.token.deployment_id, "account_id": account_id, "learner_id": learner_id,
+            "message_type": verified.token.message_type, "claims": verified.token.body, "created_at": now,
+            "expires_at": now + launch_lifetime(settings)}
 
 
 def record_launch(sessions: sessionmaker[Session], settings: Settings, verified: VerifiedLaunch,
@@ -344,22 +365,14 @@ def record_launch(sessions: sessionmaker[Session], settings: Settings, verified:
             if consumed != 1:
                 raise unauthorized("replay", "This launch was already used: an id_token can be posted only once "
                                              "(replay).", "Launch again from the LMS.")
-            session.add(LtiUsedNonce(registration_id=reg.id, nonce=login.nonce,
-                                     expires_at=_used_nonce_expiry(token, settings.lti_clock_leeway_seconds, now)))
+            learner_id = upsert_learner(session, account_id, verified.identity, now)
+            launch = new_launch_row(settings, verified, login, account_id, learner_id, now)
             try:
-                session.flush()
+                session.execute(insert(LtiLaunch).values(launch))
             except IntegrityError as exc:
                 raise unauthorized("replay", "This launch was already used (replay).") from exc
-            learner_id = upsert_learner(session, account_id, verified.identity, now)
-            launch = LtiLaunch(
-                id=secrets.token_urlsafe(32), registration_id=reg.id, deployment_id=deployment_id,
-                account_id=account_id, learner_id=learner_id, message_type=token.message_type,
-                claims=token.body, created_at=now,
-                expires_at=now + launch_lifetime(settings),
-            )
-            session.add(launch)
-            return RecordedLaunch(launch.id, reg.id, account_id, learner_id, verified.is_admin, verified.intent,
-                                  token.message_type, launch.expires_at)
+            return RecordedLaunch(launch["id"], reg.id, account_id, learner_id, verified.is_admin, verified.intent,
+                                  token.message_type, launch["expires_at"])
     # Committed: at most the pending deployment row. The launch itself is refused.
     if status == "pending":
         raise forbidden(
@@ -384,5 +397,6 @@ def get_launch(session: Session, launch_id: str, now: datetime) -> LtiLaunch | N
     return launch
 
 
-__all__ = ["Intent", "RecordedLaunch", "VerifiedLaunch", "binding_value", "find_login", "get_launch", "identity_of",
-           "is_bound", "parse_intent", "record_launch", "verify_launch"]
+__all__ = ["Intent", "RecordedLaunch", "VerifiedLaunch", "binding_value", "check_launch", "find_login", "get_launch",
+           "identity_of", "is_bound", "launch_id_for", "new_launch_row", "parse_intent", "record_launch",
+           "verify_launch"]

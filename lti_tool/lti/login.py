@@ -10,14 +10,16 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.lti.errors import bad_request
-from lti_tool.lti.models import LtiLaunch, LtiLoginState, LtiUsedNonce, WebSession
+from lti_tool.lti.models import LtiLaunch, LtiLoginState, LtiRegistration, LtiUsedNonce, WebSession
 from lti_tool.lti.tool_conf import RegistrationView, find_registration
-from store.database import delete_in_batches
+from store.database import built_once, delete_in_batches
 
 MAX_PARAM_CHARS = 4000
 STATE_COOKIE_PREFIX = "lti1p3-state-"
@@ -122,26 +124,14 @@ def start_login(sessions: sessionmaker[Session], request: LoginRequest, redirect
 
     Raises a 400 LaunchError for an unknown issuer / client id.
     """
-    with sessions.begin() as session:
-        registration = find_registration(session, request.iss, request.client_id)
-        if registration is None:
-            who = f"issuer '{request.iss}'" + (f" and client id '{request.client_id}'" if request.client_id else "")
-            raise bad_request(
-                "unknown_registration",
-                f"No LMS is registered with {who}.",
-                "Register the LMS with `lti-tool platform add` (or dynamic registration) using exactly the issuer "
-                "and client id the LMS shows for this tool.",
-            )
-        platform_origin = origin_of(registration.auth_login_url)
-        if platform_origin is None:
-            raise bad_request("bad_registration",
-                              f"The registered login URL {registration.auth_login_url!r} is not an http(s) URL.")
-        state = secrets.token_urlsafe(32)
-        nonce = secrets.token_urlsafe(32)
-        expires_at = now + timedelta(seconds=ttl_seconds)
-        session.add(LtiLoginState(state=state, nonce=nonce, registration_id=registration.id,
-                                  target_link_uri=request.target_link_uri[:2000], created_at=now,
-                                  expires_at=expires_at))
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
+    expires_at = now + timedelta(seconds=ttl_seconds)
+    row = {"state": state, "nonce": nonce, "target_link_uri": request.target_link_uri[:2000], "created_at": now,
+           "expires_at": expires_at}
+    registration = _remembered.get((request.iss, request.client_id)) if request.client_id else None
+    if registration is None or not _store_state_if_unchanged(sessions, registration, row):
+        registration = _store_state(sessions, request, row)
     params = {
         "scope": "openid",
         "response_type": "id_token",
@@ -157,7 +147,70 @@ def start_login(sessions: sessionmaker[Session], request: LoginRequest, redirect
         params["lti_message_hint"] = request.lti_message_hint
     separator = "&" if urlsplit(registration.auth_login_url).query else "?"
     auth_url = registration.auth_login_url + separator + urlencode(params)
+    platform_origin = origin_of(registration.auth_login_url)
+    assert platform_origin is not None  # checked when the registration was read
     return LoginStart(registration, state, nonce, auth_url, platform_origin, expires_at)
+
+
+# A process remembers the registration each (issuer, client id) led to, and then stores a login
+# state with one INSERT … SELECT that only inserts while that registration still has the values
+# the login uses (id, issuer, client id, login URL, review flag): a removed or changed
+# registration inserts nothing and is read again at once. Nothing stale is ever used.
+_remembered: dict[tuple[str, str | None], RegistrationView] = {}
+_REMEMBERED_MAX = 1_000
+
+
+def _store_state_if_unchanged(sessions: sessionmaker[Session], registration: RegistrationView,
+                              row: dict[str, object]) -> bool:
+    with sessions.begin() as session:
+        inserted = session.execute(_state_insert_if_unchanged(session), {
+            **row, "registration_id": registration.id, "issuer": registration.issuer,
+            "client_id": registration.client_id, "auth_login_url": registration.auth_login_url,
+            "needs_review": registration.needs_review,
+        }).first()
+    return inserted is not None
+
+
+def _build_state_insert_if_unchanged(_dialect: str) -> Any:
+    state = LtiLoginState.__table__.c
+    reg = LtiRegistration.__table__.c
+    values = [bindparam(name, type_=state[name].type) for name in ("state", "nonce")]
+    values.append(reg.id)
+    values += [bindparam(name, type_=state[name].type) for name in ("target_link_uri", "created_at", "expires_at")]
+    unchanged = [reg[name] == bindparam(name, type_=reg[name].type)
+                 for name in ("issuer", "client_id", "auth_login_url", "needs_review")]
+    return (insert(LtiLoginState.__table__)
+            .from_select(("state", "nonce", "registration_id", "target_link_uri", "created_at", "expires_at"),
+                         select(*values).where(reg.id == bindparam("registration_id"), *unchanged))
+            .returning(state.id))
+
+
+_state_insert_if_unchanged = built_once(_build_state_insert_if_unchanged)
+
+
+def _store_state(sessions: sessionmaker[Session], request: LoginRequest, row: dict[str, object]) -> RegistrationView:
+    """Read the registration (400 when unknown or unusable) and store the login state."""
+    _remembered.pop((request.iss, request.client_id), None)
+    with sessions.begin() as session:
+        registration = find_registration(session, request.iss, request.client_id)
+        if registration is None:
+            who = f"issuer '{request.iss}'" + (f" and client id '{request.client_id}'" if request.client_id else "")
+            raise bad_request(
+                "unknown_registration",
+                f"No LMS is registered with {who}.",
+                "Register the LMS with `lti-tool platform add` (or dynamic registration) using exactly the issuer "
+                "and client id the LMS shows for this tool.",
+            )
+        platform_origin = origin_of(registration.auth_login_url)
+        if platform_origin is None:
+            raise bad_request("bad_registration",
+                              f"The registered login URL {registration.auth_login_url!r} is not an http(s) URL.")
+        session.execute(insert(LtiLoginState).values(registration_id=registration.id, **row))
+    if request.client_id:  # without one, a second registration of the issuer must make the login ambiguous
+        if len(_remembered) >= _REMEMBERED_MAX:
+            _remembered.clear()
+        _remembered[(request.iss, request.client_id)] = registration
+    return registration
 
 
 # ---------------------------------------------------------------- the "open in a new window" link

@@ -8,11 +8,20 @@ rotates keys often) — at most once per registration per ``lti_jwks_refetch_int
 claimed with one guarded UPDATE of ``lti_registrations.jwks_refetched_at`` so every process
 sees it: a token with a random ``kid`` cannot make the tool fetch on every launch. Fetches
 happen outside any transaction; the result is upserted.
+
+Each process also keeps the keys it has used in memory (``cached_platform_key``) for at most
+``MEMORY_SECONDS`` and never past the stored copy's own TTL, so a launch usually verifies its
+token without a statement. Only the one-transaction launch reads that memory; when its key does
+not verify, the launch is decided again by the path above, which reads the database and
+refreshes the memory (a key the platform replaced is trusted by a process at most
+``MEMORY_SECONDS`` longer).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +37,24 @@ from store.outbound import OutboundClient, OutboundError
 log = logging.getLogger(__name__)
 
 JwksFetcher = Callable[[str], dict[str, Any]]
+MEMORY_SECONDS = 60.0
+MEMORY_MAX_ENTRIES = 1_000
+_memory: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+_memory_lock = threading.Lock()
+
+
+def cached_platform_key(key_set_url: str, kid: str) -> dict[str, Any] | None:
+    """The key this process last used for (key set URL, kid), if still fresh; never a fetch."""
+    found = _memory.get((key_set_url, kid))
+    return found[1] if found is not None and found[0] > time.monotonic() else None
+
+
+def _remember(key_set_url: str, kid: str, key: dict[str, Any], seconds_left: float) -> dict[str, Any]:
+    with _memory_lock:
+        if len(_memory) >= MEMORY_MAX_ENTRIES:
+            _memory.clear()
+        _memory[(key_set_url, kid)] = (time.monotonic() + max(0.0, min(MEMORY_SECONDS, seconds_left)), key)
+    return key
 
 
 class KeySetFetchError(Exception):
@@ -131,7 +158,7 @@ def find_platform_key(sessions: sessionmaker[Session], registration_id: int, key
     if cached is not None and fresh:
         key = _find_kid(cached[0], kid)
         if key is not None:
-            return key
+            return _remember(key_set_url, kid, key, (cached[1] + timedelta(seconds=ttl_seconds) - now).total_seconds())
         if not _claim_refetch(sessions, registration_id, now, refetch_interval_seconds):
             log.warning("kid %r not in the cached JWKS of %s; refetched less than %ss ago: refused without a fetch",
                         kid, key_set_url, refetch_interval_seconds)
@@ -144,4 +171,4 @@ def find_platform_key(sessions: sessionmaker[Session], registration_id: int, key
     key = _find_kid(jwks, kid)
     if key is None:
         raise _unknown_kid(kid, key_set_url, jwks, "fetched just now")
-    return key
+    return _remember(key_set_url, kid, key, ttl_seconds)

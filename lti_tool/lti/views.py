@@ -28,6 +28,7 @@ from lti_tool.lti.login import (
     origin_of,
     start_login,
 )
+from lti_tool.lti.onepass import launch_once
 from lti_tool.lti.service import CourseOpening, learner_courses, open_course
 from lti_tool.lti.tool_conf import get_registration
 from lti_tool.lti.websession import url_for_s
@@ -136,53 +137,72 @@ def launch() -> Response | str | tuple[str, int]:
     settings = services().settings
     sessions = services().sessions
     now = utcnow()
-    login_binding = find_login(sessions, state, id_token, now)
-    note_registration(login_binding.registration_id)
-
     cookie_name = STATE_COOKIE_PREFIX + state
-    cookie_value = request.cookies.get(cookie_name)
+    refusal = _browser_binding_refusal(settings.secret_key, state, form, request.cookies.get(cookie_name))
+    if refusal is not None:
+        # The login's own refusals (unknown, expired, replayed) come first, as they always did.
+        login_binding = find_login(sessions, state, id_token, now, settings.secret_key)
+        note_registration(login_binding.registration_id)
+        storage_target = form.get("lti_storage_target", "")[:200]
+        if refusal.code == "browser_not_bound" and storage_target:
+            return _launch_storage_page(id_token, state, storage_target, login_binding.registration_id)
+        raise refusal
+    fast = launch_once(sessions, settings, id_token, state, now)
+    if fast is not None:
+        recorded, opening = fast.recorded, fast.opening
+        note_registration(recorded.registration_id)
+    else:
+        login_binding = find_login(sessions, state, id_token, now, settings.secret_key)
+        note_registration(login_binding.registration_id)
+        verified = verify_launch(sessions, settings, id_token, login_binding, now)
+        recorded, opening = record_launch(sessions, settings, verified, login_binding, now), None
+    log.info("LTI launch %s: %s for account %s (registration %s, admin=%s)", recorded.id, recorded.intent.kind,
+             recorded.account_id, recorded.registration_id, recorded.is_admin)
+    if opening is not None and opening.outcome == "seat":
+        # Straight to the player with its signed token: the pages after need no web session.
+        response = _show_opening(opening, recorded.registration_id)
+    else:
+        session.regenerate(recorded.session_data())  # type: ignore[attr-defined]
+        response = _show_opening(opening, recorded.registration_id) if opening else _after_launch(recorded)
+    response.delete_cookie(cookie_name, path=url_for("lti_launch.launch"), secure=True, httponly=True,
+                           samesite="None", partitioned=_is_https())
+    return response
+
+
+def _browser_binding_refusal(secret_key: str, state: str, form: Any, cookie_value: str | None) -> LaunchError | None:
+    """Whether this browser started the launch's login (its state cookie, or the value our launch
+    page read from the LMS's platform storage); the refusal when it did not. Reads nothing."""
     storage_value = form.get("lti_storage_state")
-    storage_target = form.get("lti_storage_target", "")[:200]
     if cookie_value is not None:
-        if not is_bound(settings.secret_key, state, cookie_value):
-            raise unauthorized("state_mismatch", "This browser's login cookie does not match the launch's state.",
-                               "Launch again from the LMS.")
-    elif storage_value is not None:
+        if not is_bound(secret_key, state, cookie_value):
+            return unauthorized("state_mismatch", "This browser's login cookie does not match the launch's state.",
+                                "Launch again from the LMS.")
+        return None
+    if storage_value is not None:
         # Only our launch page posts this, from our own origin. Browsers say where a request comes
         # from (Fetch Metadata); a cross-site page replaying a login's value into a victim's
         # browser is refused. Browsers without Fetch Metadata send no header.
         if request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":
-            raise unauthorized(
+            return unauthorized(
                 "cross_site_launch",
                 "The platform-storage confirmation of this launch was posted from another site.",
                 "Launch again from the LMS.",
             )
-        if not is_bound(settings.secret_key, state, storage_value):
-            raise unauthorized(
+        if not is_bound(secret_key, state, storage_value):
+            return unauthorized(
                 "state_mismatch",
                 "The login kept in the LMS's platform storage does not match the launch's state.",
                 "Launch again from the LMS.",
             )
-    elif storage_target:
-        return _launch_storage_page(id_token, state, storage_target, login_binding.registration_id)
-    else:
-        raise unauthorized(
-            "browser_not_bound",
-            "No login cookie arrived with this launch and the LMS offered no platform storage, so the tool cannot "
-            "tell that this browser started the login.",
-            "Your browser blocks this tool's cookies inside the LMS. Open the link in a new window, or allow "
-            "cookies for this site.",
-        )
-
-    verified = verify_launch(sessions, settings, id_token, login_binding, now)
-    recorded = record_launch(sessions, settings, verified, login_binding, now)
-    log.info("LTI launch %s: %s for account %s (registration %s, admin=%s)", recorded.id, recorded.intent.kind,
-             recorded.account_id, recorded.registration_id, recorded.is_admin)
-    session.regenerate(recorded.session_data())  # type: ignore[attr-defined]
-    response = _after_launch(recorded)
-    response.delete_cookie(cookie_name, path=url_for("lti_launch.launch"), secure=True, httponly=True,
-                           samesite="None", partitioned=_is_https())
-    return response
+        return None
+    # No binding: the launch page tries the LMS's platform storage when it offered one.
+    return unauthorized(
+        "browser_not_bound",
+        "No login cookie arrived with this launch and the LMS offered no platform storage, so the tool cannot "
+        "tell that this browser started the login.",
+        "Your browser blocks this tool's cookies inside the LMS. Open the link in a new window, or allow "
+        "cookies for this site.",
+    )
 
 
 def _launch_storage_page(id_token: str, state: str, storage_target: str, registration_id: int) -> Response:
@@ -213,16 +233,17 @@ def _after_launch(recorded: RecordedLaunch) -> Response:
         return redirect(url_for(endpoint, s=token), 303)
     opening = open_course(services().sessions, recorded.id, utcnow(), confirmed=False,
                           demo_content=services().settings.demo_content)
-    return _show_opening(opening)
+    return _show_opening(opening, recorded.registration_id)
 
 
-def _player_url(*, seat_id: int, catalog_id: str, learner_id: int, launch_id: str) -> str:
+def _player_url(*, seat_id: int, catalog_id: str, learner_id: int, launch_id: str,
+                registration_id: int | None) -> str:
     token = services().issue_player_token(seat_id=seat_id, catalog_id=catalog_id, learner_id=learner_id,
-                               launch_id=launch_id, origin="lti")
+                                          launch_id=launch_id, origin="lti", registration_id=registration_id)
     return url_for("player.play", t=token)
 
 
-def _show_opening(opening: CourseOpening) -> Response:
+def _show_opening(opening: CourseOpening, registration_id: int | None) -> Response:
     if opening.outcome == "unavailable":
         log.warning("launch %s: course %s has no content to play (no imported package, DEMO_CONTENT off): no seat "
                     "taken", opening.launch_id, opening.catalog_id)
@@ -235,7 +256,8 @@ def _show_opening(opening: CourseOpening) -> Response:
         return Response(render_template("lti/refusal.html", opening=opening, refusal=opening.refusal), status=403)
     assert opening.seat is not None
     return redirect(_player_url(seat_id=opening.seat.id, catalog_id=opening.catalog_id,
-                                learner_id=opening.learner_id, launch_id=opening.launch_id), 303)
+                                learner_id=opening.learner_id, launch_id=opening.launch_id,
+                                registration_id=registration_id), 303)
 
 
 @bp.post("/lti/launch/confirm")
@@ -245,8 +267,10 @@ def confirm_seat() -> Response:
         raise forbidden("confirmation_mismatch",
                         "This confirmation does not belong to your current launch.",
                         "Open the course again from the LMS.")
+    registration_id = session.get("registration_id")
     return _show_opening(open_course(services().sessions, launch_id, utcnow(), confirmed=True,
-                                     demo_content=services().settings.demo_content))
+                                     demo_content=services().settings.demo_content),
+                         registration_id if isinstance(registration_id, int) else None)
 
 
 # ---------------------------------------------------------------- launch without a course
@@ -275,7 +299,8 @@ def my_courses() -> str:
     launch_id = str(session.get("launch_id", ""))
     courses = [
         {"title": c.title, "license_type": c.license_type, "expires_at": c.expires_at,
-         "url": _player_url(seat_id=c.seat_id, catalog_id=c.catalog_id, learner_id=learner_id, launch_id=launch_id)}
+         "url": _player_url(seat_id=c.seat_id, catalog_id=c.catalog_id, learner_id=learner_id, launch_id=launch_id,
+                            registration_id=None)}
         for c in learner_courses(services().read_sessions, account_id, learner_id, utcnow())
     ]
     return render_template("lti/my_courses.html", courses=courses)

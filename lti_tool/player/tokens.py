@@ -31,6 +31,8 @@ class PlayerGrant:
     origin: str  # "lti", "dispatch", "login" (an independent learner's My courses) or "invite" (an emailed link)
     issued_at: datetime
     expires_at: datetime
+    # LTI: the launch's registration, so the page's frame-ancestors need no read of the launch.
+    registration_id: int | None = None
 
 
 class PlayerTokenError(Exception):
@@ -48,7 +50,8 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 
 
 def issue_player_token(settings: Settings, *, seat_id: int, catalog_id: str, learner_id: int,
-                       launch_id: str | None, origin: str, now: datetime | None = None) -> str:
+                       launch_id: str | None, origin: str, now: datetime | None = None,
+                       registration_id: int | None = None) -> str:
     """A token for ``/play?t=...`` valid ``settings.player_token_ttl_seconds`` from ``now``."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
@@ -59,6 +62,8 @@ def issue_player_token(settings: Settings, *, seat_id: int, catalog_id: str, lea
         "s": int(seat_id), "c": catalog_id, "l": int(learner_id), "k": launch_id, "o": origin,
         "iat": issued, "exp": issued + int(settings.player_token_ttl_seconds),
     }
+    if registration_id is not None:
+        payload["r"] = int(registration_id)
     return _serializer(settings).dumps(payload)
 
 
@@ -79,6 +84,7 @@ def verify_player_token(settings: Settings, token: str | None, now: datetime | N
             launch_id=None if data["k"] is None else _str(data["k"]), origin=_str(data["o"]),
             issued_at=datetime.fromtimestamp(_int(data["iat"]), UTC),
             expires_at=datetime.fromtimestamp(_int(data["exp"]), UTC),
+            registration_id=_int(data["r"]) if "r" in data else None,
         )
     except (KeyError, TypeError, ValueError, OverflowError):
         raise PlayerTokenError("invalid", "The course player token is malformed.") from None

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.identities import delivery_of
 from store.accounts.models import ACCOUNT_KINDS, Account, Learner
+from store.database import binds, built_once, dialect_insert
 from store.errors import InvalidInput
 from store.text import check_optional_text, check_text
-from store.database import upsert_insert
 
 
 @dataclass(frozen=True)
@@ -89,30 +90,34 @@ def upsert_learner(session: Session, account_id: int, identity: LearnerIdentity,
     external_id = identity.external_id.strip()
     if not external_id:
         raise InvalidInput("learner id must not be empty", reason="invalid_learner")
-    insert = upsert_insert(session)
     delivery = delivery_of(identity.source, identity.package_format)
-    stmt = insert(Learner).values(
-        account_id=account_id,
-        identity_source=identity.source,
-        external_id=external_id,
-        name=identity.name,
-        email=identity.email,
-        username=identity.username,
-        delivery=delivery or "scorm",
-        created_at=now,
-        updated_at=now,
-    )
+    stmt = (_learner_upsert_refreshing_delivery if delivery is not None else _learner_upsert)(session)
+    return int(session.execute(stmt, {
+        "account_id": account_id, "identity_source": identity.source, "external_id": external_id,
+        "name": identity.name, "email": identity.email, "username": identity.username,
+        "delivery": delivery or "scorm", "created_at": now, "updated_at": now,
+    }).scalar_one())
+
+
+def _build_learner_upsert(dialect: str, refresh_delivery: bool) -> Any:
+    table = Learner.__table__
+    stmt = dialect_insert(dialect)(table).values(binds(
+        Learner.__table__, "account_id", "identity_source", "external_id", "name", "email", "username", "delivery",
+        "created_at", "updated_at"))
     excluded = stmt.excluded
     refreshed = {
-        "name": func.coalesce(excluded.name, Learner.name),
-        "email": func.coalesce(excluded.email, Learner.email),
-        "username": func.coalesce(excluded.username, Learner.username),
+        "name": func.coalesce(excluded.name, table.c.name),
+        "email": func.coalesce(excluded.email, table.c.email),
+        "username": func.coalesce(excluded.username, table.c.username),
         "updated_at": excluded.updated_at,
     }
-    if delivery is not None:  # a package launch without its format keeps what was stored
+    if refresh_delivery:  # a package launch without its format keeps what was stored
         refreshed["delivery"] = excluded.delivery
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["account_id", "identity_source", "external_id"], set_=refreshed,
-    ).returning(Learner.id)
-    return int(session.execute(stmt).scalar_one())
+    ).returning(table.c.id)
+
+
+_learner_upsert = built_once(lambda dialect: _build_learner_upsert(dialect, False))
+_learner_upsert_refreshing_delivery = built_once(lambda dialect: _build_learner_upsert(dialect, True))
 

@@ -108,7 +108,7 @@ class Deliverability:
         raise ValueError(f"unknown license type {license_type!r}")
 
 
-def _course_reason(course: CourseFacts, license_type: str) -> str | None:
+def course_reason(course: CourseFacts, license_type: str) -> str | None:
     """What the course alone rules out, whatever the account holds."""
     if course.status == "retired":
         return "course_retired"
@@ -141,7 +141,7 @@ def verdict(course: CourseFacts, holdings: Holdings, license_type: str, now: dat
     learners then, with ``no_seats`` / ``insufficient_deposit``)."""
     if license_type not in LICENSE_TYPES:
         raise ValueError(f"unknown license type {license_type!r}")
-    reason = _course_reason(course, license_type)
+    reason = course_reason(course, license_type)
     if reason is not None:
         return Verdict(license_type, reason)
     if license_type == "plus":
@@ -184,7 +184,7 @@ def lot_status(lot: Lot, course: CourseFacts, now: datetime) -> str:
         return NOT_STARTED
     if now >= lot.expires_at:
         return EXPIRED
-    reason = _course_reason(course, "volume")
+    reason = course_reason(course, "volume")
     if reason is not None:
         return reason
     if lot.seats_left <= 0:
@@ -198,7 +198,7 @@ def library_status(ppu: PpuFacts, course: CourseFacts) -> str:
     applies)."""
     if not ppu.is_enabled:
         return DISABLED
-    reason = _course_reason(course, "ppu")
+    reason = course_reason(course, "ppu")
     if reason is not None:
         return reason
     if ppu.balance_cents < course.ppu_price_cents:

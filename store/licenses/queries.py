@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from store.accounts.linking import person_learner_ids
 from store.accounts.models import Learner
 from store.catalog.models import Bundle, Course
+from store.content.models import CourseContentVersion
+from store.database import built_once
 from store.errors import NotFound
 from store.licenses import rules
 from store.licenses.models import CourseLaunch, PlusSubscription, PpuConfig, Seat, VolumeLot
@@ -117,21 +120,60 @@ def learner_seat_facts(session: Session, account_id: int, learner_id: int, cours
             or_(Seat.course_pk == course_pk, Seat.license_type == "plus"),
         )
     )
-    facts = []
-    for seat, sub_start, sub_end in rows:
-        active = sub_start is not None and rules.in_term(sub_start, sub_end, now)
-        facts.append(
-            rules.SeatFacts(
-                id=seat.id,
-                license_type=seat.license_type,
-                course_pk=seat.course_pk,
-                attempt=seat.attempt,
-                occupied_at=seat.occupied_at,
-                expires_at=seat.expires_at,
-                subscription_active=active,
-            )
-        )
-    return facts
+    return [_seat_facts(seat, sub_start, sub_end, now) for seat, sub_start, sub_end in rows]
+
+
+def _seat_facts(seat: Seat, sub_start: datetime | None, sub_end: datetime | None, now: datetime) -> rules.SeatFacts:
+    active = sub_start is not None and sub_end is not None and rules.in_term(sub_start, sub_end, now)
+    return rules.SeatFacts(id=seat.id, license_type=seat.license_type, course_pk=seat.course_pk, attempt=seat.attempt,
+                           occupied_at=seat.occupied_at, expires_at=seat.expires_at, subscription_active=active)
+
+
+@dataclass(frozen=True)
+class CourseAndSeats:
+    """What a launch's seat decision reads, in one statement (``course_and_seat_facts``)."""
+
+    course: rules.CourseFacts
+    title: str
+    has_package: bool  # the course has a current imported content version
+    seats: list[rules.SeatFacts]
+    seat_rows: dict[int, Seat]  # the seats themselves, by id (a reused seat needs no second read)
+
+
+def _build_course_and_seats(_dialect: str) -> Select[Any]:
+    return (
+        select(Course.id, Course.title, Course.is_plus, Course.status, Course.ppu_price_cents,
+               func.coalesce(Bundle.is_subscription_only, False), CourseContentVersion.id, Seat,
+               PlusSubscription.started_at, PlusSubscription.current_period_end)
+        .select_from(Course)
+        .outerjoin(Bundle, Bundle.id == Course.bundle_id)
+        .outerjoin(CourseContentVersion, and_(CourseContentVersion.course_pk == Course.id,
+                                              CourseContentVersion.is_current.is_(True)))
+        .outerjoin(Seat, and_(Seat.account_id == bindparam("account_id"), Seat.learner_id == bindparam("learner_id"),
+                              or_(Seat.course_pk == Course.id, Seat.license_type == "plus")))
+        .outerjoin(PlusSubscription, PlusSubscription.id == Seat.subscription_id)
+        .where(Course.catalog_id == bindparam("catalog_id"))
+    )
+
+
+_course_and_seats = built_once(_build_course_and_seats)
+
+
+def course_and_seat_facts(session: Session, account_id: int, learner_id: int, catalog_id: str,
+                          now: datetime) -> CourseAndSeats | None:
+    """``find_course_facts``, whether the course has imported content and ``learner_seat_facts``
+    (without identity linking) in one statement: the course row joined to the learner's seats
+    that could cover it. None for an unknown course."""
+    rows = session.execute(_course_and_seats(session), {"account_id": account_id, "learner_id": learner_id,
+                                                        "catalog_id": catalog_id}).all()
+    if not rows:
+        return None
+    pk, title, is_plus, status, price, sub_only, package_id = rows[0][:7]
+    course = rules.CourseFacts(id=pk, is_plus=bool(is_plus), status=status, is_subscription_only_bundle=bool(sub_only),
+                               ppu_price_cents=price)
+    seats = [_seat_facts(row[7], row[8], row[9], now) for row in rows if row[7] is not None]
+    return CourseAndSeats(course, title, package_id is not None, seats,
+                          {row[7].id: row[7] for row in rows if row[7] is not None})
 
 
 def latest_seat_in_scope(facts: list[rules.SeatFacts], license_type: str, course_pk: int) -> rules.SeatFacts | None:

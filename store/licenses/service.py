@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,7 +29,7 @@ from store.accounts.queries import get_account
 from store.accounts.service import LearnerIdentity, check_identity, upsert_learner
 from store.base import require_aware
 from store.clock import add_months
-from store.database import upsert_insert
+from store.database import binds, built_once, dialect_insert, upsert_insert
 from store.errors import InvalidInput, NotFound, StoreError
 from store.licenses import holdings, holdings_rules, queries, rules
 from store.licenses.models import (
@@ -139,29 +140,55 @@ def claim_seat_in(session: Session, request: ClaimRequest, now: datetime) -> Cla
 def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResult:
     account = get_account(session, request.account_id)
     learner_id = upsert_learner(session, account.id, request.learner, now)
+    return claim_for_learner(session, account, learner_id, request, now)
+
+
+def claim_for_learner(session: Session, account: Account, learner_id: int, request: ClaimRequest, now: datetime,
+                      loaded: queries.CourseAndSeats | None = None) -> ClaimResult:
+    """The seat engine for a learner this transaction has already upserted (an LTI launch records
+    the learner with the launch). ``loaded``: the course and the learner's seats the caller has
+    already read with ``queries.course_and_seat_facts`` (only without identity linking)."""
     # Identity linking: the person this identity belongs to; their seats are the learner's.
     person_id = (linking.resolve_person(session, account.id, learner_id, request.learner, now)
                  if account.link_identities else None)
-    found = queries.find_course_facts(session, request.catalog_id)
-    if found is None:
-        return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
-    _course, course = found
-
-    seats = queries.learner_seat_facts(session, account.id, learner_id, course.id, now, person_id=person_id)
+    if person_id is not None:
+        loaded = None  # the person's seats, whichever identity took them
+    elif loaded is None:
+        loaded = queries.course_and_seat_facts(session, account.id, learner_id, request.catalog_id, now)
+        if loaded is None:
+            return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
+    rows: dict[int, Seat] = {}
+    if loaded is not None:
+        course, seats, rows = loaded.course, loaded.seats, loaded.seat_rows
+    else:
+        found = queries.find_course_facts(session, request.catalog_id)
+        if found is None:
+            return _refuse(session, account.id, learner_id, None, request.license_type, "unknown_course", now)
+        course = found[1]
+        seats = queries.learner_seat_facts(session, account.id, learner_id, course.id, now, person_id=person_id)
     existing = rules.reusable_seat(seats, course, request.license_type, now)
     if existing is not None:
-        seat = session.get_one(Seat, existing.id)
+        seat = rows.get(existing.id) or session.get_one(Seat, existing.id)
         _record_launch(session, seat.id, course.id, now)
         return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=False)
+    holder = _Holder(learner_id, person_id)
+    seat = _quick_new_seat(session, account, holder, course, seats, request.license_type, now)
+    if seat is None:
+        return _new_seat(session, account, holder, course, seats, request, now)
+    _record_launch(session, seat.id, course.id, now)
+    return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=True)
 
-    # A new seat only for a course the account may deliver under this license type now.
+
+def _new_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
+              seats: list[rules.SeatFacts], request: ClaimRequest, now: datetime) -> ClaimResult:
+    """A new seat only for a course the account may deliver under this license type now."""
+    learner_id = holder.learner_id
     held = holdings.load_holdings(session, account.id, [course.id], license_type=request.license_type)
     verdict = holdings_rules.verdict(course, held, request.license_type, now)
     if not verdict.deliverable:
         assert verdict.reason is not None
         return _refuse(session, account.id, learner_id, course.id, request.license_type, verdict.reason, now)
     try:
-        holder = _Holder(learner_id, person_id)
         if request.license_type == "plus":
             seat = _new_plus_seat(session, account, holder, held, seats, now)
         else:
@@ -177,6 +204,81 @@ def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResul
         return _refuse(session, account.id, learner_id, course.id, request.license_type, refused.reason, now)
     _record_launch(session, seat.id, course.id, now)
     return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=True)
+
+
+# The common case of a new seat in one guarded statement, without reading the holdings first:
+# the guard picks the source ``_new_seat`` would pick (the oldest usable Volume lot; the
+# subscription in its term that started last) and takes a seat from it. When the guard matches
+# nothing (no usable lot, a full subscription, or a refusal to explain) ``_new_seat`` decides,
+# in the same transaction, with the holdings and the verdict.
+
+
+def _quick_new_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
+                    seats: list[rules.SeatFacts], license_type: str, now: datetime) -> Seat | None:
+    if license_type == "ppu" or holdings_rules.course_reason(course, license_type) is not None:
+        return None
+    if license_type == "plus":
+        return _quick_plus_seat(session, account, holder, seats, now)
+    latest = queries.latest_seat_in_scope(seats, "volume", course.id)
+    decision = rules.decide_course_seat(latest, now, account.annual_retake)
+    if decision.next is rules.Next.REFUSE:
+        return None
+    lot = session.execute(_take_oldest_lot(session), {"b_account_id": account.id, "b_course_pk": course.id,
+                                                       "b_now": now}).first()
+    if lot is None:
+        return None
+    return _insert_seat(
+        session,
+        Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id, license_type="volume",
+             scope=f"volume:{course.id}", course_pk=course.id, lot_id=lot.id, attempt=decision.attempt,
+             occupied_at=now, expires_at=lot.expires_at),
+    )
+
+
+def _quick_plus_seat(session: Session, account: Account, holder: _Holder, seats: list[rules.SeatFacts],
+                     now: datetime) -> Seat | None:
+    sub_id = session.execute(_take_current_subscription_seat(session),
+                             {"b_account_id": account.id, "b_now": now}).scalar_one_or_none()
+    if sub_id is None:
+        return None
+    return _insert_seat(session, _plus_seat(account, holder, sub_id, seats, now))
+
+
+def _build_take_oldest_lot(_dialect: str) -> Any:
+    lots = VolumeLot.__table__.c
+    now = bindparam("b_now", type_=lots.purchased_at.type)
+    oldest = (select(lots.id)
+              .where(lots.account_id == bindparam("b_account_id"), lots.course_pk == bindparam("b_course_pk"),
+                     lots.seats_used < lots.seats_total, lots.purchased_at <= now, lots.expires_at > now)
+              .order_by(lots.purchased_at, lots.id).limit(1).scalar_subquery())
+    return (update(VolumeLot.__table__)
+            .where(lots.id == oldest, lots.seats_used < lots.seats_total)
+            .values(seats_used=lots.seats_used + 1)
+            .returning(lots.id, lots.expires_at))
+
+
+def _build_take_subscription_seat(_dialect: str) -> Any:
+    subs = PlusSubscription.__table__.c
+    now = bindparam("b_now", type_=subs.started_at.type)
+    current = (select(subs.id)
+               .where(subs.account_id == bindparam("b_account_id"), subs.started_at <= now,
+                      subs.current_period_end > now)
+               .order_by(subs.started_at.desc(), subs.id.desc()).limit(1).scalar_subquery())
+    return (update(PlusSubscription.__table__)
+            .where(subs.id == current, subs.seats_used < subs.seats_total)
+            .values(seats_used=subs.seats_used + 1)
+            .returning(subs.id))
+
+
+_take_oldest_lot = built_once(_build_take_oldest_lot)
+_take_current_subscription_seat = built_once(_build_take_subscription_seat)
+
+
+def _plus_seat(account: Account, holder: _Holder, sub_id: int, seats: list[rules.SeatFacts], now: datetime) -> Seat:
+    previous = [s.attempt for s in seats if s.license_type == "plus"]
+    return Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id, license_type="plus",
+                scope=f"plus:{sub_id}", subscription_id=sub_id, attempt=1 if not previous else max(previous) + 1,
+                occupied_at=now, expires_at=None)
 
 
 # The account may deliver the course (checked above); these take the seat with one guarded
@@ -207,13 +309,7 @@ def _new_plus_seat(session: Session, account: Account, holder: _Holder, held: ho
     ).rowcount
     if taken != 1:
         raise _Refused("no_seats")
-    previous = [s.attempt for s in seats if s.license_type == "plus"]
-    return _insert_seat(
-        session,
-        Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id, license_type="plus",
-             scope=f"plus:{sub.id}", subscription_id=sub.id, attempt=1 if not previous else max(previous) + 1,
-             occupied_at=now, expires_at=None),
-    )
+    return _insert_seat(session, _plus_seat(account, holder, sub.id, seats, now))
 
 
 def _new_volume_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
@@ -270,16 +366,23 @@ def _insert_seat(session: Session, seat: Seat) -> Seat:
 
 
 def _record_launch(session: Session, seat_id: int, course_pk: int, now: datetime) -> None:
-    insert = upsert_insert(session)
-    stmt = insert(CourseLaunch).values(
-        seat_id=seat_id, course_pk=course_pk, first_launched_at=now, last_launched_at=now, launch_count=1
-    )
-    stmt = stmt.on_conflict_do_update(
+    session.execute(_course_launch_upsert(session), {"seat_id": seat_id, "course_pk": course_pk,
+                                                     "first_launched_at": now, "last_launched_at": now})
+
+
+def _build_course_launch_upsert(dialect: str) -> Any:
+    table = CourseLaunch.__table__
+    stmt = dialect_insert(dialect)(table).values(
+        **binds(CourseLaunch.__table__, "seat_id", "course_pk", "first_launched_at", "last_launched_at"),
+        launch_count=1)
+    return stmt.on_conflict_do_update(
         index_elements=["seat_id", "course_pk"],
         set_={"last_launched_at": stmt.excluded.last_launched_at,
-              "launch_count": CourseLaunch.launch_count + 1},
+              "launch_count": table.c.launch_count + 1},
     )
-    session.execute(stmt)
+
+
+_course_launch_upsert = built_once(_build_course_launch_upsert)
 
 
 def add_refusal(session: Session, account_id: int, course_pk: int | None, license_type: str, reason: str,

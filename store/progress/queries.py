@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from store.accounts.models import Learner
 from store.catalog.models import Course, Publisher
 from store.content import ContentPackage, CourseInfo
-from store.content.queries import current_package
+from store.content.models import CourseContentVersion
+from store.content.queries import current_package, package_of
+from store.database import built_once
 from store.licenses.models import CourseLaunch, Seat
 from store.progress.models import CourseProgress
 from store.progress.rules import ProgressState
@@ -96,13 +98,56 @@ def find_course(session: Session, catalog_id: str) -> tuple[Course, CourseInfo] 
     if row is None:
         return None
     course, publisher = row
+    return course, course_info(course, publisher, current_package(session, course.id))
+
+
+def course_info(course: Course, publisher: str, package: ContentPackage | None) -> CourseInfo:
     topics: list[Any] = course.topics if isinstance(course.topics, list) else []
-    package: ContentPackage | None = current_package(session, course.id)
-    return course, CourseInfo(
+    return CourseInfo(
         catalog_id=course.catalog_id, title=course.title, description=course.description or "",
         publisher=publisher, language=course.language or "", duration_minutes=course.duration_minutes or 0,
         topics=tuple(str(t) for t in topics), package=package,
     )
+
+
+@dataclass(frozen=True)
+class PlayerRow:
+    """What the player page reads, in one statement (``player_row``)."""
+
+    seat: Seat
+    course: Course
+    info: CourseInfo
+    launched: bool  # the seat engine admitted the seat to the course
+    progress: CourseProgress | None
+
+
+def _build_player_select(_dialect: str) -> Select[Any]:
+    return (
+        select(Seat, Course, Publisher.name, CourseContentVersion, CourseLaunch.id, CourseProgress)
+        .select_from(Seat)
+        .join(Course, Course.catalog_id == bindparam("catalog_id"))
+        .join(Publisher, Publisher.id == Course.publisher_id)
+        .outerjoin(CourseContentVersion, and_(CourseContentVersion.course_pk == Course.id,
+                                              CourseContentVersion.is_current.is_(True)))
+        .outerjoin(CourseLaunch, and_(CourseLaunch.seat_id == Seat.id, CourseLaunch.course_pk == Course.id))
+        .outerjoin(CourseProgress, and_(CourseProgress.seat_id == Seat.id, CourseProgress.course_pk == Course.id))
+        .where(Seat.id == bindparam("seat_id"))
+    )
+
+
+_player_select = built_once(_build_player_select)
+
+
+def player_row(session: Session, seat_id: int, catalog_id: str) -> PlayerRow | None:
+    """The seat, the course with its publisher and current package, whether the seat was
+    admitted to it, and the progress row, in one statement; None when the seat or the course is
+    unknown."""
+    row = session.execute(_player_select(session), {"seat_id": seat_id, "catalog_id": catalog_id}).first()
+    if row is None:
+        return None
+    seat, course, publisher, version, launch_id, progress = row
+    package = package_of(version) if version is not None else None
+    return PlayerRow(seat, course, course_info(course, publisher, package), launch_id is not None, progress)
 
 
 def find_progress(session: Session, seat_id: int, course_pk: int) -> CourseProgress | None:

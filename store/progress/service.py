@@ -185,8 +185,12 @@ def open_player(sessions: sessionmaker[Session], seat_id: int, course_catalog_id
     course without imported content plays generated demo lessons; when it is off such a course
     raises ``ContentNotAvailable`` before anything is read or written for it."""
     with sessions() as session:
-        seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
-        row = queries.find_progress(session, seat.id, course.id)
+        found = queries.player_row(session, seat_id, course_catalog_id)
+        if found is not None and found.launched and (learner_id is None or found.seat.learner_id == learner_id):
+            seat, course, info, row = found.seat, found.course, found.info, found.progress
+        else:  # the checks one by one, each with its own error
+            seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
+            row = queries.find_progress(session, seat.id, course.id)
         progress = (queries.view_of(row, course.catalog_id, seat.learner_id) if row is not None
                     else ProgressView(seat.id, course.catalog_id, seat.learner_id))
         content = _content(session, course.id, info, row.content_id if row is not None else None,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts.service import LearnerIdentity
 from store.licenses.service import ClaimRequest, claim_seat
-from tests.browser.a11y import assert_accessible
+from tests.browser.a11y import check_page as check
 from tests.browser.conftest import LiveServer, new_page
 from tests.factories.licenses import T0
 from tests.factories.reports import bulk_launches, report_account
@@ -26,16 +26,6 @@ pytestmark = pytest.mark.browser
 WIDTHS = (800, 390)
 Sessions = sessionmaker[Session]
 LMS = "lti:https://lms.example.edu"
-
-
-def no_sideways_scroll(page: Any, where: str) -> None:
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 1, f"{where} scrolls sideways by {overflow}px at {page.viewport_size['width']}px"
-
-
-def check(page: Any, where: str) -> None:
-    assert_accessible(page, f"{where} at {page.viewport_size['width']}px")
-    no_sideways_scroll(page, where)
 
 
 def seed(sessions: Sessions) -> int:

@@ -72,6 +72,7 @@ KEPT = {
     "app_secrets": "the tool's own secrets",
     "lti_service_tokens": "LMS access tokens keyed by a hash, expiring within the hour",
     "lti_platform_key_sets": "public keys of LMSs (those only the closed account used are deleted)",
+    "jobs": "the background jobs' schedule (one row per job, no account's data)",
 }
 
 

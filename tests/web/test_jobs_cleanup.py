@@ -27,6 +27,9 @@ def test_expired_rows_are_refused_until_the_cleanup_job_deletes_them(lti_env) ->
     launched = f.launch(env.client, env.platform, target_link_uri="https://tool.test/lti/launch", sub="learner-9")
     token = launched.headers["Location"].split("s=", 1)[1].split("&", 1)[0]
     f.login(env.client, env.platform)  # a login nobody finishes
+    with env.sessions.begin() as session:  # launches record their nonce in the launch row now; an older row
+        session.add(LtiUsedNonce(registration_id=env.registration_id, nonce="kept-from-before",
+                                 expires_at=utcnow() + timedelta(hours=1)))
     before = _rows(env)
     assert all(count >= 1 for count in before.values()), before
     assert cleanup(env.sessions, utcnow()).startswith("deleted 0 expired LTI rows")
