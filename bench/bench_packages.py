@@ -13,8 +13,8 @@ export of a large account.
 2. Export. A BENCH_EXPORT_COURSES-course demo catalog (default 40,000) on SQLite, a Plus
    subscription, and ``lti-tool packages export --license-type plus --format scorm12`` run as a
    user would, once into one zip of zips (``-o export.zip``) and once into a folder (new keys
-   each time); with BENCH_DATABASE_URL also on PostgreSQL into one zip of zips: wall time and the process's peak memory (ru_maxrss). Targets: under a minute and
-   200 MB for 40,000 courses.
+   each time); with BENCH_DATABASE_URL also on PostgreSQL into one zip of zips: wall time and
+   the process's peak memory (ru_maxrss). Targets: under a minute and 200 MB for 40,000 courses.
 It never asserts on time.
 """
 

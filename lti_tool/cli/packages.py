@@ -169,8 +169,8 @@ class _Listing:
 
 def _exported(prepared: list[service.PreparedPackage], base: str, listing: _Listing) -> Iterator[tuple[str, bytes]]:
     """Each package's file name and zip, built when its turn comes (taken out of ``prepared``),
-    with a progress bar; adds its row to ``listing``. Two courses with the same title: the second one's file name carries its
-    catalog id."""
+    with a progress bar; adds its row to ``listing``. Two courses with the same title: the second
+    one's file name carries its catalog id."""
     from tqdm import tqdm
 
     used: set[str] = set()
@@ -204,7 +204,7 @@ def _export_zip(path: Path, packages_: Iterator[tuple[str, bytes]], listing: _Li
         yield from packages_
         yield CSV_NAME, listing.data()
 
-    fd, tmp = tempfile.mkstemp(prefix=".packages-", suffix=".zip.tmp", dir=path.parent if str(path.parent) else ".")
+    fd, tmp = tempfile.mkstemp(prefix=".packages-", suffix=".zip.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             for chunk in stream_zip_of_zips(members()):

@@ -3,11 +3,11 @@ database, no I/O).
 
 Every dispatch manifest of one format has the same shape; only a few texts differ per package.
 ``fast_manifest`` builds each shape once with the lxml builder (``build_manifest``) from a spec
-whose texts are placeholders, checks it with ``check_manifest`` (against the package's file names too), and then fills the
-placeholders of each package with its texts, escaped as lxml escapes element text. The result is
-byte for byte what ``build_manifest`` gives (``tests/unit/test_manifest_template.py`` compares
-them over awkward titles, descriptions and ids; the builder's output is validated against the
-official XSDs there too).
+whose texts are placeholders, checks it with ``check_manifest`` (against the package's file
+names too), and then fills the placeholders of each package with its texts, escaped as lxml
+escapes element text. The result is byte for byte what ``build_manifest`` gives
+(``tests/unit/test_manifest_template.py`` compares them over awkward titles, descriptions and
+ids; manifests from templates are validated against the official XSDs there too).
 
 The shape depends on the format, license type, mastery score, language and whether there is a
 description (a few hundred shapes at most, cached); the placeholders are the package key, the

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings, load_settings
@@ -171,7 +171,7 @@ def test_several_chosen_courses_in_one_transaction(sessions: Sessions, settings:
     assert count(sessions, DispatchPackage) == 3
 
 
-def test_many_packages_cost_a_few_statements(engine, sessions: Sessions, settings: Settings,  # type: ignore[no-untyped-def]
+def test_many_packages_cost_a_few_statements(engine: Engine, sessions: Sessions, settings: Settings,
                                              acme: int) -> None:
     """Keys for many courses in one transaction take the same few statements as for one (licenses
     checked with the holdings loaded once, one locking read, one insert, one update); a repeated
