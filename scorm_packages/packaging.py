@@ -34,10 +34,13 @@ import html
 import io
 import json
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,10 +50,9 @@ from scorm_packages.manifest import (
     MANIFEST_FILE,
     ManifestError,
     ManifestSpec,
-    build_manifest,
     license_label,
 )
-from scorm_packages.manifest.checks import check_manifest
+from scorm_packages.manifest.template import fast_manifest
 from scorm_packages.tokens import TOKEN_TTL_SECONDS
 
 SCRIPT_FILE = "dispatch.js"
@@ -124,29 +126,48 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
-def config_js(spec: PackageSpec) -> str:
-    base = normalize_base_url(spec.base_url)
-    m = spec.manifest
+_CONFIG_KEY, _CONFIG_GENERATION, _CONFIG_SECRET = '"zqxKEYxqz"', '"zqxGENERATIONxqz"', '"zqxSECRETxqz"'
+_CONFIG_ID, _CONFIG_TITLE = '"zqxIDxqz"', '"zqxTITLExqz"'
+_CONFIG_SLOTS = re.compile("|".join(re.escape(slot) for slot in (_CONFIG_KEY, _CONFIG_GENERATION, _CONFIG_SECRET,
+                                                                  _CONFIG_ID, _CONFIG_TITLE)))
+
+
+@lru_cache(maxsize=256)
+def _config_template(fmt: str, base: str, license_type: str, label: str, mastery_score: float | None) -> str:
+    """The configuration of every package of this format, base URL, license type and mastery
+    score, with placeholders (JSON strings) for its key, generation, secret, course id and title."""
     data = {
         "version": 1,
-        "format": spec.fmt,
-        "scormVersion": SCORM_VERSIONS[spec.fmt],
-        "packageKey": m.package_key,
-        "generation": spec.generation,
-        "secret": spec.secret,
+        "format": fmt,
+        "scormVersion": SCORM_VERSIONS[fmt],
+        "packageKey": json.loads(_CONFIG_KEY),
+        "generation": json.loads(_CONFIG_GENERATION),
+        "secret": json.loads(_CONFIG_SECRET),
         "baseUrl": base,
         "productOrigin": origin_of(base),
         "launchUrl": base + LAUNCH_PATH,
         "timeUrl": base + TIME_PATH,
         "tokenTtlSeconds": TOKEN_TTL_SECONDS,
-        "course": {"id": m.catalog_id, "title": m.course_title, "licenseType": m.license_type,
-                   "licenseLabel": m.label,
-                   "masteryPercent": None if m.mastery_score is None else round(m.mastery_score * 100, 2)},
+        "course": {"id": json.loads(_CONFIG_ID), "title": json.loads(_CONFIG_TITLE), "licenseType": license_type,
+                   "licenseLabel": label,
+                   "masteryPercent": None if mastery_score is None else round(mastery_score * 100, 2)},
     }
     # ensure_ascii keeps the file 7-bit: no encoding trouble whatever the LMS serves it as.
     body = json.dumps(data, ensure_ascii=True, indent=2, sort_keys=True)
     return ("/* This course package's settings (generated; do not edit: the signature check depends on them). */\n"
             f"window.DISPATCH_CONFIG = {body};\n")
+
+
+def config_js(spec: PackageSpec) -> str:
+    """``config.js``: the package's settings as indented JSON with sorted keys (from a cached
+    template: the values that differ per package are filled in JSON-encoded)."""
+    m = spec.manifest
+    template = _config_template(spec.fmt, normalize_base_url(spec.base_url), m.license_type, m.label,
+                                m.mastery_score)
+    values = {_CONFIG_KEY: json.dumps(m.package_key), _CONFIG_GENERATION: str(int(spec.generation)),
+              _CONFIG_SECRET: json.dumps(spec.secret), _CONFIG_ID: json.dumps(m.catalog_id),
+              _CONFIG_TITLE: json.dumps(m.course_title)}
+    return _CONFIG_SLOTS.sub(lambda match: values[match.group(0)], template)
 
 
 def launch_page(spec: PackageSpec) -> str:
@@ -181,38 +202,85 @@ def launch_page(spec: PackageSpec) -> str:
 """
 
 
+@lru_cache(maxsize=1)
 def dispatch_script() -> str:
     return (ASSETS_DIR / SCRIPT_FILE).read_text(encoding="utf-8")
 
 
+# ---------------------------------------------------------------- the zip
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A zip member, deflated: its name, CRC-32, size and compressed bytes."""
+
+    name: bytes
+    crc: int
+    size: int
+    deflated: bytes
+
+
+def _member(name: str, data: bytes) -> _Member:
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return _Member(name.encode("ascii"), zlib.crc32(data), len(data), compressor.compress(data) + compressor.flush())
+
+
+@lru_cache(maxsize=1)
+def _script_member() -> _Member:
+    """``dispatch.js`` is the same in every package: compressed once."""
+    return _member(SCRIPT_FILE, dispatch_script().encode("utf-8"))
+
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL_HEADER = struct.Struct("<4s4B4HL2L5H2L")
+_END_RECORD = struct.Struct("<4s4H2LH")
+_ZIP_VERSION = 20  # deflate
+_UNIX = 3
+_DEFLATED = 8
+_DOS_DATE = (_ZIP_TIME[0] - 1980) << 9 | _ZIP_TIME[1] << 5 | _ZIP_TIME[2]
+_DOS_TIME = _ZIP_TIME[3] << 11 | _ZIP_TIME[4] << 5 | _ZIP_TIME[5] // 2
+_FILE_MODE = 0o644 << 16
+
+
+def zip_members(members: Iterable[_Member]) -> bytes:
+    """A zip of deflated members, in order: the bytes ``zipfile`` writes for them (fixed time,
+    mode 644, made on Unix), without compressing what is already compressed."""
+    body: list[bytes] = []
+    directory: list[bytes] = []
+    offset = count = 0
+    for m in members:
+        sizes = (m.crc, len(m.deflated), m.size, len(m.name))
+        body += (_LOCAL_HEADER.pack(b"PK\x03\x04", _ZIP_VERSION, 0, 0, _DEFLATED, _DOS_TIME, _DOS_DATE, *sizes, 0),
+                 m.name, m.deflated)
+        directory += (_CENTRAL_HEADER.pack(b"PK\x01\x02", _ZIP_VERSION, _UNIX, _ZIP_VERSION, 0, 0, _DEFLATED,
+                                           _DOS_TIME, _DOS_DATE, *sizes, 0, 0, 0, 0, _FILE_MODE, offset), m.name)
+        offset += _LOCAL_HEADER.size + len(m.name) + len(m.deflated)
+        count += 1
+    central = b"".join(directory)
+    return b"".join(body) + central + _END_RECORD.pack(b"PK\x05\x06", 0, 0, count, count, len(central), offset, 0)
+
+
 def build_package(spec: PackageSpec) -> BuiltPackage:
-    """The zip, checked by ``check_manifest`` before it is returned (a broken package is never
-    handed out)."""
+    """The zip. Its manifest passed ``check_manifest`` (``fast_manifest``: a broken package is
+    never handed out); the script is compressed once for every package."""
     if spec.fmt not in FORMATS:
         raise PackagingError(f"format must be one of {', '.join(FORMATS)}, got {spec.fmt!r}")
     if tuple(spec.manifest.files) != PACKAGE_FILES or spec.manifest.launch_href != LAUNCH_PAGE:
         raise PackagingError(f"a dispatch manifest lists exactly {', '.join(PACKAGE_FILES)}")
     if not spec.secret or spec.generation < 1:
         raise PackagingError("a package needs its signing secret and generation")
-    manifest = build_manifest(spec.manifest, spec.fmt)
-    files = {
-        MANIFEST_FILE: manifest,
-        LAUNCH_PAGE: launch_page(spec).encode("utf-8"),
-        SCRIPT_FILE: dispatch_script().encode("utf-8"),
-        CONFIG_FILE: config_js(spec).encode("ascii"),
-    }
-    problems = check_manifest(manifest, files)
-    if problems:
-        raise PackagingError("the built package failed its own check: " + "; ".join(map(str, problems)))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data)
+    try:
+        manifest = fast_manifest(spec.manifest, spec.fmt)
+    except ManifestError as exc:
+        raise PackagingError(f"the built package failed its own check: {exc}") from None
+    data = zip_members((
+        _member(MANIFEST_FILE, manifest),
+        _member(LAUNCH_PAGE, launch_page(spec).encode("utf-8")),
+        _script_member(),
+        _member(CONFIG_FILE, config_js(spec).encode("ascii")),
+    ))
     m = spec.manifest
-    return BuiltPackage(package_filename(m.course_title, m.catalog_id, m.license_type, spec.fmt), buffer.getvalue())
+    return BuiltPackage(package_filename(m.course_title, m.catalog_id, m.license_type, spec.fmt), data)
 
 
 # ---------------------------------------------------------------- several packages, streamed

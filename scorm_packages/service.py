@@ -36,9 +36,22 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Row,
+    Select,
+    any_,
+    bindparam,
+    delete,
+    func,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,11 +76,10 @@ from store.accounts.queries import get_account
 from store.accounts.service import LearnerIdentity
 from store.base import require_aware
 from store.catalog.models import Bundle, Course
-from store.content import ContentNotAvailable, content_kind, mastery_score_of
+from store.content import ContentNotAvailable, ContentPackage, content_kind, mastery_score_of
 from store.content.queries import current_package, current_packages
 from store.errors import AccessDenied, InvalidInput, NotFound, StoreError
-from store.licenses import holdings
-from store.licenses import queries as license_queries
+from store.licenses import holdings, holdings_rules
 from store.licenses import rules
 from store.licenses.labels import license_label
 from store.licenses.holdings import Verdict
@@ -80,6 +92,7 @@ NEW_LEARNERS_PER_MINUTE = 30
 RATE_WINDOW = timedelta(seconds=60)
 SOURCE_PREFIX = "package:"
 _IN_CHUNK = 500
+_EXPORT_CHUNK = 2000  # courses per step of an export (one transaction in all)
 
 
 # ---------------------------------------------------------------- errors
@@ -171,10 +184,11 @@ class PreparedPackage:
                            secret=self.secret)
 
 
-def _view(package: DispatchPackage, account: Account, course: Course) -> PackageView:
+def _view(package: DispatchPackage | Row, account: Account, course: Course | Row, *,
+          built_at: datetime | None = None) -> PackageView:
     return PackageView(package.public_key, account.id, account.name, course.catalog_id, course.title,
                        package.license_type, package.format, package.generation, package.created_at,
-                       package.built_at, package.revoked_at)
+                       built_at or package.built_at, package.revoked_at)
 
 
 def _check_kind(license_type: str, fmt: str | None = None) -> None:
@@ -192,7 +206,7 @@ def _day(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d}" if moment else "(unknown date)"
 
 
-def _not_held(session: Session, account: Account, course: Course, verdict: Verdict) -> PackageError:
+def _not_held(session: Session, account: Account, course: Course | Row, verdict: Verdict) -> PackageError:
     """The error for a license the account does not hold now; the message says what the
     verdict's reason code means for this account and course."""
     plus = verdict.license_type == "plus"
@@ -232,16 +246,6 @@ def _not_held(session: Session, account: Account, course: Course, verdict: Verdi
     return LicenseNotHeld(message, reason=verdict.reason)
 
 
-def check_license(session: Session, account: Account, course: Course, facts: rules.CourseFacts,
-                  license_type: str, now: datetime) -> None:
-    """Raise unless the course is deliverable under this license type for the account now (the
-    rule of ``store.licenses.holdings``): ``CourseRetired``, ``BundleExcluded`` or
-    ``LicenseNotHeld`` whose reason is the verdict's (``not_started``, ``license_expired``, ...)."""
-    verdict = holdings.verdict_of(session, account.id, facts, license_type, now)
-    if not verdict.deliverable:
-        raise _not_held(session, account, course, verdict)
-
-
 def licensed_catalog_ids(session: Session, account: Account, license_type: str, now: datetime) -> list[str]:
     """Catalog ids of the courses the account can get packages for under a license type: the
     courses deliverable under it now."""
@@ -252,50 +256,197 @@ def licensed_catalog_ids(session: Session, account: Account, license_type: str, 
 # ---------------------------------------------------------------- package keys
 
 
-def _ensure(session: Session, settings: Settings, account: Account, course: Course, license_type: str, fmt: str,
-            now: datetime, existing: DispatchPackage | None, mastery_score: float | None) -> PreparedPackage:
-    """Create or reuse the package key. ``mastery_score``: the manifest's (``mastery_score_of``
-    the course's current imported content: its own score, or the demo pass mark without one)."""
-    created = reactivated = False
-    if existing is None:
-        inserted = session.execute(
-            upsert_insert(session)(DispatchPackage).values(
-                public_key=new_public_key(), account_id=account.id, course_pk=course.id, license_type=license_type,
-                format=fmt, secret_encrypted=encrypt_secret(settings, new_secret()), generation=1,
-                created_at=now, built_at=now, revoked_at=None,
-            ).on_conflict_do_nothing(index_elements=["account_id", "course_pk", "license_type", "format"])
-            .returning(DispatchPackage.id)
-        ).scalar_one_or_none()
-        existing = session.scalars(select(DispatchPackage).where(
-            DispatchPackage.account_id == account.id, DispatchPackage.course_pk == course.id,
-            DispatchPackage.license_type == license_type, DispatchPackage.format == fmt,
-        ).with_for_update()).one()
-        created = inserted is not None
-    package = existing
+@dataclass(frozen=True)
+class _Wanted:
+    """One package key to create or reuse: the course (a row of ``_COURSE_COLUMNS``), what
+    decides its licenses, and the license type."""
+
+    course: Row
+    facts: rules.CourseFacts
+    license_type: str
+
+    @property
+    def kind(self) -> tuple[int, str]:
+        return self.course.id, self.license_type
+
+
+_COURSE_COLUMNS = (Course.id, Course.catalog_id, Course.title, Course.description, Course.language, Course.bundle_id,
+                   Course.is_plus, Course.status, Course.ppu_price_cents,
+                   func.coalesce(Bundle.is_subscription_only, False).label("sub_only"))
+
+
+def _one_of(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``: one parameter instead of
+    hundreds (psycopg parses a statement's placeholders each time it is sent)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _courses(session: Session, catalog_ids: Iterable[str]) -> dict[str, tuple[Row, rules.CourseFacts]]:
+    """What a package needs of each course, by catalog id, with its license facts;
+    ``_IN_CHUNK`` ids per query (unknown ids are left out)."""
+    wanted = sorted(set(catalog_ids))
+    out: dict[str, tuple[Row, rules.CourseFacts]] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        for course in session.execute(select(*_COURSE_COLUMNS).outerjoin(Bundle, Bundle.id == Course.bundle_id)
+                                      .where(_one_of(session, Course.catalog_id, wanted[start:start + _IN_CHUNK]))):
+            out[course.catalog_id] = course, rules.CourseFacts(
+                id=course.id, is_plus=course.is_plus, status=course.status,
+                is_subscription_only_bundle=bool(course.sub_only), ppu_price_cents=course.ppu_price_cents)
+    return out
+
+
+def _checked(session: Session, account: Account, items: Sequence[tuple[str, str]],
+             now: datetime) -> list[_Wanted]:
+    """The courses of ``items`` in the order given, each license checked (the account's holdings
+    loaded once per license type): the first unknown course raises ``NotFound``, the first license
+    not held its ``PackageError``."""
+    courses = _courses(session, (catalog_id for catalog_id, _ in items))
+    pks = [course.id for course, _ in courses.values()]
+    held: dict[str, holdings_rules.Holdings] = {}
+    out: list[_Wanted] = []
+    for catalog_id, license_type in items:
+        if catalog_id not in courses:
+            raise NotFound(f"unknown course {catalog_id!r} (give its catalog id)", reason="unknown_course")
+        course, facts = courses[catalog_id]
+        if license_type not in held:
+            held[license_type] = holdings.load_holdings(session, account.id, pks, license_type=license_type)
+        verdict = holdings_rules.verdict(facts, held[license_type], license_type, now)
+        if not verdict.deliverable:
+            raise _not_held(session, account, course, verdict)
+        out.append(_Wanted(course, facts, license_type))
+    return out
+
+
+def _existing(session: Session, account_id: int, fmt: str,
+              course_pks: Sequence[int] | None) -> dict[tuple[int, str], Row]:
+    """The account's package rows in this format (of these courses; None: of every course),
+    locked, by (course, license type)."""
+    table = DispatchPackage.__table__
+    mine = select(table).where(table.c.account_id == account_id, table.c.format == fmt).with_for_update()
+    if course_pks is None:
+        return {(row.course_pk, row.license_type): row for row in session.execute(mine)}
+    found: dict[tuple[int, str], Row] = {}
+    pks = sorted(set(course_pks))
+    for start in range(0, len(pks), _IN_CHUNK):
+        for row in session.execute(mine.where(_one_of(session, table.c.course_pk, pks[start:start + _IN_CHUNK]))):
+            found[row.course_pk, row.license_type] = row
+    return found
+
+
+def _insert_new(session: Session, settings: Settings, account_id: int, kinds: Sequence[tuple[int, str]], fmt: str,
+                now: datetime) -> tuple[dict[tuple[int, str], Row], dict[str, str]]:
+    """New keys for these (course, license type) pairs, ``_IN_CHUNK`` per statement: the rows
+    inserted (a pair another transaction created first is left out) and their secrets by public
+    key."""
+    if not kinds:
+        return {}, {}
+    secrets_by_key = {new_public_key(): new_secret() for _ in kinds}
+    values = [dict(public_key=key, account_id=account_id, course_pk=course_pk, license_type=license_type,
+                   format=fmt, secret_encrypted=encrypt_secret(settings, secret), generation=1, created_at=now,
+                   built_at=now, revoked_at=None)
+              for (key, secret), (course_pk, license_type) in zip(secrets_by_key.items(), kinds, strict=True)]
+    inserted: dict[tuple[int, str], Row] = {}
+    for start in range(0, len(values), _IN_CHUNK):
+        for row in session.execute(*_insert_statement(session, values[start:start + _IN_CHUNK])):
+            inserted[row.course_pk, row.license_type] = row
+    return inserted, secrets_by_key
+
+
+_KEY_COLUMNS = ("public_key", "course_pk", "license_type", "secret_encrypted")
+
+
+def _insert_statement(session: Session, values: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING for these rows: on PostgreSQL one statement over
+    ``unnest`` of four arrays (four parameters instead of ten per row: psycopg parses every
+    placeholder of a statement it sends), elsewhere a multi-row VALUES."""
+    table = DispatchPackage.__table__
+    conflict = ["account_id", "course_pk", "license_type", "format"]
+    if session.get_bind().dialect.name != "postgresql":
+        return (upsert_insert(session)(table).on_conflict_do_nothing(index_elements=conflict)
+                .returning(*table.c), values)
+    arrays = func.unnest(*(bindparam(None, [v[c] for v in values], type_=ARRAY(table.c[c].type))
+                           for c in _KEY_COLUMNS)).table_valued(*_KEY_COLUMNS).render_derived()
+    first = values[0]
+
+    def same(column: str) -> Any:  # the same value in every row
+        return bindparam(None, first[column], type_=table.c[column].type)
+
+    rows = select(arrays.c.public_key, same("account_id"), arrays.c.course_pk, arrays.c.license_type, same("format"),
+                  arrays.c.secret_encrypted, same("generation"), same("created_at"), same("built_at"), null())
+    return (upsert_insert(session)(table).from_select(
+        ["public_key", "account_id", "course_pk", "license_type", "format", "secret_encrypted", "generation",
+         "created_at", "built_at", "revoked_at"], rows).on_conflict_do_nothing(index_elements=conflict)
+        .returning(*table.c),)
+
+
+def _reuse(session: Session, settings: Settings, row: Row) -> tuple[Row | None, str]:
+    """The secret of an existing key; a revoked key (or one whose secret is unreadable) gets a new
+    secret and generation (same key: learners keep their seats; copies made before stay refused):
+    then also its updated row."""
     try:
-        secret = decrypt_secret(settings, package.secret_encrypted)
+        secret = decrypt_secret(settings, row.secret_encrypted)
     except SecretUnreadable:
-        log.warning("package %s: secret unreadable (server key changed); making a new one", package.public_key)
+        log.warning("package %s: secret unreadable (server key changed); making a new one", row.public_key)
         secret = ""
-    if package.revoked_at is not None or not secret:
-        # Same key (learners keep their seats), new secret and generation: copies made before the
-        # revocation stay refused.
-        secret = new_secret()
-        package.secret_encrypted = encrypt_secret(settings, secret)
-        package.generation += 1
-        package.revoked_at = None
-        reactivated = True
-    package.built_at = now
-    session.flush()
-    return PreparedPackage(_view(package, account, course), secret, course.description or "",
-                           course.language or "en", mastery_score, was_created=created, was_reactivated=reactivated)
+    if row.revoked_at is None and secret:
+        return None, secret
+    secret = new_secret()
+    table = DispatchPackage.__table__
+    updated = session.execute(update(table).where(table.c.id == row.id).values(
+        secret_encrypted=encrypt_secret(settings, secret), generation=table.c.generation + 1, revoked_at=None)
+        .returning(*table.c)).one()
+    return updated, secret
 
 
-def _find(session: Session, account_id: int, course_pk: int, license_type: str, fmt: str) -> DispatchPackage | None:
-    return session.scalars(select(DispatchPackage).where(
-        DispatchPackage.account_id == account_id, DispatchPackage.course_pk == course_pk,
-        DispatchPackage.license_type == license_type, DispatchPackage.format == fmt,
-    ).with_for_update()).first()
+def _touch(session: Session, ids: Sequence[int], now: datetime) -> None:
+    table = DispatchPackage.__table__
+    for start in range(0, len(ids), _IN_CHUNK):
+        session.execute(update(table).where(_one_of(session, table.c.id, ids[start:start + _IN_CHUNK]))
+                        .values(built_at=now))
+
+
+def _ensure_many(session: Session, settings: Settings, account: Account, wanted: Sequence[_Wanted], fmt: str,
+                 now: datetime, existing: dict[tuple[int, str], Row] | None = None) -> list[PreparedPackage]:
+    """Create or reuse the package key of each wanted (course, license type) in this format, in
+    one go: one locking read of the existing keys (unless ``existing`` has them already), one
+    multi-row insert of the new ones, one update of their build time. The manifest's mastery
+    score is ``mastery_score_of`` the course's current imported content (its own score, or the
+    demo pass mark without one)."""
+    kinds = list(dict.fromkeys(w.kind for w in wanted))
+    rows = _existing(session, account.id, fmt, [pk for pk, _ in kinds]) if existing is None else existing
+    new = [kind for kind in kinds if kind not in rows]
+    inserted, secrets_by_key = _insert_new(session, settings, account.id, new, fmt, now)
+    if len(inserted) < len(new):  # created meanwhile by another transaction: reuse that key
+        rows.update(_existing(session, account.id, fmt, [pk for pk, lt in new if (pk, lt) not in inserted]))
+    contents = _contents(session, [pk for pk, _ in kinds])
+    prepared: dict[tuple[int, str], PreparedPackage] = {}
+    touched: list[int] = []
+    for w in wanted:
+        if w.kind in prepared:
+            continue
+        row, reactivated = inserted.get(w.kind), False
+        if row is not None:
+            secret = secrets_by_key[row.public_key]
+        else:
+            updated, secret = _reuse(session, settings, rows[w.kind])
+            row, reactivated = updated or rows[w.kind], updated is not None
+            touched.append(row.id)
+        prepared[w.kind] = PreparedPackage(
+            _view(row, account, w.course, built_at=now), secret, w.course.description or "",
+            w.course.language or "en", mastery_score_of(contents.get(w.course.id)),
+            was_created=w.kind in inserted, was_reactivated=reactivated)
+    _touch(session, touched, now)
+    return [prepared[w.kind] for w in wanted]
+
+
+def _contents(session: Session, course_pks: Sequence[int]) -> dict[int, ContentPackage]:
+    pks = sorted(set(course_pks))
+    found: dict[int, ContentPackage] = {}
+    for start in range(0, len(pks), _IN_CHUNK):
+        found.update(current_packages(session, pks[start:start + _IN_CHUNK]))
+    return found
 
 
 def prepare_package(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, catalog_id: str,
@@ -314,14 +465,7 @@ def prepare_packages(sessions: sessionmaker[Session], settings: Settings, accoun
     now = require_aware(now, "now")
     with sessions.begin() as session:
         account = get_account(session, account_ref)
-        out: list[PreparedPackage] = []
-        for catalog_id, license_type in items:
-            course, facts = license_queries.get_course_facts(session, catalog_id)
-            check_license(session, account, course, facts, license_type, now)
-            out.append(_ensure(session, settings, account, course, license_type, fmt, now,
-                               _find(session, account.id, course.id, license_type, fmt),
-                               mastery_score_of(current_package(session, course.id))))
-        return out
+        return _ensure_many(session, settings, account, _checked(session, account, items, now), fmt, now)
 
 
 def build_package_zip(sessions: sessionmaker[Session], settings: Settings, account_ref: str | int, catalog_id: str,
@@ -343,19 +487,14 @@ def prepare_export(sessions: sessionmaker[Session], settings: Settings, account_
     out: list[PreparedPackage] = []
     with sessions.begin() as session:
         account = get_account(session, account_ref)
+        existing = _existing(session, account.id, fmt, None)  # an export reuses most of the account's keys
         for license_type in license_types:
             ids = licensed_catalog_ids(session, account, license_type, now)
-            for start in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[start:start + _IN_CHUNK]
-                courses = list(session.scalars(select(Course).where(Course.catalog_id.in_(chunk))))
-                packages = {p.course_pk: p for p in session.scalars(select(DispatchPackage).where(
-                    DispatchPackage.account_id == account.id, DispatchPackage.license_type == license_type,
-                    DispatchPackage.format == fmt, DispatchPackage.course_pk.in_([c.id for c in courses]),
-                ).with_for_update())}
-                contents = current_packages(session, [c.id for c in courses])
-                for course in sorted(courses, key=lambda c: c.catalog_id):
-                    out.append(_ensure(session, settings, account, course, license_type, fmt, now,
-                                       packages.get(course.id), mastery_score_of(contents.get(course.id))))
+            for start in range(0, len(ids), _EXPORT_CHUNK):
+                courses = _courses(session, ids[start:start + _EXPORT_CHUNK])
+                wanted = [_Wanted(*courses[catalog_id], license_type) for catalog_id in ids[start:start + _EXPORT_CHUNK]
+                          if catalog_id in courses]
+                out += _ensure_many(session, settings, account, wanted, fmt, now, existing)
         if not out:
             kinds = " or ".join(license_label(t) for t in license_types)
             raise LicenseNotHeld(f"account {account.name!r} holds no {kinds} license for any course")

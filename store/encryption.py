@@ -12,6 +12,7 @@ the ``KEY_ENCRYPTION_KEY``-derived key when there is one; decryption tries both,
 from __future__ import annotations
 
 import base64
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -31,7 +32,10 @@ class SecretUnreadable(StoreError):
     reason = "secret_unreadable"
 
 
+@lru_cache(maxsize=32)
 def _derive(material: str, context: bytes, purpose: bytes) -> Fernet:
+    """The Fernet of a key, context and purpose (derived once per process: an export encrypts
+    tens of thousands of package secrets)."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=context, info=purpose)
     return Fernet(base64.urlsafe_b64encode(hkdf.derive(material.encode("utf-8"))))
 

@@ -4,9 +4,11 @@ an account allows them on."""
 from __future__ import annotations
 
 import csv
+import io
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -25,7 +27,7 @@ from lti_tool.cli.base import (
 from scorm_packages import service
 from scorm_packages.manifest import FORMATS
 from store.licenses.labels import LICENSE_LABELS
-from scorm_packages.packaging import PackagingError, build_package, normalize_base_url, slug
+from scorm_packages.packaging import PackagingError, build_package, normalize_base_url, slug, stream_zip_of_zips
 from store.base import utcnow
 
 LICENSE_METAVAR = "|".join(LICENSE_LABELS)
@@ -127,56 +129,115 @@ def build(ctx: CliContext, account: str, course: str, license_type: str, fmt: st
     echo(f"package key {view.key} ({state}); it calls {base}")
 
 
+def _export_target(output: str) -> Path:
+    """``-o``: a ``.zip`` file (one zip of zips) or a directory (created when missing); checked
+    before anything is written."""
+    target = Path(output)
+    if target.suffix.lower() == ".zip" and not target.is_dir():
+        parent = target.parent if str(target.parent) else Path(".")
+        _writable_dir(parent, "the directory of -o")
+        return target
+    if target.exists() and not target.is_dir():
+        fail(f"-o {output!r} exists and is not a directory (give a directory, or a file name ending in .zip)")
+    if target.exists():
+        _writable_dir(target, "-o")
+    else:
+        _writable_dir(target.parent if str(target.parent) else Path("."), "the parent of -o")
+    return target
+
+
+class _Listing:
+    """packages.csv, written row by row as the packages are made (UTF-8 bytes, not dicts: small
+    even for tens of thousands of packages)."""
+
+    def __init__(self) -> None:
+        self.buffer = io.BytesIO()
+        self.text = io.TextIOWrapper(self.buffer, encoding="utf-8", newline="")
+        self.writer = csv.writer(self.text)
+        self.writer.writerow(CSV_COLUMNS)
+        self.count = 0
+
+    def add(self, name: str, view: service.PackageView) -> None:
+        self.writer.writerow((name, view.catalog_id, view.course_title, view.license_type, view.format, view.key,
+                              view.created_at.isoformat()))
+        self.count += 1
+
+    def data(self) -> bytes:
+        self.text.flush()
+        return self.buffer.getvalue()
+
+
+def _exported(prepared: list[service.PreparedPackage], base: str, listing: _Listing) -> Iterator[tuple[str, bytes]]:
+    """Each package's file name and zip, built when its turn comes (taken out of ``prepared``),
+    with a progress bar; adds its row to ``listing``. Two courses with the same title: the second
+    one's file name carries its catalog id."""
+    from tqdm import tqdm
+
+    used: set[str] = set()
+    prepared.reverse()
+    with tqdm(total=len(prepared), desc="packages", unit="package", file=sys.stderr, leave=False) as bar:
+        while prepared:
+            item = prepared.pop()  # dropped once its zip is written: memory stays flat
+            built = build_package(item.spec(base))
+            name = built.filename
+            if name in used:
+                stem, rest = name.split("__", 1)
+                name = f"{stem}--{slug(item.view.catalog_id) or item.view.key}__{rest}"
+            used.add(name)
+            listing.add(name, item.view)
+            yield name, built.data
+            bar.update(1)
+
+
+def _export_folder(directory: Path, packages_: Iterator[tuple[str, bytes]], listing: _Listing) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in packages_:
+        _write_atomically(directory / name, data)
+    _write_atomically(directory / CSV_NAME, listing.data())
+
+
+def _export_zip(path: Path, packages_: Iterator[tuple[str, bytes]], listing: _Listing) -> None:
+    """One zip of zips, streamed to a temporary file beside ``path`` (renamed when complete), with
+    packages.csv as its last member."""
+
+    def members() -> Iterator[tuple[str, bytes]]:
+        yield from packages_
+        yield CSV_NAME, listing.data()
+
+    fd, tmp = tempfile.mkstemp(prefix=".packages-", suffix=".zip.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in stream_zip_of_zips(members()):
+                fh.write(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @packages.command("export")
 @account_option
 @click.option("--format", "fmt", required=True, metavar=FORMAT_METAVAR)
 @click.option("--license-type", "license_type", default=None, metavar=LICENSE_METAVAR,
               help="Only this license type (default: every license type the account holds).")
-@click.option("-o", "--output", "output", required=True, help="Directory for the zips and packages.csv.")
+@click.option("-o", "--output", "output", required=True,
+              help="A directory for the zips and packages.csv, or a file name ending in .zip for one zip of zips.")
 @base_url_option
 @pass_ctx
 @store_errors
 def export(ctx: CliContext, account: str, fmt: str, license_type: str | None, output: str,
            base_url: str | None) -> None:
-    """A package for every course the account holds a license for, with packages.csv beside them."""
+    """A package for every course the account holds a license for, with packages.csv: in a
+    directory, or streamed into one zip of zips (-o NAME.zip)."""
     _format(fmt)
     types = [_license_type(license_type)] if license_type else list(LICENSE_LABELS)
     base = _base_url(ctx, base_url)
-    directory = Path(output)
-    if directory.exists() and not directory.is_dir():
-        fail(f"-o {output!r} exists and is not a directory")
-    if directory.exists():
-        _writable_dir(directory, "-o")
-    else:
-        parent = directory.parent if str(directory.parent) else Path(".")
-        _writable_dir(parent, "the parent of -o")
+    target = _export_target(output)
     prepared = service.prepare_export(ctx.sessions, ctx.settings, account, fmt, types, utcnow())
-    directory.mkdir(parents=True, exist_ok=True)
-    from tqdm import tqdm
-
-    rows = []
-    used: set[str] = set()
-    with tqdm(total=len(prepared), desc="packages", unit="package", file=sys.stderr, leave=False) as bar:
-        for item in prepared:
-            built = build_package(item.spec(base))
-            name = built.filename
-            if name in used:  # two courses with the same title: tell them apart by catalog id
-                stem, rest = name.split("__", 1)
-                name = f"{stem}--{slug(item.view.catalog_id) or item.view.key}__{rest}"
-            used.add(name)
-            _write_atomically(directory / name, built.data)
-            view = item.view
-            rows.append({"file": name, "course_id": view.catalog_id, "title": view.course_title,
-                         "license_type": view.license_type, "format": view.format, "package_key": view.key,
-                         "created_at": view.created_at.isoformat()})
-            bar.update(1)
-    fd, tmp = tempfile.mkstemp(prefix=".packages-", suffix=".csv", dir=directory)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, directory / CSV_NAME)
-    echo(f"wrote {len(rows)} package(s) and {CSV_NAME} to {directory} (they call {base})")
+    listing = _Listing()
+    write = _export_zip if target.suffix.lower() == ".zip" and not target.is_dir() else _export_folder
+    write(target, _exported(prepared, base, listing), listing)
+    echo(f"wrote {listing.count} package(s) and {CSV_NAME} to {target} (they call {base})")
 
 
 def _package_json(view: service.PackageView) -> dict[str, object]:

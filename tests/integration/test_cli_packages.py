@@ -141,6 +141,39 @@ def test_export_writes_every_package_and_the_csv(run, tmp_path: Path,  # type: i
     assert packages(committing_sessions) == 5  # keys reused
 
 
+def test_export_to_one_zip_of_zips(run, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                   committing_sessions: Sessions) -> None:
+    """-o NAME.zip: one zip holding each package's zip and packages.csv, named as in a folder
+    export, with the same package keys."""
+    folder = run("packages", "export", "--account", "Acme Corp", "--format", "scorm12", "-o", str(tmp_path / "dir"))
+    assert folder.exit_code == 0, folder.output
+    target = tmp_path / "Export.ZIP"
+    result = run("packages", "export", "--account", "Acme Corp", "--format", "scorm12", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert "wrote 5 package(s) and packages.csv to" in result.output and str(target) in result.output
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["Export.ZIP"]  # no temporary file left
+    with zipfile.ZipFile(target) as outer:
+        assert outer.testzip() is None
+        names = outer.namelist()
+        assert names[-1] == "packages.csv"
+        assert sorted(names) == sorted(p.name for p in (tmp_path / "dir").iterdir())
+        rows = list(csv.DictReader(io.StringIO(outer.read("packages.csv").decode("utf-8"))))
+        assert rows == list(csv.DictReader(io.StringIO((tmp_path / "dir" / "packages.csv").read_text("utf-8"))))
+        for row in rows:
+            inner = outer.read(row["file"])
+            assert check_package(io.BytesIO(inner)) == []
+            assert config_of(inner)["packageKey"] == row["package_key"]
+    assert packages(committing_sessions) == 5  # keys reused
+
+
+def test_export_to_a_zip_in_a_missing_directory(run, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                committing_sessions: Sessions) -> None:
+    result = run("packages", "export", "--account", "Acme Corp", "--format", "scorm12", "-o",
+                 str(tmp_path / "missing" / "export.zip"))
+    assert result.exit_code != 0 and result.output.startswith("error: ") and "is not a directory" in result.output
+    assert packages(committing_sessions) == 0 and not (tmp_path / "missing").exists()
+
+
 def test_export_bad_input(run, tmp_path: Path, committing_sessions: Sessions) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "file").write_text("x")
     for args, message in (

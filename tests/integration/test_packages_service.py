@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings, load_settings
@@ -17,6 +17,7 @@ from scorm_packages.tokens import make_launch_token
 from store.accounts.models import Learner
 from store.content import MASTERY_SCORE
 from store.errors import InvalidInput, NotFound
+from store.licenses import queries as license_queries
 from store.licenses import service as licenses
 from store.licenses.models import PpuLibraryEntry, Seat, VolumeLot
 from tests.factories.catalog import make_bundle, make_course
@@ -90,7 +91,7 @@ def test_bundle_courses_stay_excluded_even_with_a_lot_or_library_entry(sessions:
                                                                        acme: int) -> None:
     """Rows the store would never create (its grants refuse bundles) still give no package."""
     with sessions.begin() as s:
-        ted = service.license_queries.get_course_facts(s, "TED-1")[0]
+        ted = license_queries.get_course_facts(s, "TED-1")[0]
         s.add(VolumeLot(account_id=acme, course_pk=ted.id, seats_total=3, seats_used=0, purchased_at=T0,
                         expires_at=T0 + timedelta(days=365), created_at=T0))
         s.add(PpuLibraryEntry(account_id=acme, course_pk=ted.id, added_at=T0))
@@ -168,6 +169,40 @@ def test_several_chosen_courses_in_one_transaction(sessions: Sessions, settings:
         ("PLUS-2", "plus"), ("VOL-1", "volume"), ("PPU-1", "ppu")]
     assert prepared[1].view.key == first.view.key and not prepared[1].was_created
     assert count(sessions, DispatchPackage) == 3
+
+
+def test_many_packages_cost_a_few_statements(engine: Engine, sessions: Sessions, settings: Settings,
+                                             acme: int) -> None:
+    """Keys for many courses in one transaction take the same few statements as for one (licenses
+    checked with the holdings loaded once, one locking read, one insert, one update); a repeated
+    course gets the same key, a revoked key is re-activated with a new generation."""
+    with sessions.begin() as s:
+        for i in range(40):
+            make_course(s, f"MANY-{i:02}", title=f"Course {i}", is_plus=True)
+    items = [(f"MANY-{i:02}", "plus") for i in range(40)] + [("VOL-1", "volume"), ("MANY-00", "plus")]
+    statements: list[str] = []
+
+    def counted(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        created = service.prepare_packages(sessions, settings, acme, items, "scorm2004", NOW)
+        new_keys = len(statements)
+        service.revoke_package(sessions, created[5].view.key, NOW)
+        statements.clear()
+        again = service.prepare_packages(sessions, settings, acme, items, "scorm2004", NOW + timedelta(hours=1))
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    assert new_keys <= 9 and len(statements) <= 10, statements
+    assert all(p.was_created for p in created) and count(sessions, DispatchPackage) == 41
+    assert created[-1] is created[0] and again[-1] is again[0]
+    assert [p.view.key for p in again] == [p.view.key for p in created]
+    assert again[5].was_reactivated and again[5].view.generation == 2 and again[5].secret != created[5].secret
+    assert [p.view.generation for p in again if p is not again[5]] == [1] * 41
+    assert not any(p.was_created for p in again) and {p.view.built_at for p in again} == {NOW + timedelta(hours=1)}
+    with sessions() as s:
+        assert set(s.scalars(select(DispatchPackage.built_at))) == {NOW + timedelta(hours=1)}
 
 
 # ---------------------------------------------------------------- domains

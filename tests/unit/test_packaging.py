@@ -18,6 +18,7 @@ from scorm_packages.packaging import (
     PackageSpec,
     PackagingError,
     build_package,
+    config_js,
     normalize_base_url,
     origin_of,
     package_filename,
@@ -135,3 +136,43 @@ def test_a_package_needs_its_secret() -> None:
     spec = pspec()
     with pytest.raises(PackagingError, match="secret"):
         build_package(PackageSpec(spec.manifest, spec.fmt, spec.base_url, 1, ""))
+
+
+def zipfile_reference(files: dict[str, bytes]) -> bytes:
+    """The package's files zipped by ``zipfile`` (deflated, fixed time, mode 644), as packages
+    were made before ``zip_members``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["scorm12", "scorm2004"])
+def test_the_zip_is_byte_for_byte_what_zipfile_writes(fmt: str) -> None:
+    built = build_package(pspec("Fire & \"Safety\" 防火", fmt=fmt))
+    files = unzip(built.data)
+    assert built.data == zipfile_reference(files)
+    with zipfile.ZipFile(io.BytesIO(built.data)) as archive:
+        assert archive.testzip() is None
+        assert {i.filename: (i.external_attr >> 16, i.date_time) for i in archive.infolist()} == {
+            name: (0o644, (1980, 1, 1, 0, 0, 0)) for name in files}
+
+
+@pytest.mark.parametrize("title", ["Workplace Safety", 'Fire & "Safety" </script> \\ 防火 😀', "\u2028\x07"])
+def test_config_is_indented_json_with_sorted_keys_and_ascii_only(title: str) -> None:
+    spec = pspec(title, catalog_id='C-"1"\\')
+    text = config_js(spec)
+    prefix, body = text.split("window.DISPATCH_CONFIG = ", 1)
+    assert body.endswith(";\n") and text.isascii()
+    data = json.loads(body[:-2])
+    assert body[:-2] == json.dumps(data, ensure_ascii=True, indent=2, sort_keys=True)
+    assert data["course"]["title"] == title and data["course"]["id"] == 'C-"1"\\'
+    assert (data["packageKey"], data["generation"], data["secret"]) == ("dpk_testkey", 3, "s" * 43)
+    other = config_of({"config.js": config_js(PackageSpec(spec.manifest, "scorm12", spec.base_url, 7, "t" * 43))
+                                    .encode("ascii")})
+    assert (other["generation"], other["secret"]) == (7, "t" * 43)
