@@ -15,6 +15,9 @@
   user-data-dir whose ``Default/Preferences`` set the third-party cookie control
   (``profile.cookie_controls_mode``: 0 allows third-party cookies, 1 blocks them; incognito
   contexts from ``chromium`` block them, as Chromium does by default). Closed after the test.
+- Backend: browser tests drive the pages, not the database layer (the web and integration tests
+  run every query on both databases), so they run once: on PostgreSQL, the production database,
+  when ``TEST_DATABASE_URL`` is set, else on SQLite. ``make test`` stays under 15 minutes.
 - ``serve_app(build)``: serve an app that must know its own address (``PUBLIC_BASE_URL``): binds
   127.0.0.1 on a free port first, then calls ``build(base_url)`` for the app; a context manager
   giving a ``LiveServer``.
@@ -48,6 +51,26 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run",
 ]
 DEFAULT_TIMEOUT_MS = 10_000
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests on one backend: the last of the parametrized ones (PostgreSQL when set)."""
+    from tests.conftest import BACKENDS
+
+    if len(BACKENDS) < 2:
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        in_browser = HERE in Path(str(item.path)).resolve().parents
+        if in_browser and callspec is not None and callspec.params.get("engine", BACKENDS[-1]) != BACKENDS[-1]:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 # Module scope: the Playwright sync API runs one driver per thread at a time, so a module's
