@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from lti_tool.extensions import csrf
 from lti_tool.lti.models import WebSession
-from lti_tool.lti.testplatform import TestPlatform
+from lti_tool.lti.testplatform import SigningKey, TestPlatform
 from lti_tool.lti.websession import token_hash
 from lti_tool.services import services_of
 from store.base import utcnow
@@ -91,10 +91,11 @@ def test_templates_carry_no_inline_script_or_style() -> None:
 
 def test_many_registrations_do_not_grow_anybodys_policy(lti_env) -> None:
     """Each anonymous registration used to add its origins to every page of every customer."""
+    key = SigningKey.generate()  # one RSA key for all: generating 300 would be most of the test's time
     for n in range(300):
         f.make_registration(lti_env.sessions, lti_env.account_id,
                             TestPlatform(issuer=f"https://lms{n}.example.org", client_id=f"c{n}",
-                                         auth_login_url=f"https://lms{n}.example.org/auth"))
+                                         auth_login_url=f"https://lms{n}.example.org/auth", keys=[key]))
     client = lti_env.make_app().test_client()
     login = client.get("/lti/login", query_string=lti_env.platform.login_params(f.LAUNCH_URL))
     assert _frame(login) == "frame-ancestors 'self' https://lms.example.edu"
