@@ -7,12 +7,22 @@ import os
 import sys
 import tempfile
 from dataclasses import asdict
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
-from lti_tool.cli.base import CliContext, account_option, cli, echo, emit_json, fail, json_option, pass_ctx, store_errors
+from lti_tool.cli.base import (
+    CliContext,
+    account_option,
+    cli,
+    echo,
+    emit_json,
+    fail,
+    json_option,
+    parse_moment,
+    pass_ctx,
+    store_errors,
+)
 from lti_tool.cli.staff import staff
 from lti_tool.lti.closure import closure_step as lti_closure_step
 from scorm_packages.service import closure_step as dispatch_closure_step
@@ -61,21 +71,6 @@ def invitations_list(ctx: CliContext, account: str, as_json: bool) -> None:
 # ---------------------------------------------------------------- reports
 
 
-def _day(option: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} must be a date like 2026-01-31 or an ISO timestamp, got {value!r} [invalid_dates]")
-    if moment.tzinfo is None:
-        fail(f"{option} timestamp needs a UTC offset, got {value!r} [invalid_dates]")
-    return moment.astimezone(UTC)
-
-
 @cli.group()
 def reports() -> None:
     """Learner reports (the dashboard's Reports, as CSV)."""
@@ -96,7 +91,8 @@ def reports_export(ctx: CliContext, account: str, course: str | None, license_ty
                    date_from: str | None, date_to: str | None, output: str) -> None:
     """Export the account's learner report as CSV: one row per learner (or linked person) and
     course, exactly the rows the dashboard shows with the same filters. Streamed: any size."""
-    filters = ReportFilters(course, license_type, status, _day("--from", date_from), _day("--to", date_to))
+    filters = ReportFilters(course, license_type, status, parse_moment("--from", date_from, "invalid_dates"),
+                            parse_moment("--to", date_to, "invalid_dates"))
     with ctx.read_sessions() as session:
         account_id = account_queries.get_account(session, account).id
     lines = report_csv(ctx.read_sessions, account_id, filters)  # bad filters fail here, before any file

@@ -121,8 +121,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 account_option = click.option("--account", "account", required=True, help="Account id or exact name.")
 
 
-def parse_start(value: str | None) -> datetime | None:
-    """--start DATE: an ISO date (midnight UTC) or an ISO timestamp with an offset."""
+def parse_moment(option: str, value: str | None, reason: str) -> datetime | None:
+    """An option's moment: an ISO date (midnight UTC) or an ISO timestamp with an offset; a bad
+    value is a one-line error tagged ``[reason]``."""
     if value is None:
         return None
     try:
@@ -131,13 +132,18 @@ def parse_start(value: str | None) -> datetime | None:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"--start must be a date like 2026-01-31 or an ISO timestamp, got {value!r} [invalid_start]")
+        fail(f"{option} must be a date like 2026-01-31 or an ISO timestamp, got {value!r} [{reason}]")
     if parsed.tzinfo is None:
-        fail(f"--start timestamp needs a UTC offset (e.g. 2026-01-31T09:00:00+00:00), got {value!r} [invalid_start]")
+        fail(f"{option} timestamp needs a UTC offset (e.g. 2026-01-31T09:00:00+00:00), got {value!r} [{reason}]")
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable moment in UTC
-        fail(f"--start {value!r} is out of range [invalid_start]")
+        fail(f"{option} {value!r} is out of range [{reason}]")
+
+
+def parse_start(value: str | None) -> datetime | None:
+    """--start DATE: an ISO date (midnight UTC) or an ISO timestamp with an offset."""
+    return parse_moment("--start", value, "invalid_start")
 
 
 @contextmanager

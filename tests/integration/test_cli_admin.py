@@ -98,6 +98,7 @@ def test_reports_export(run, acme: int, tmp_path: Path) -> None:  # type: ignore
     (("--from", "2026-13-01"), "invalid_dates"),
     (("--from", "2026-02-01", "--to", "2026-01-01"), "invalid_dates"),
     (("--from", "2026-01-01T10:00:00"), "invalid_dates"),
+    (("--from", "0001-01-01T00:00:00+01:00"), "invalid_dates"),
 ])
 def test_reports_export_refuses_bad_filters_and_writes_nothing(run, acme: int, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                args: tuple[str, ...], reason: str) -> None:
