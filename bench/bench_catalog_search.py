@@ -213,7 +213,10 @@ def _plain(session: Session, s: Search) -> int:
     where, params = _plain_filters(s, dialect)
     if dialect == "sqlite":
         params["m"] = sqlite_match_expression(terms)
-        source = "course_fts JOIN courses c ON c.id = course_fts.rowid WHERE course_fts MATCH :m AND " + where
+        # CROSS JOIN keeps the full-text table the outer loop (SQLite's documented way to fix
+        # the join order): left to itself the planner may walk courses by an index and run the
+        # MATCH once per row.
+        source = "course_fts CROSS JOIN courses c ON c.id = course_fts.rowid WHERE course_fts MATCH :m AND " + where
         order = "bm25(course_fts)"
     else:
         params["q"] = postgresql_tsquery(terms)
