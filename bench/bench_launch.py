@@ -115,6 +115,36 @@ def _ratio(value: float, base: float) -> str:
     return f"{value / base:5.2f}x" if base else "  n/a"
 
 
+PEAK_PER_MINUTE = 10_000
+BUSY = 0.6  # plan servers to run at most 60 % busy at the peak: headroom for bursts and p99
+
+
+def hardware_estimate(app_ms: float, db_ms: float, per_minute: int = PEAK_PER_MINUTE,
+                      busy: float = BUSY) -> tuple[float, float]:
+    """Cores for the app servers and for PostgreSQL to serve ``per_minute`` launches, from the
+    CPU one launch cost each of them (login, launch and player page), at ``busy`` utilization."""
+    per_second = per_minute / 60
+    return per_second * app_ms / 1000 / busy, per_second * db_ms / 1000 / busy
+
+
+def _hardware(results: dict[str, dict[int, tuple[Phase, Phase]]]) -> None:
+    """The hardware for 10,000 launches a minute, computed from the PostgreSQL run's CPU per
+    launch (the dearer of first launches and relaunches at the dearest concurrency)."""
+    if "postgresql" not in results:
+        print("hardware estimate: needs the PostgreSQL run (BENCH_DATABASE_URL)")
+        return
+    phases = [phase for pair in results["postgresql"].values() for phase in pair]
+    app_ms = max(phase.cpu_ms_per_launch() for phase in phases)
+    db_ms = max(phase.cpu_ms_per_launch(True) - phase.cpu_ms_per_launch() for phase in phases)
+    app_cores, db_cores = hardware_estimate(app_ms, db_ms)
+    print(f"hardware for {PEAK_PER_MINUTE:,} launches/minute ({PEAK_PER_MINUTE / 60:.0f}/s) at {BUSY:.0%} busy: "
+          f"app {app_ms:.1f} ms/launch -> {app_cores:.1f} cores; PostgreSQL {db_ms:.1f} ms/launch -> "
+          f"{db_cores:.1f} cores")
+    row(f"hardware for {PEAK_PER_MINUTE:,} launches/minute, computed (PostgreSQL, {BUSY:.0%} busy)",
+        f"app servers {app_cores:.1f} cores ({app_ms:.1f} ms/launch); PostgreSQL {db_cores:.1f} cores "
+        f"({db_ms:.1f} ms/launch)", "—", "—")
+
+
 def main() -> None:
     platform = Platform.start()
     results: dict[str, dict[int, tuple[Phase, Phase]]] = {}
@@ -157,6 +187,7 @@ def main() -> None:
             print(f"  {key:<10} C={c:<3} CPU {_ratio(first.cpu_ms_per_launch(True), base_first.cpu_ms_per_launch())}"
                   f"  rate {_ratio(first.rate, base_first.rate)}  p99 {_ratio(first.percentile(99), base_first.percentile(99))}"
                   f"  relaunch CPU {_ratio(again.cpu_ms_per_launch(True), base_first.cpu_ms_per_launch())}")
+    _hardware(results)
     print()
     for line in count_launch_sql(course=COURSE):
         print(line)

@@ -3,7 +3,7 @@ BENCH_RACE_SEATS (default 500) Volume seats at concurrency BENCH_RACE_CONCURRENC
 against the product under gunicorn (2 workers) on SQLite and, when BENCH_DATABASE_URL is set, on
 PostgreSQL. Prints the seats taken (read from the database), the refusal pages, other statuses and
 5xx; the run is correct when exactly the seats are taken, every other learner got the refusal page
-and no answer was a 5xx. It also prints the launch rate against the baseline tool's in the same run.
+and no answer was a 5xx (the launch rates against the bare tool are bench_launch.py's).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.bench_launch import CUSTOM, baseline  # noqa: E402
+from bench.bench_launch import CUSTOM  # noqa: E402
 from bench.lti_load import (  # noqa: E402
     HttpTransport,
     Jar,
@@ -76,11 +76,6 @@ def main() -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="bench-race-") as tmp:
         workdir = Path(tmp)
-        with baseline(platform, workdir) as target:
-            transport = HttpTransport()
-            launches = [lambda i=i: launch_learner(transport, platform.platform, target.endpoints, Jar(),
-                                                   sub=f"base-{i}", custom=CUSTOM) for i in range(LEARNERS)]
-            print(summary(run_phase(f"baseline C={CONCURRENCY}", launches, CONCURRENCY, target.served.cpu_seconds)))
         ok &= race(platform, workdir, f"sqlite:///{workdir / 'race.db'}", "SQLite")
         if os.environ.get("BENCH_DATABASE_URL"):
             ok &= race(platform, workdir, os.environ["BENCH_DATABASE_URL"], "PostgreSQL")
