@@ -223,6 +223,7 @@ class Phase:
     wall_seconds: float = 0.0
     server_cpu_seconds: float = 0.0
     db_cpu_seconds: float = 0.0
+    client_cpu_seconds: float = 0.0  # the load generator's own (it shares the cores with the server)
 
     @property
     def count(self) -> int:
@@ -260,13 +261,14 @@ def run_phase(name: str, launches: Sequence[Callable[[], LaunchResult]], concurr
               cpu_of: Callable[[], float], db_cpu_of: Callable[[], float] = lambda: 0.0) -> Phase:
     """Run every launch at ``concurrency``, with the server's CPU read before and after."""
     phase = Phase(name)
-    cpu0, db0 = cpu_of(), db_cpu_of()
+    cpu0, db0, client0 = cpu_of(), db_cpu_of(), time.process_time()
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         phase.results = list(pool.map(lambda fn: fn(), launches))
     phase.wall_seconds = time.perf_counter() - start
     phase.server_cpu_seconds = cpu_of() - cpu0
     phase.db_cpu_seconds = db_cpu_of() - db0
+    phase.client_cpu_seconds = time.process_time() - client0
     return phase
 
 
@@ -274,7 +276,8 @@ def summary(phase: Phase) -> str:
     return (f"{phase.name:<34} {phase.count:>5} launches {phase.rate:7.1f}/s  p50 {1000 * phase.percentile(50):6.0f} ms"
             f"  p95 {1000 * phase.percentile(95):6.0f} ms  p99 {1000 * phase.percentile(99):6.0f} ms"
             f"  failures {phase.failures}  server CPU {phase.cpu_ms_per_launch():5.1f} ms/launch"
-            + (f" (+ PostgreSQL {1000 * phase.db_cpu_seconds / phase.count:4.1f})" if phase.db_cpu_seconds else ""))
+            + (f" (+ PostgreSQL {1000 * phase.db_cpu_seconds / phase.count:4.1f})" if phase.db_cpu_seconds else "")
+            + (f"  load generator {1000 * phase.client_cpu_seconds / phase.count:4.1f} ms" if phase.count else ""))
 
 
 # ---------------------------------------------------------------- processes and CPU
