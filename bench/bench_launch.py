@@ -145,7 +145,7 @@ def _hardware(results: dict[str, dict[int, tuple[Phase, Phase]]]) -> None:
         f"({db_ms:.1f} ms/launch)", "—", "—")
 
 
-def main() -> None:
+def main() -> int:
     platform = Platform.start()
     results: dict[str, dict[int, tuple[Phase, Phase]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-launch-") as tmp:
@@ -195,7 +195,11 @@ def main() -> None:
             title, figures = line.split(": ", 1)
             target = "target: <= 10 statements in 3 transactions" if "first" in title else "target: fewer than a first launch"
             row(title, figures, "—", target)
+    failed = sum(phase.failures for per_c in results.values() for pair in per_c.values() for phase in pair)
+    if failed:
+        print(f"{failed} launches failed")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
