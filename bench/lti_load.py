@@ -75,6 +75,7 @@ class HttpTransport:
         s = getattr(self._local, "session", None)
         if s is None:
             s = self._local.session = requests.Session()
+            s.trust_env = False  # no proxy or netrc lookups per request (~1.7 ms of CPU per launch)
         return s
 
     def send(self, method: str, url: str, *, data: Mapping[str, str] | None, cookie: str) -> Reply:
