@@ -50,7 +50,8 @@ FLASH_LIBRARY_ERROR = "library-error"
 def csrf_error(error: CSRFError) -> tuple[str, int]:
     return render_launch_error(bad_request(
         "csrf_failed", f"The form could not be accepted: {error.description}",
-        "Go back, reload the page and submit it again; or open the store again from your LMS.",
+        "Go back, reload the page and submit it again; if that fails too, open Course Licenses again "
+        "(from your LMS, or sign in again).",
     ))
 
 

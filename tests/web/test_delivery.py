@@ -271,6 +271,7 @@ def test_download_refuses_a_bad_format_and_needs_the_csrf_token(committing_sessi
     assert bad.status == 400 and "Choose SCORM 1.2 or SCORM 2004." in bad.by_id("delivery-download-error").text
     no_csrf = buyer.post("/dashboard/deliver/download", {**fields, "format": "scorm12"}, csrf=False)
     assert no_csrf.status_code == 400 and "csrf_failed" in no_csrf.get_data(as_text=True)
+    assert "open Course Licenses again" in no_csrf.get_data(as_text=True)  # not "the store": any page
     with committing_sessions() as session:
         assert session.scalars(select(DispatchPackage)).all() == []
         assert session.get_one(Account, account).preferred_package_format is None
