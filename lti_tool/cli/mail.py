@@ -24,7 +24,8 @@ def mail_group() -> None:
 @pass_ctx
 @store_errors
 def mail_outbox(ctx: CliContext, limit: int, as_json: bool) -> None:
-    """Messages in the outbox, newest first, with their status (stored, sending, sent, failed)."""
+    """Messages in the outbox, newest first, with their status (stored, sending, sent, failed)
+    and, for SMTP messages tried more than once, the number of attempts."""
     with ctx.read_sessions() as session:
         entries = list_outbox(session, limit)
     if as_json:
@@ -34,7 +35,8 @@ def mail_outbox(ctx: CliContext, limit: int, as_json: bool) -> None:
         echo("the outbox is empty")
         return
     for e in entries:
-        echo(f"#{e.id}  {e.created_at:%Y-%m-%d %H:%M:%S} UTC  {e.status}  ({e.backend})")
+        tries = f", {e.attempts} attempts" if e.backend == "smtp" and e.attempts != 1 else ""
+        echo(f"#{e.id}  {e.created_at:%Y-%m-%d %H:%M:%S} UTC  {e.status}  ({e.backend}{tries})")
         echo(f"  From: {printable(e.from_address)}")
         echo(f"  To: {printable(e.to_address)}")
         echo(f"  Subject: {printable(e.subject)}")

@@ -150,6 +150,7 @@ class OutboxEntry:
     created_at: datetime
     sent_at: datetime | None
     error: str | None
+    attempts: int  # delivery attempts so far (SMTP; retried by the mail-retry job)
 
 
 def list_outbox(session: Session, limit: int = 20, *, account_id: int | None = None) -> list[OutboxEntry]:
@@ -161,4 +162,4 @@ def list_outbox(session: Session, limit: int = 20, *, account_id: int | None = N
         query = query.where(MailMessage.account_id == account_id)
     rows = session.scalars(query.order_by(MailMessage.created_at.desc(), MailMessage.id.desc()).limit(limit))
     return [OutboxEntry(m.id, m.backend, m.status, m.from_address, m.to_address, m.subject, m.body, m.created_at,
-                        m.sent_at, m.error) for m in rows]
+                        m.sent_at, m.error, m.attempts) for m in rows]

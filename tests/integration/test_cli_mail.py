@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
@@ -12,7 +13,7 @@ from lti_tool.cli import cli
 from lti_tool.cli.base import CliContext
 from store.base import utcnow
 from store.mail import OutboxMailer
-from store.mail.service import check_mail, mark_failed, record
+from store.mail.service import check_mail, claim_retries, mark_failed, record
 
 
 def _run(engine: Engine, *args: str) -> Result:
@@ -43,9 +44,24 @@ def test_mail_outbox_lists_newest_first_with_escaped_control_characters(
     rows = json.loads(limited.output)
     assert [r["to_address"] for r in rows] == ["ann@example.com"]
     assert rows[0]["status"] == "failed" and rows[0]["error"].startswith("connection refused")
+    assert rows[0]["attempts"] == 1
     as_json = _run(engine, "--json").output
     assert "\x1b" not in as_json and "\\u001b[31m" in as_json
     assert [r["subject"] for r in json.loads(as_json)][1] == "Evil \x1b[31mred\u202e"
+
+
+def test_mail_outbox_shows_the_attempts_of_a_retried_message(
+        engine: Engine, committing_sessions: sessionmaker[Session]) -> None:
+    failed = record(committing_sessions, backend="smtp", status="sending", from_address="store@tool.test",
+                    mail=check_mail("ann@example.com", "Invitation", "x"), now=utcnow())
+    mark_failed(committing_sessions, failed, "connection refused")
+    assert "failed  (smtp)\n" in _run(engine).output
+    claimed = claim_retries(committing_sessions, utcnow(), max_attempts=5, max_age=timedelta(hours=24))
+    assert [m.id for m in claimed] == [failed]
+    mark_failed(committing_sessions, failed, "connection refused again")
+    text = _run(engine).output
+    assert "failed  (smtp, 2 attempts)" in text and "Error: connection refused again" in text
+    assert json.loads(_run(engine, "--json").output)[0]["attempts"] == 2
 
 
 def test_mail_outbox_refuses_a_bad_limit(engine: Engine, committing_sessions: sessionmaker[Session]) -> None:
