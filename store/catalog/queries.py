@@ -34,6 +34,7 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    null,
     or_,
     select,
     table,
@@ -287,35 +288,68 @@ def _search_index(
         title_hit = or_(
             title_hit, *(courses.c.title.contains(term, autoescape=True) for term in cjk_terms)
         )
+    offset = (page - 1) * per_page
+    # On PostgreSQL title hits come first, so when there are enough of them for the page only
+    # they need a relevance score (the costly part: ts_rank reads each whole document): try
+    # that first, and score every match only when the page reaches past the title hits. (On
+    # SQLite bm25 is cheap: one pass.)
+    total, title_hits, rows = _index_page(
+        session, hits, source, condition, title_hit, offset, per_page,
+        score_all=dialect == "sqlite",
+    )
+    if title_hits < offset + per_page and total > title_hits and dialect != "sqlite":
+        total, title_hits, rows = _index_page(
+            session, hits, source, condition, title_hit, offset, per_page, score_all=True
+        )
+    return total, rows
+
+
+def _index_page(
+    session: Session,
+    hits: _Hits,
+    source: Any,
+    condition: ColumnElement[bool],
+    title_hit: ColumnElement[bool],
+    offset: int,
+    per_page: int,
+    *,
+    score_all: bool,
+) -> tuple[int, int, list[Any]]:
+    """One page of matches, the total and the number of title hits. Without ``score_all`` only
+    title hits get a score (the others none): the page is right when it ends within them."""
+    courses = Course.__table__
+    is_title_hit = case((title_hit, 1), else_=0)
+    score = hits.score if score_all else case((title_hit, hits.score), else_=null())
     # The matches with what the order needs, computed once (a materialized CTE: PostgreSQL
     # would otherwise carry every document up to the sort), then counted and sorted: one pass
     # over the index instead of one for the page and one for the total.
     matched = (
         select(
             hits.pk.label("pk"),
-            case((title_hit, 1), else_=0).label("title_hit"),
-            hits.score.label("score"),
-            hits.rows.c.title.label("title"),
+            is_title_hit.label("title_hit"),
+            score.label("score"),
+            hits.rows.c.title_key.label("title_key"),
         )
         .select_from(source)
         .where(condition)
         .cte("matched")
     )
-    if dialect == "postgresql" or sqlite3.sqlite_version_info >= (3, 35, 0):
+    if session.get_bind().dialect.name == "postgresql" or sqlite3.sqlite_version_info >= (3, 35, 0):
         matched = matched.prefix_with("MATERIALIZED")
-    order_by = (
-        matched.c.title_hit.desc(),
-        hits.score_order(matched.c.score),
-        hits.title_order(matched.c.title),
-        matched.c.pk,
-    )
-    offset = (page - 1) * per_page
+    total = select(func.count()).select_from(matched).scalar_subquery()
+    title_hits = select(func.count()).select_from(matched).where(matched.c.title_hit == 1)
     page_hits = (
         select(
             matched,
-            select(func.count()).select_from(matched).scalar_subquery().label("total"),
+            total.label("total"),
+            title_hits.scalar_subquery().label("title_hits"),
         )
-        .order_by(*order_by)
+        .order_by(
+            matched.c.title_hit.desc(),
+            hits.score_order(matched.c.score),
+            hits.title_order(matched.c.title_key),
+            matched.c.pk,
+        )
         .limit(per_page)
         .offset(offset)
         .subquery("page_hits")
@@ -323,21 +357,24 @@ def _search_index(
     rows = list(
         session.execute(
             _with_summary_columns(page_hits.join(courses, courses.c.id == page_hits.c.pk))
-            .add_columns(page_hits.c.total)
+            .add_columns(page_hits.c.total, page_hits.c.title_hits)
             .order_by(
                 page_hits.c.title_hit.desc(),
                 hits.score_order(page_hits.c.score),
-                hits.title_order(page_hits.c.title),
+                hits.title_order(page_hits.c.title_key),
                 page_hits.c.pk,
             )
         )
     )
     if rows:
-        return rows[0].total, rows
+        return rows[0].total, rows[0].title_hits, rows
     if offset == 0:
-        return 0, rows
-    # A page past the last: the total alone.
-    return session.execute(select(func.count()).select_from(matched)).scalar_one(), rows
+        return 0, 0, rows
+    # A page past the last: the counts alone.
+    counts = session.execute(
+        select(total.label("total"), title_hits.scalar_subquery().label("title_hits"))
+    ).one()
+    return counts.total, counts.title_hits, rows
 
 
 @dataclass(frozen=True)
@@ -419,16 +456,17 @@ class _Hits:
     def score_order(self, score: Any) -> Any:
         return score if self.dialect == "sqlite" else score.desc()  # bm25: lower is better
 
-    def title_order(self, title: Any) -> Any:
-        """Case-insensitive, as :func:`_title_order`."""
-        return title.collate("NOCASE") if self.dialect == "sqlite" else func.lower(title)
+    def title_order(self, title_key: Any) -> Any:
+        """Case-insensitive, as :func:`_title_order`: the index's ``title_key`` is the title on
+        SQLite (compared with NOCASE), ``lower(title)`` on PostgreSQL."""
+        return title_key.collate("NOCASE") if self.dialect == "sqlite" else title_key
 
 
 def _filter_columns(name: str, key: str, *more: Any) -> Any:
     return table(
         name,
         column(key, Integer),
-        column("title", String),
+        column("title_key", String),
         column("status", String),
         column("is_plus", Boolean),
         column("publisher_id", Integer),

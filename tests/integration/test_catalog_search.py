@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.catalog.models import Course, Publisher
@@ -237,8 +237,9 @@ def test_index_follows_changes(catalog: sessionmaker[Session]) -> None:
 
 
 def _index_copies(session: Session) -> dict[int, tuple[Any, ...]]:
-    """The filter columns the full-text index carries (migration 0016), by course key."""
-    columns = "title, status, is_plus, publisher_id, language, duration_minutes"
+    """The filter columns the full-text index carries (migration 0016), by course key; the
+    title key is the title on SQLite (ordered with NOCASE), lower(title) on PostgreSQL."""
+    columns = "title_key, status, is_plus, publisher_id, language, duration_minutes"
     if session.get_bind().dialect.name == "sqlite":
         sql = f"SELECT course_pk, {columns} FROM course_fts_filters"
     else:
@@ -247,8 +248,9 @@ def _index_copies(session: Session) -> dict[int, tuple[Any, ...]]:
 
 
 def _course_columns(session: Session) -> dict[int, tuple[Any, ...]]:
+    title = Course.title if session.get_bind().dialect.name == "sqlite" else func.lower(Course.title)
     rows = session.execute(
-        select(Course.id, Course.title, Course.status, Course.is_plus, Course.publisher_id,
+        select(Course.id, title, Course.status, Course.is_plus, Course.publisher_id,
                Course.language, Course.duration_minutes)
     )
     return {row[0]: (row[1], row[2], bool(row[3]), *row[4:]) for row in rows}

@@ -1,15 +1,17 @@
 """search filters: the full-text index carries the columns search filters and orders by
 
 Catalog search filters on a course's status (retired hidden), Plus flag, publisher, language
-and duration, and orders ties by title. Those lived only on the wide ``courses`` table (its
+and duration, and orders ties by title (case-insensitive). Those lived only on the wide ``courses`` table (its
 description inline), so every search joined it for each match just to filter, count and sort.
 Now the index carries copies, kept in step by triggers on ``courses`` (like the documents of
 migration 0002), and a search reads ``courses`` only for the page it shows:
 
-SQLite: a narrow table ``course_fts_filters`` (course_pk = courses.id = course_fts.rowid; title,
-status, is_plus, publisher_id, language, duration_minutes), beside the FTS5 table.
+SQLite: a narrow table ``course_fts_filters`` (course_pk = courses.id = course_fts.rowid;
+title_key, status, is_plus, publisher_id, language, duration_minutes), beside the FTS5 table;
+``title_key`` is the title (compared with NOCASE).
 
-PostgreSQL: the same columns on ``course_fts`` itself, next to the document.
+PostgreSQL: the same columns on ``course_fts`` itself, next to the document; ``title_key`` is
+``lower(title)``, computed once here rather than for every match of every search.
 
 Like 0002, these objects differ per database and live only here (``course_fts`` prefix:
 ``lti_tool.db.MIGRATION_ONLY_PREFIXES``).
@@ -28,13 +30,13 @@ down_revision = "0015"
 branch_labels = None
 depends_on = None
 
-_FILTER_COLUMNS = "title, status, is_plus, publisher_id, language, duration_minutes"
+_FILTER_COLUMNS = "title_key, status, is_plus, publisher_id, language, duration_minutes"
 
 SQLITE_UPGRADE = [
     """
     CREATE TABLE course_fts_filters (
         course_pk INTEGER NOT NULL PRIMARY KEY,
-        title VARCHAR(500) NOT NULL,
+        title_key VARCHAR(500) NOT NULL,
         status VARCHAR(20) NOT NULL,
         is_plus BOOLEAN NOT NULL,
         publisher_id INTEGER NOT NULL,
@@ -57,7 +59,7 @@ SQLITE_UPGRADE = [
         OR old.language IS NOT new.language OR old.duration_minutes IS NOT new.duration_minutes
     BEGIN
         UPDATE course_fts_filters
-        SET title = new.title, status = new.status, is_plus = new.is_plus,
+        SET title_key = new.title, status = new.status, is_plus = new.is_plus,
             publisher_id = new.publisher_id, language = new.language,
             duration_minutes = new.duration_minutes
         WHERE course_pk = new.id;
@@ -70,7 +72,7 @@ SQLITE_UPGRADE = [
     """,
     f"""
     INSERT INTO course_fts_filters (course_pk, {_FILTER_COLUMNS})
-    SELECT id, {_FILTER_COLUMNS} FROM courses
+    SELECT id, title, status, is_plus, publisher_id, language, duration_minutes FROM courses
     """,
 ]
 
@@ -87,11 +89,11 @@ _POSTGRESQL_SYNC_COURSE = f"""
     BEGIN
         INSERT INTO course_fts (course_id, document, {_FILTER_COLUMNS})
         SELECT NEW.id, course_fts_document(NEW.title, NEW.description, p.name),
-               NEW.title, NEW.status, NEW.is_plus, NEW.publisher_id, NEW.language,
+               lower(NEW.title), NEW.status, NEW.is_plus, NEW.publisher_id, NEW.language,
                NEW.duration_minutes
         FROM publishers AS p WHERE p.id = NEW.publisher_id
         ON CONFLICT (course_id) DO UPDATE SET
-            document = EXCLUDED.document, title = EXCLUDED.title, status = EXCLUDED.status,
+            document = EXCLUDED.document, title_key = EXCLUDED.title_key, status = EXCLUDED.status,
             is_plus = EXCLUDED.is_plus, publisher_id = EXCLUDED.publisher_id,
             language = EXCLUDED.language, duration_minutes = EXCLUDED.duration_minutes;
         RETURN NULL;
@@ -115,7 +117,7 @@ _POSTGRESQL_SYNC_COURSE_0002 = """
 POSTGRESQL_UPGRADE = [
     """
     ALTER TABLE course_fts
-        ADD COLUMN title varchar(500),
+        ADD COLUMN title_key text,
         ADD COLUMN status varchar(20),
         ADD COLUMN is_plus boolean,
         ADD COLUMN publisher_id integer,
@@ -124,13 +126,13 @@ POSTGRESQL_UPGRADE = [
     """,
     """
     UPDATE course_fts AS f
-    SET title = c.title, status = c.status, is_plus = c.is_plus, publisher_id = c.publisher_id,
+    SET title_key = lower(c.title), status = c.status, is_plus = c.is_plus, publisher_id = c.publisher_id,
         language = c.language, duration_minutes = c.duration_minutes
     FROM courses AS c WHERE c.id = f.course_id
     """,
     """
     ALTER TABLE course_fts
-        ALTER COLUMN title SET NOT NULL,
+        ALTER COLUMN title_key SET NOT NULL,
         ALTER COLUMN status SET NOT NULL,
         ALTER COLUMN is_plus SET NOT NULL,
         ALTER COLUMN publisher_id SET NOT NULL,
@@ -142,7 +144,7 @@ POSTGRESQL_UPGRADE = [
     CREATE FUNCTION course_fts_sync_filters() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         UPDATE course_fts
-        SET title = NEW.title, status = NEW.status, is_plus = NEW.is_plus,
+        SET status = NEW.status, is_plus = NEW.is_plus,
             publisher_id = NEW.publisher_id, language = NEW.language,
             duration_minutes = NEW.duration_minutes
         WHERE course_id = NEW.id;
@@ -150,13 +152,17 @@ POSTGRESQL_UPGRADE = [
     END
     $$
     """,
-    # Title and publisher changes already rewrite the whole row (0002's course_fts_course_updated).
+    # A change of title, description or publisher rewrites the whole row already (0002's
+    # course_fts_course_updated, with the function above): this one only when nothing else does.
     """
     CREATE TRIGGER course_fts_filters_updated
     AFTER UPDATE OF status, is_plus, language, duration_minutes ON courses FOR EACH ROW
-    WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.is_plus IS DISTINCT FROM NEW.is_plus
-          OR OLD.language IS DISTINCT FROM NEW.language
-          OR OLD.duration_minutes IS DISTINCT FROM NEW.duration_minutes)
+    WHEN ((OLD.status IS DISTINCT FROM NEW.status OR OLD.is_plus IS DISTINCT FROM NEW.is_plus
+           OR OLD.language IS DISTINCT FROM NEW.language
+           OR OLD.duration_minutes IS DISTINCT FROM NEW.duration_minutes)
+          AND NOT (OLD.title IS DISTINCT FROM NEW.title
+                   OR OLD.description IS DISTINCT FROM NEW.description
+                   OR OLD.publisher_id IS DISTINCT FROM NEW.publisher_id))
     EXECUTE FUNCTION course_fts_sync_filters()
     """,
 ]
@@ -167,7 +173,7 @@ POSTGRESQL_DOWNGRADE = [
     _POSTGRESQL_SYNC_COURSE_0002,
     """
     ALTER TABLE course_fts
-        DROP COLUMN IF EXISTS title,
+        DROP COLUMN IF EXISTS title_key,
         DROP COLUMN IF EXISTS status,
         DROP COLUMN IF EXISTS is_plus,
         DROP COLUMN IF EXISTS publisher_id,
