@@ -5,6 +5,12 @@ ranked with bm25 and column weights) or PostgreSQL full text (``course_fts.docum
 with ts_rank over weights title A, publisher B, description C). On both, a course whose title
 matches a search word ranks above one that matches only in its description or publisher.
 
+A search with words never reads the wide ``courses`` table for its matches: the index carries
+copies of the filter columns and a title key (migration 0016: SQLite's narrow
+``course_fts_filters`` beside the FTS5 table, PostgreSQL's columns on ``course_fts``), so the
+matches are filtered, counted and ordered there in one pass (a materialized CTE, counted and
+sorted), and ``courses`` is read only for the page's rows.
+
 User text never reaches either query language as syntax: :func:`search_terms` keeps only runs
 of letters and digits, and each becomes a quoted term, so quotes, ``*``, ``NEAR``, ``-``,
 ``OR``, parentheses or colons are just text. All terms must match (in any of the three
@@ -33,6 +39,7 @@ from sqlalchemy import (
     column,
     false,
     func,
+    literal,
     literal_column,
     null,
     or_,
@@ -352,12 +359,17 @@ def _index_page(
     if session.get_bind().dialect.name == "postgresql" or sqlite3.sqlite_version_info >= (3, 35, 0):
         matched = matched.prefix_with("MATERIALIZED")
     total = select(func.count()).select_from(matched).scalar_subquery()
-    title_hits = select(func.count()).select_from(matched).where(matched.c.title_hit == 1)
+    # The number of title hits matters only when not everything is scored.
+    title_hits = (
+        literal(0)
+        if score_all
+        else select(func.count()).select_from(matched).where(matched.c.title_hit == 1).scalar_subquery()
+    )
     page_hits = (
         select(
             matched,
             total.label("total"),
-            title_hits.scalar_subquery().label("title_hits"),
+            title_hits.label("title_hits"),
         )
         .order_by(
             matched.c.title_hit.desc(),
@@ -386,9 +398,7 @@ def _index_page(
     if offset == 0:
         return 0, 0, rows
     # A page past the last: the counts alone.
-    counts = session.execute(
-        select(total.label("total"), title_hits.scalar_subquery().label("title_hits"))
-    ).one()
+    counts = session.execute(select(total.label("total"), title_hits.label("title_hits"))).one()
     return counts.total, counts.title_hits, rows
 
 
