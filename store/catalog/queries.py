@@ -238,16 +238,8 @@ def search_courses(
 
     dialect = session.get_bind().dialect.name
     terms = search_terms(query)
-    if dialect == "sqlite" and any(not has_cjk(term) for term in terms):
+    if dialect in ("sqlite", "postgresql") and any(not has_cjk(term) for term in terms):
         total, rows = _search_index(session, dialect, terms, filters, page, per_page)
-    elif dialect == "postgresql" and any(not has_cjk(term) for term in terms):
-        # The planner, costing random reads at 4 times a sequential one (spinning disks), reads
-        # the whole full-text table rather than the pages the GIN index points to once a word
-        # is in a few percent of the courses; the index is hot, and the bitmap scan was 1.4x
-        # faster for a word in a quarter of 40,000 courses. For these statements only.
-        previous = session.execute(_PLAN_FOR_HOT_INDEX).scalar_one()
-        total, rows = _search_index(session, dialect, terms, filters, page, per_page)
-        session.execute(_RESTORE_PAGE_COST, {"previous": previous})
     else:
         total, rows = _search_courses_table(session, dialect, terms, filters, page, per_page)
     return SearchPage(
@@ -257,13 +249,6 @@ def search_courses(
         page=page,
         per_page=per_page,
     )
-
-
-_PLAN_FOR_HOT_INDEX = text(
-    "SELECT previous FROM (SELECT current_setting('random_page_cost') AS previous OFFSET 0) AS s,"
-    " set_config('random_page_cost', '1.1', true)"
-)
-_RESTORE_PAGE_COST = text("SELECT set_config('random_page_cost', :previous, true)")
 
 
 def _search_courses_table(

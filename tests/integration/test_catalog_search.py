@@ -323,13 +323,3 @@ def test_query_builders_quote_every_term() -> None:
     assert search_terms("") == [] and search_terms(" * - \" ") == []
     assert len(search_terms(" ".join(f"w{n}" for n in range(50)))) == 12
 
-
-def test_search_leaves_the_planner_settings_as_it_found_them(catalog: sessionmaker[Session]) -> None:
-    """On PostgreSQL a search with words plans with a low random_page_cost (its index is hot),
-    for its own statements only: the rest of the transaction keeps the caller's setting."""
-    with catalog() as session:
-        if session.get_bind().dialect.name != "postgresql":
-            pytest.skip("a PostgreSQL planner setting")
-        session.execute(text("SET LOCAL random_page_cost = 3.5"))
-        assert ids(search_courses(session, "fire basics")) == ["S1"]
-        assert session.execute(text("SELECT current_setting('random_page_cost')")).scalar_one() == "3.5"

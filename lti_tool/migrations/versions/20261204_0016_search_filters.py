@@ -140,6 +140,14 @@ POSTGRESQL_UPGRADE = [
         ALTER COLUMN duration_minutes SET NOT NULL
     """,
     _POSTGRESQL_SYNC_COURSE,
+    # No statistics on the documents: with them, the planner (a random read costed at 4 times a
+    # sequential one) reads the whole table instead of the pages the GIN index points to once a
+    # word is in a few percent of the courses; without, it assumes few matches and takes the
+    # bitmap scan, 1.4x faster for a word in a quarter of 40,000 courses (the index is hot).
+    "ALTER TABLE course_fts ALTER COLUMN document SET STATISTICS 0",
+    # ANALYZE leaves statistics gathered before alone; a change to the same type (no rewrite)
+    # drops them.
+    "ALTER TABLE course_fts ALTER COLUMN document TYPE tsvector",
     """
     CREATE FUNCTION course_fts_sync_filters() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -170,6 +178,7 @@ POSTGRESQL_UPGRADE = [
 POSTGRESQL_DOWNGRADE = [
     "DROP TRIGGER IF EXISTS course_fts_filters_updated ON courses",
     "DROP FUNCTION IF EXISTS course_fts_sync_filters()",
+    "ALTER TABLE course_fts ALTER COLUMN document SET STATISTICS -1",
     _POSTGRESQL_SYNC_COURSE_0002,
     """
     ALTER TABLE course_fts
