@@ -334,13 +334,13 @@ def _tidy_search_index(sessions: sessionmaker[Session]) -> None:
 
     Every changed course leaves a dead row version in both tables and its new document in the
     GIN index's pending list; until a vacuum, each search reads past the dead versions and scans
-    the whole pending list, and without fresh statistics the planner misjudges the matches (a
-    full import that changed every course made searches 2-3 times slower). Autovacuum would
+    the whole pending list, and the filter columns' statistics go stale (re-imports that
+    changed every course made searches about 2 times slower). Autovacuum would
     get there some time later, or never where it is off. Runs after the import committed, on
     its own autocommit connection (VACUUM cannot run in a transaction), so it holds no lock an
     import or a search waits for; skipped when the sessions are bound to a connection (one
-    outer transaction, as in tests) rather than an engine. SQLite needs nothing: FTS5 merges
-    its segments as it writes and has no dead rows to skip."""
+    outer transaction, as in tests) rather than an engine. Not on SQLite, where FTS5 merges its
+    segments as it writes."""
     bind = sessions.kw.get("bind")
     if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
         return
