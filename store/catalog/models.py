@@ -3,7 +3,9 @@
 Full-text search structures (SQLite FTS5 table ``course_fts`` with triggers; PostgreSQL
 ``course_fts`` tsvector table with triggers and GIN index ``ix_courses_search_document``) and
 the title-ordering index ``ix_courses_search_title`` differ per database, so they live only in
-migration 0002 (see ``lti_tool.db.MIGRATION_ONLY_PREFIXES``); ``store.catalog.queries`` uses them.
+migrations 0002 and 0016 (the copies of the filter columns and title the index carries: SQLite
+``course_fts_filters``, PostgreSQL columns of ``course_fts``; see
+``lti_tool.db.MIGRATION_ONLY_PREFIXES``); ``store.catalog.queries`` uses them.
 """
 
 from __future__ import annotations

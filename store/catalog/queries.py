@@ -5,6 +5,12 @@ ranked with bm25 and column weights) or PostgreSQL full text (``course_fts.docum
 with ts_rank over weights title A, publisher B, description C). On both, a course whose title
 matches a search word ranks above one that matches only in its description or publisher.
 
+A search with words never reads the wide ``courses`` table for its matches: the index carries
+copies of the filter columns and a title key (migration 0016: SQLite's narrow
+``course_fts_filters`` beside the FTS5 table, PostgreSQL's columns on ``course_fts``), so the
+matches are filtered, counted and ordered there in one pass (a materialized CTE, counted and
+sorted), and ``courses`` is read only for the page's rows.
+
 User text never reaches either query language as syntax: :func:`search_terms` keeps only runs
 of letters and digits, and each becomes a quoted term, so quotes, ``*``, ``NEAR``, ``-``,
 ``OR``, parentheses or colons are just text. All terms must match (in any of the three
@@ -25,18 +31,24 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Integer,
     Select,
+    String,
     and_,
+    case,
     column,
     false,
     func,
+    literal,
     literal_column,
+    null,
     or_,
     select,
     table,
     text,
     true,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from store.catalog.models import Bundle, Course, Publisher
@@ -200,27 +212,55 @@ def search_courses(
     _check_paging(page, per_page)
     _check_durations(min_duration, max_duration)
 
-    courses = Course.__table__
-    filters: list[ColumnElement[bool]] = []
-    if not include_retired:
-        filters.append(courses.c.status != "retired")
-    if plus_only:
-        filters.append(courses.c.is_plus.is_(True))
+    publisher_ids = None
     if publisher is not None and publisher.strip():
         publisher_ids = _publisher_ids_named(session, publisher)
-        filters.append(courses.c.publisher_id.in_(publisher_ids) if publisher_ids else false())
+    languages = None
     if language is not None and language.strip():
         languages = _languages_tagged(session, language)
-        filters.append(courses.c.language.in_(languages) if languages else false())
-    if min_duration is not None:
-        filters.append(courses.c.duration_minutes >= min_duration)
-    if max_duration is not None:
-        filters.append(courses.c.duration_minutes <= max_duration)
 
-    ranked = _rank(session.get_bind().dialect.name, search_terms(query))
-    condition = and_(ranked.match, *filters)
+    def filters(rows: Any) -> list[ColumnElement[bool]]:
+        """The filters on ``rows``: ``courses`` or the full-text index's copy of its columns."""
+        out: list[ColumnElement[bool]] = []
+        if not include_retired:
+            out.append(rows.c.status != "retired")
+        if plus_only:
+            out.append(rows.c.is_plus.is_(True))
+        if publisher_ids is not None:
+            out.append(rows.c.publisher_id.in_(publisher_ids) if publisher_ids else false())
+        if languages is not None:
+            out.append(rows.c.language.in_(languages) if languages else false())
+        if min_duration is not None:
+            out.append(rows.c.duration_minutes >= min_duration)
+        if max_duration is not None:
+            out.append(rows.c.duration_minutes <= max_duration)
+        return out
+
+    dialect = session.get_bind().dialect.name
+    terms = search_terms(query)
+    if dialect in ("sqlite", "postgresql") and any(not has_cjk(term) for term in terms):
+        total, rows = _search_index(session, dialect, terms, filters, page, per_page)
+    else:
+        total, rows = _search_courses_table(session, dialect, terms, filters, page, per_page)
+    return SearchPage(
+        query=query,
+        courses=tuple(_summary_from_row(row) for row in rows),
+        total=total,
+        page=page,
+        per_page=per_page,
+    )
+
+
+def _search_courses_table(
+    session: Session, dialect: str, terms: list[str], filters: Any, page: int, per_page: int
+) -> tuple[int, list[Any]]:
+    """Browse (no words) or only CJK words: the ``courses`` table, in title order or with the
+    title hits first."""
+    courses = Course.__table__
+    ranked = _rank(dialect, terms)
+    condition = and_(ranked.match, *filters(courses))
     total = session.execute(
-        select(func.count()).select_from(ranked.count_source).where(condition)
+        select(func.count()).select_from(ranked.source).where(condition)
     ).scalar_one()
     rows = []
     if total > (page - 1) * per_page:
@@ -233,37 +273,129 @@ def search_courses(
                 .offset((page - 1) * per_page)
             )
         )
-    return SearchPage(
-        query=query,
-        courses=tuple(_summary_from_row(row) for row in rows),
-        total=total,
-        page=page,
-        per_page=per_page,
+    return total, rows
+
+
+def _search_index(
+    session: Session, dialect: str, terms: list[str], filters: Any, page: int, per_page: int
+) -> tuple[int, list[Any]]:
+    """Searches with words: matched, filtered, counted and ordered on the full-text index alone
+    (it carries copies of the filter columns and the title, migration 0016); ``courses`` is
+    read only for the page's rows (and for CJK words, matched as substrings of the course)."""
+    word_terms = [term for term in terms if not has_cjk(term)]
+    cjk_terms = [term for term in terms if has_cjk(term)]
+    hits = (_sqlite_hits if dialect == "sqlite" else _postgresql_hits)(word_terms)
+    courses = Course.__table__
+    source = hits.source
+    condition = and_(hits.match, *filters(hits.rows))
+    title_hit = hits.title_hit
+    if cjk_terms:
+        source = source.join(courses, courses.c.id == hits.pk)
+        condition = and_(condition, *(_contains_anywhere(term) for term in cjk_terms))
+        title_hit = or_(
+            title_hit, *(courses.c.title.contains(term, autoescape=True) for term in cjk_terms)
+        )
+    offset = (page - 1) * per_page
+    # On PostgreSQL title hits come first, so when there are enough of them for the page only
+    # they need a relevance score (the costly part: ts_rank reads each whole document): try
+    # that first, and score every match only when the page reaches past the title hits. (On
+    # SQLite bm25 is cheap: one pass.)
+    total, title_hits, rows = _index_page(
+        session, hits, source, condition, title_hit, offset, per_page,
+        score_all=dialect == "sqlite",
     )
+    if title_hits < offset + per_page and total > title_hits and dialect != "sqlite":
+        total, title_hits, rows = _index_page(
+            session, hits, source, condition, title_hit, offset, per_page, score_all=True
+        )
+    return total, rows
+
+
+def _index_page(
+    session: Session,
+    hits: _Hits,
+    source: Any,
+    condition: ColumnElement[bool],
+    title_hit: ColumnElement[bool],
+    offset: int,
+    per_page: int,
+    *,
+    score_all: bool,
+) -> tuple[int, int, list[Any]]:
+    """One page of matches, the total and the number of title hits. Without ``score_all`` only
+    title hits get a score (the others none): the page is right when it ends within them."""
+    courses = Course.__table__
+    is_title_hit = case((title_hit, 1), else_=0)
+    score = hits.score if score_all else case((title_hit, hits.score), else_=null())
+    # The matches with what the order needs, computed once (a materialized CTE: PostgreSQL
+    # would otherwise carry every document up to the sort), then counted and sorted: one pass
+    # over the index instead of one for the page and one for the total.
+    matched = (
+        select(
+            hits.pk.label("pk"),
+            is_title_hit.label("title_hit"),
+            score.label("score"),
+            hits.rows.c.title_key.label("title_key"),
+        )
+        .select_from(source)
+        .where(condition)
+        .cte("matched")
+    )
+    if session.get_bind().dialect.name == "postgresql" or sqlite3.sqlite_version_info >= (3, 35, 0):
+        matched = matched.prefix_with("MATERIALIZED")
+    total = select(func.count()).select_from(matched).scalar_subquery()
+    # The number of title hits matters only when not everything is scored.
+    title_hits = (
+        literal(0)
+        if score_all
+        else select(func.count()).select_from(matched).where(matched.c.title_hit == 1).scalar_subquery()
+    )
+    page_hits = (
+        select(
+            matched,
+            total.label("total"),
+            title_hits.label("title_hits"),
+        )
+        .order_by(
+            matched.c.title_hit.desc(),
+            hits.score_order(matched.c.score),
+            hits.title_order(matched.c.title_key),
+            matched.c.pk,
+        )
+        .limit(per_page)
+        .offset(offset)
+        .subquery("page_hits")
+    )
+    rows = list(
+        session.execute(
+            _with_summary_columns(page_hits.join(courses, courses.c.id == page_hits.c.pk))
+            .add_columns(page_hits.c.total, page_hits.c.title_hits)
+            .order_by(
+                page_hits.c.title_hit.desc(),
+                hits.score_order(page_hits.c.score),
+                hits.title_order(page_hits.c.title_key),
+                page_hits.c.pk,
+            )
+        )
+    )
+    if rows:
+        return rows[0].total, rows[0].title_hits, rows
+    if offset == 0:
+        return 0, 0, rows
+    # A page past the last: the counts alone.
+    counts = session.execute(select(total.label("total"), title_hits.label("title_hits"))).one()
+    return counts.total, counts.title_hits, rows
 
 
 @dataclass(frozen=True)
 class _Ranked:
-    source: Any  # FROM clause: courses, joined to the full-text table when searching
-    count_source: Any
+    source: Any  # FROM clause: courses
     match: ColumnElement[bool]
     order_by: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class _Matching:
-    """How one backend matches words: a FROM clause, the match condition, whether the title
-    matches any word, and the relevance order (best first)."""
-
-    source: Any
-    count_source: Any  # the same rows, possibly cheaper to count
-    match: ColumnElement[bool]
-    title_hit: ColumnElement[bool]
-    relevance: tuple[Any, ...]
-
-
 def _rank(dialect: str, terms: list[str]) -> _Ranked:
-    """The FROM clause, condition and order for a search, per database.
+    """Browsing (no words) or words all in Chinese, Japanese or Korean, on ``courses``.
 
     Chinese, Japanese and Korean are written without spaces, so both tokenizers index a whole
     run of such characters as one word ("個人情報保護"): words with CJK characters are matched
@@ -274,28 +406,12 @@ def _rank(dialect: str, terms: list[str]) -> _Ranked:
     courses = Course.__table__
     title_order = _title_order(dialect)
     if not terms:
-        return _Ranked(source=courses, count_source=courses, match=true(), order_by=title_order)
-
-    word_terms = [term for term in terms if not has_cjk(term)]
-    cjk_terms = [term for term in terms if has_cjk(term)]
-    if word_terms:
-        matching = (_sqlite_matching if dialect == "sqlite" else _postgresql_matching)(word_terms)
-    else:
-        matching = _Matching(
-            source=courses, count_source=courses, match=true(), title_hit=false(), relevance=()
-        )
-    match = matching.match
-    title_hit = matching.title_hit
-    if cjk_terms:
-        match = and_(match, *(_contains_anywhere(term) for term in cjk_terms))
-        title_hit = or_(
-            title_hit, *(courses.c.title.contains(term, autoescape=True) for term in cjk_terms)
-        )
+        return _Ranked(source=courses, match=true(), order_by=title_order)
+    title_hit = or_(*(courses.c.title.contains(term, autoescape=True) for term in terms))
     return _Ranked(
-        source=matching.source,
-        count_source=matching.count_source,
-        match=match,
-        order_by=(title_hit.desc(), *matching.relevance, *title_order),
+        source=courses,
+        match=and_(*(_contains_anywhere(term) for term in terms)),
+        order_by=(title_hit.desc(), *title_order),
     )
 
 
@@ -332,50 +448,88 @@ def _title_order(dialect: str) -> tuple[Any, ...]:
     return (func.lower(courses.c.title), courses.c.id)
 
 
-def _sqlite_matching(terms: list[str]) -> _Matching:
-    """FTS5 match and bm25 score, computed first in a materialized CTE: left to itself, the
-    planner may walk an index on ``courses`` (say ``is_plus``) and run the MATCH once per row."""
-    courses = Course.__table__
+@dataclass(frozen=True)
+class _Hits:
+    """The full-text matches of some words, per database: a FROM clause over the index and its
+    copy of the filter columns (``rows``: title, status, is_plus, publisher_id, language,
+    duration_minutes), the course key, the match condition, whether the title matches any
+    word, and the relevance score with its order (best first)."""
+
+    source: Any
+    rows: Any
+    pk: ColumnElement[Any]
+    match: ColumnElement[bool]
+    title_hit: ColumnElement[bool]
+    score: ColumnElement[Any]
+    dialect: str
+
+    def score_order(self, score: Any) -> Any:
+        return score if self.dialect == "sqlite" else score.desc()  # bm25: lower is better
+
+    def title_order(self, title_key: Any) -> Any:
+        """Case-insensitive, as :func:`_title_order`: the index's ``title_key`` is the title on
+        SQLite (compared with NOCASE), ``lower(title)`` on PostgreSQL."""
+        return title_key.collate("NOCASE") if self.dialect == "sqlite" else title_key
+
+
+def _filter_columns(name: str, key: str, *more: Any) -> Any:
+    return table(
+        name,
+        column(key, Integer),
+        column("title_key", String),
+        column("status", String),
+        column("is_plus", Boolean),
+        column("publisher_id", Integer),
+        column("language", String),
+        column("duration_minutes", Integer),
+        *more,
+    )
+
+
+def _sqlite_hits(terms: list[str]) -> _Hits:
+    """FTS5 match and bm25 scores, computed first in a materialized CTE (left to itself, the
+    planner may walk a table by an index and run the MATCH once per row), then the narrow
+    ``course_fts_filters`` row of each hit by its key.
+
+    The title hit is a second bm25 with weight 1 for the title and 0 for the other columns: it
+    is 0 exactly when no word matches in the title (bm25 adds a positive amount for every
+    phrase instance in a column of non-zero weight), so no second MATCH is needed."""
     fts = table("course_fts", column("rowid"))
-    title_fts = table("course_fts", column("rowid"))  # a second FROM for the title-only match
     fts_name = literal_column("course_fts")
     score = func.bm25(fts_name, *(literal_column(weight) for weight in BM25_WEIGHTS))
-    match = fts_name.op("MATCH")(sqlite_match_expression(terms))
-    hits = select(fts.c.rowid.label("course_pk"), score.label("score")).where(match).cte("course_hits")
-    # Counting needs no score: skip computing bm25 for every hit.
-    hit_ids = select(fts.c.rowid.label("course_pk")).where(match).cte("course_hit_ids")
+    title_score = func.bm25(fts_name, literal_column("1.0"), literal_column("0.0"), literal_column("0.0"))
+    hits = select(
+        fts.c.rowid.label("course_pk"), score.label("score"), title_score.label("title_score")
+    ).where(fts_name.op("MATCH")(sqlite_match_expression(terms))).cte("course_hits")
     if sqlite3.sqlite_version_info >= (3, 35, 0):
         hits = hits.prefix_with("MATERIALIZED")
-        hit_ids = hit_ids.prefix_with("MATERIALIZED")
-    title_hit = courses.c.id.in_(
-        select(title_fts.c.rowid).where(
-            fts_name.op("MATCH")(sqlite_match_expression(terms, column_name="title"))
-        )
-    )
-    return _Matching(
-        source=hits.join(courses, courses.c.id == hits.c.course_pk),
-        count_source=hit_ids.join(courses, courses.c.id == hit_ids.c.course_pk),
+    rows = _filter_columns("course_fts_filters", "course_pk")
+    return _Hits(
+        source=hits.join(rows, rows.c.course_pk == hits.c.course_pk),
+        rows=rows,
+        pk=hits.c.course_pk,
         match=true(),
-        title_hit=title_hit,
-        relevance=(hits.c.score,),  # bm25: lower is better
+        title_hit=hits.c.title_score != 0,
+        score=hits.c.score,
+        dialect="sqlite",
     )
 
 
-def _postgresql_matching(terms: list[str]) -> _Matching:
-    courses = Course.__table__
-    fts = table("course_fts", column("course_id"), column("document"))
+def _postgresql_hits(terms: list[str]) -> _Hits:
+    rows = _filter_columns("course_fts", "course_id", column("document", TSVECTOR))
+    document = rows.c.document
     config = literal_column(f"'{POSTGRESQL_SEARCH_CONFIG}'::regconfig")
     tsquery = func.to_tsquery(config, postgresql_tsquery(terms))
     title_tsquery = func.to_tsquery(config, postgresql_tsquery(terms, weight="A"))
-    matches = fts.c.document.op("@@", return_type=Boolean)
-    rank = func.ts_rank(fts.c.document, tsquery, literal_column("1"))
-    source = fts.join(courses, courses.c.id == fts.c.course_id)
-    return _Matching(
-        source=source,
-        count_source=source,
+    matches = document.op("@@", return_type=Boolean)
+    return _Hits(
+        source=rows,
+        rows=rows,
+        pk=rows.c.course_id,
         match=matches(tsquery),
         title_hit=matches(title_tsquery),
-        relevance=(rank.desc(),),
+        score=func.ts_rank(document, tsquery, literal_column("1")),
+        dialect="postgresql",
     )
 
 

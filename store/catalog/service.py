@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, select, text, update
+from sqlalchemy import Engine, Integer, Table, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,9 @@ from store.catalog.feed import (
 from store.catalog.models import Bundle, Course, Publisher
 
 BATCH_SIZE = 1_000
+# After an import that changed at least this many courses, PostgreSQL's search index is tidied
+# (see _tidy_search_index).
+TIDY_AFTER_CHANGES = 1_000
 # pg_advisory_xact_lock key serialising catalog imports on PostgreSQL ("catimp").
 _IMPORT_LOCK_KEY = 0x636174696D70
 
@@ -162,7 +165,7 @@ def import_feed(
             ]
             retired = _retire(session, to_retire, now)
 
-    return ImportReport(
+    report = ImportReport(
         is_full=full,
         courses_in_feed=len(parsed.courses),
         added=len(new_rows),
@@ -172,6 +175,9 @@ def import_feed(
         publishers_added=publishers_added,
         bundles_added=bundles_added,
     )
+    if report.changed >= TIDY_AFTER_CHANGES:
+        _tidy_search_index(sessions)
+    return report
 
 
 def import_records(
@@ -320,6 +326,26 @@ def _link_replacements(
         for change in changes
         if by_id[change["b_id"]] in existing
     }
+
+
+def _tidy_search_index(sessions: sessionmaker[Session]) -> None:
+    """After a large import on PostgreSQL: ``VACUUM (ANALYZE)`` the courses and the full-text
+    table (which carries the search's filter columns, migration 0016).
+
+    Every changed course leaves a dead row version in both tables and its new document in the
+    GIN index's pending list; until a vacuum, each search reads past the dead versions and scans
+    the whole pending list, and the filter columns' statistics go stale (re-imports that
+    changed every course made searches about 2 times slower). Autovacuum would
+    get there some time later, or never where it is off. Runs after the import committed, on
+    its own autocommit connection (VACUUM cannot run in a transaction), so it holds no lock an
+    import or a search waits for; skipped when the sessions are bound to a connection (one
+    outer transaction, as in tests) rather than an engine. Not on SQLite, where FTS5 merges its
+    segments as it writes."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return
+    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE) courses, course_fts")
 
 
 def _retire(session: Session, course_pks: list[int], now: datetime) -> int:

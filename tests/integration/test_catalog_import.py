@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.catalog import service
@@ -289,3 +289,27 @@ def test_find_and_get_course(sessions: sessionmaker[Session]) -> None:
 def test_now_must_be_aware(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(ValueError):
         import_feed(sessions, lines(*CATALOG), full=True, now=datetime(2026, 1, 1))
+
+
+def test_large_import_tidies_the_search_index_on_postgresql(
+    committing_sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large import ends with VACUUM (ANALYZE) of courses and course_fts (fresh statistics:
+    pg_class.reltuples is -1 until a table was first vacuumed or analysed); a small one not."""
+    if committing_sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL's search index is tidied after an import")
+
+    def counted_rows() -> dict[str, float]:
+        with committing_sessions() as session:
+            rows = session.execute(
+                text("SELECT relname, reltuples FROM pg_class WHERE relname IN ('courses', 'course_fts')")
+            )
+            return {name: float(tuples) for name, tuples in rows}
+
+    monkeypatch.setattr(service, "TIDY_AFTER_CHANGES", 8)
+    import_feed(committing_sessions, lines(*CATALOG), full=True, now=NOW)  # 5 changes: not tidied
+    assert counted_rows() == {"courses": -1.0, "course_fts": -1.0}
+    records = list(generate_feed(12, seed=11))
+    report = import_records(committing_sessions, records, full=False, now=LATER)
+    assert report.changed == 12
+    assert counted_rows() == {"courses": 17.0, "course_fts": 17.0}

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.catalog.models import Publisher
+from store.catalog.models import Course, Publisher
 from store.catalog.queries import (
     MAX_PER_PAGE,
     SearchPage,
@@ -236,6 +236,76 @@ def test_index_follows_changes(catalog: sessionmaker[Session]) -> None:
     assert search(catalog, "leadership managers").courses[0].publisher == "Apex Institute"
 
 
+def _index_copies(session: Session) -> dict[int, tuple[Any, ...]]:
+    """The filter columns the full-text index carries (migration 0016), by course key; the
+    title key is the title on SQLite (ordered with NOCASE), lower(title) on PostgreSQL."""
+    columns = "title_key, status, is_plus, publisher_id, language, duration_minutes"
+    if session.get_bind().dialect.name == "sqlite":
+        sql = f"SELECT course_pk, {columns} FROM course_fts_filters"
+    else:
+        sql = f"SELECT course_id, {columns} FROM course_fts"
+    return {row[0]: (row[1], row[2], bool(row[3]), *row[4:]) for row in session.execute(text(sql))}
+
+
+def _course_columns(session: Session) -> dict[int, tuple[Any, ...]]:
+    title = Course.title if session.get_bind().dialect.name == "sqlite" else func.lower(Course.title)
+    rows = session.execute(
+        select(Course.id, title, Course.status, Course.is_plus, Course.publisher_id,
+               Course.language, Course.duration_minutes)
+    )
+    return {row[0]: (row[1], row[2], bool(row[3]), *row[4:]) for row in rows}
+
+
+def test_index_copies_of_filter_columns_follow_imports(catalog: sessionmaker[Session]) -> None:
+    with catalog() as session:
+        assert _index_copies(session) == _course_columns(session)
+
+    changed = []
+    for r in CATALOG:
+        if r["id"] == "S1":  # Plus flag, publisher, language and duration change
+            r = {**r, "plus": False, "publisher": "Summit Academy", "language": "fr", "duration_minutes": 75}
+        elif r["id"] == "S3":
+            r = {**r, "status": "retiring", "plus": True}
+        elif r["id"] == "S6":  # a retired course comes back
+            r = {**r, "status": "active", "title": "Revived Fire Course"}
+        elif r["id"] == "S7":  # left out of the full feed: retired
+            continue
+        changed.append(r)
+    import_feed(catalog, [json.dumps(r) for r in changed], full=True, now=NOW)
+    with catalog() as session:
+        copies = _index_copies(session)
+        assert copies == _course_columns(session)
+        s1 = session.scalars(select(Course).where(Course.catalog_id == "S1")).one()
+        assert copies[s1.id][2:] == (False, s1.publisher_id, "fr", 75)
+
+    assert ids(search(catalog, "fire", plus_only=True)) == ["S6", "S9"]
+    assert ids(search(catalog, "fire", publisher="summit academy")) == ["S1"]
+    assert ids(search(catalog, "fire", language="fr", min_duration=75, max_duration=75)) == ["S1"]
+    assert set(ids(search(catalog, "leadership", plus_only=True))) == {"S3", "S10"}  # S3 is Plus now
+    assert "S7" not in ids(search(catalog, "health"))
+    assert ids(search(catalog, "health", include_retired=True)) == ["S7"]
+    assert ids(search(catalog, "revived")) == ["S6"]
+
+    with catalog.begin() as session:  # any writer, not only the import: the triggers follow
+        session.execute(update(Course).where(Course.catalog_id == "S9").values(status="retired"))
+    with catalog() as session:
+        assert _index_copies(session) == _course_columns(session)
+    assert ids(search(catalog, "fire", plus_only=True)) == ["S6"]
+    with catalog.begin() as session:
+        session.execute(delete(Course).where(Course.catalog_id == "P01"))
+    with catalog() as session:
+        assert _index_copies(session) == _course_columns(session)
+
+
+def test_pages_past_the_last_still_count(catalog: sessionmaker[Session]) -> None:
+    beyond = search(catalog, "paging", per_page=10, page=4)
+    assert beyond.courses == () and beyond.total == 25
+    nothing = search(catalog, "zzzz", page=2)
+    assert nothing.courses == () and nothing.total == 0
+    mixed = search(catalog, "セキュリティ practical", page=2)  # CJK and word terms together
+    assert mixed.courses == () and mixed.total == 1
+
+
 def test_bad_paging_and_durations_are_refused(catalog: sessionmaker[Session]) -> None:
     for kwargs in ({"page": 0}, {"per_page": 0}, {"per_page": MAX_PER_PAGE + 1},
                    {"min_duration": -1}, {"min_duration": 50, "max_duration": 10}):
@@ -252,3 +322,4 @@ def test_query_builders_quote_every_term() -> None:
     assert postgresql_tsquery(["a", "bc"], weight="A") == "'a':A | 'bc':*A"
     assert search_terms("") == [] and search_terms(" * - \" ") == []
     assert len(search_terms(" ".join(f"w{n}" for n in range(50)))) == 12
+
