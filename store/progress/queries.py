@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from store.accounts.models import Learner
@@ -158,12 +158,12 @@ def _columns(values: Any, start: int, names: tuple[str, ...]) -> Any:
     return SimpleNamespace(**dict(zip(names, values[start:start + len(names)])))
 
 
-def player_row(session: Session, seat_id: int, catalog_id: str) -> PlayerRow | None:
+def player_row(session: Session | Connection, seat_id: int, catalog_id: str) -> PlayerRow | None:
     """The seat, the course with its publisher and current package, whether the seat was
     admitted to it, and the progress row, in one statement (Core rows, no ORM entities); None
     when the seat or the course is unknown."""
-    row = session.connection().execute(_player_select(session), {"seat_id": seat_id,
-                                                                 "catalog_id": catalog_id}).first()
+    conn = session if isinstance(session, Connection) else session.connection()
+    row = conn.execute(_player_select(conn), {"seat_id": seat_id, "catalog_id": catalog_id}).first()
     if row is None:
         return None
     seat, course, version, progress = (_columns(row, start, names) for start, names in _PLAYER_SLICES)
