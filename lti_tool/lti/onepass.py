@@ -150,10 +150,13 @@ _consume_state = built_once(lambda _dialect: (
                _STATES.c.expires_at)))
 _REGISTRATIONS = LtiRegistration.__table__
 _ACCOUNTS = Account.__table__
-# Core columns, no ORM entities: the registration's columns under their own names (what
-# ``RegistrationView.of`` reads), then the deployment's status and the account's facts.
+# Core columns, no ORM entities: the registration's columns ``RegistrationView.of`` reads, under
+# their own names, then the deployment's status and the account's facts.
+_REGISTRATION_COLUMNS = ("id", "account_id", "issuer", "client_id", "auth_login_url", "auth_token_url",
+                         "auth_audience", "key_set_url", "extra_origins", "label", "needs_review")
 _registration_select = built_once(lambda _dialect: (
-    select(*_REGISTRATIONS.c, LtiDeployment.__table__.c.status.label("deployment_status"),
+    select(*(_REGISTRATIONS.c[name] for name in _REGISTRATION_COLUMNS),
+           LtiDeployment.__table__.c.status.label("deployment_status"),
            _ACCOUNTS.c.id.label("account_pk"), _ACCOUNTS.c.link_identities.label("account_link_identities"),
            _ACCOUNTS.c.annual_retake.label("account_annual_retake"))
     .select_from(LtiRegistration)

@@ -114,7 +114,8 @@ def course_info(course: Course, publisher: str, package: ContentPackage | None) 
 @dataclass(frozen=True)
 class PlayerRow:
     """What the player page reads, in one statement (``player_row``). The seat, the course and
-    the progress row are their columns as attributes (read-only snapshots, not ORM entities)."""
+    the progress row are read-only snapshots of the columns the player reads (``_PLAYER_COLUMNS``),
+    not ORM entities."""
 
     seat: Seat
     course: Course
@@ -123,13 +124,24 @@ class PlayerRow:
     progress: CourseProgress | None
 
 
-_PLAYER_TABLES = (Seat.__table__, Course.__table__, CourseContentVersion.__table__, CourseProgress.__table__)
+# The columns the player reads of each table, the primary key first (NULL: no row joined). Only
+# these: every column of a result costs the driver a description object per execution.
+_PLAYER_COLUMNS = (
+    (Seat.__table__, ("id", "learner_id", "license_type")),
+    (Course.__table__, ("id", "catalog_id", "title", "description", "language", "duration_minutes", "topics")),
+    (CourseContentVersion.__table__, ("id", "version", "scorm_version", "storage_key", "launch_href", "title",
+                                      "mastery_score", "launch_data", "completion_threshold")),
+    (CourseProgress.__table__, ("id", "seat_id", "location", "completion_status", "success_status", "score_raw",
+                                "score_min", "score_max", "score_scaled", "total_time_seconds", "session_count",
+                                "suspend_data", "cmi", "started_at", "updated_at", "completed_at", "content_id")),
+)
 
 
 def _build_player_select(_dialect: str) -> Select[Any]:
-    seat, course, version, progress = _PLAYER_TABLES
+    seat, course, version, progress = (table for table, _names in _PLAYER_COLUMNS)
+    columns = [table.c[name] for table, names in _PLAYER_COLUMNS for name in names]
     return (
-        select(*seat.c, *course.c, *version.c, *progress.c, Publisher.__table__.c.name, CourseLaunch.__table__.c.id)
+        select(*columns, Publisher.__table__.c.name, CourseLaunch.__table__.c.id)
         .select_from(seat)
         .join(course, course.c.catalog_id == bindparam("catalog_id"))
         .join(Publisher.__table__, Publisher.__table__.c.id == course.c.publisher_id)
@@ -144,10 +156,10 @@ def _build_player_select(_dialect: str) -> Select[Any]:
 _player_select = built_once(_build_player_select)
 _PLAYER_SLICES: list[tuple[int, tuple[str, ...]]] = []
 _start = 0
-for _table in _PLAYER_TABLES:
-    _PLAYER_SLICES.append((_start, tuple(_table.c.keys())))
-    _start += len(_table.c)
-del _start, _table
+for _table, _names in _PLAYER_COLUMNS:
+    _PLAYER_SLICES.append((_start, _names))
+    _start += len(_names)
+del _start, _table, _names
 
 
 def _columns(values: Any, start: int, names: tuple[str, ...]) -> Any:
