@@ -100,6 +100,24 @@ def core_connection(sessions: sessionmaker[Session], *, begin: bool = False) -> 
         yield session.connection()
 
 
+@contextmanager
+def one_statement(sessions: sessionmaker[Session], *, write: bool = False) -> Iterator[Connection]:
+    """A Core connection for exactly one statement (a hot path's INSERT … RETURNING or SELECT).
+
+    On PostgreSQL it runs in autocommit: a single statement is atomic and is its own transaction
+    there, so psycopg's BEGIN and the COMMIT (or ROLLBACK) are two round trips saved. Elsewhere
+    (SQLite, where the engine begins every transaction itself; a factory bound to a test's
+    connection) it is ``core_connection``: committed at the end when ``write``, else rolled
+    back."""
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        with bind.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        return
+    with core_connection(sessions, begin=write) as conn:
+        yield conn
+
+
 def upsert_insert(session: Session) -> Any:
     """The dialect's ``insert`` (PostgreSQL or SQLite), which offers ``on_conflict_do_*``:
     race-safe upserts in one statement instead of lookup-then-create."""

@@ -37,7 +37,7 @@ from store.base import require_aware
 from store.catalog.models import Course
 from store.content import CourseContent, CourseInfo, InvalidAnswers, QuizResult, content_for
 from store.content.queries import find_package
-from store.database import core_connection
+from store.database import one_statement
 from store.errors import InvalidInput, NotFound, StoreError
 from store.licenses.models import Seat
 from store.progress import queries, rules, scorm
@@ -197,25 +197,25 @@ def open_player(sessions: sessionmaker[Session], seat_id: int, course_catalog_id
     course without imported content plays generated demo lessons; when it is off such a course
     raises ``ContentNotAvailable`` before anything is read or written for it.
 
-    The common case is one statement on a Core connection (``queries.player_row``); anything
-    else (a check that fails, a pinned SCORM version) is read by an ORM Session in the same
-    transaction."""
-    with core_connection(sessions) as conn:
+    The common case is one statement on a Core connection (``queries.player_row``; on
+    PostgreSQL without BEGIN and ROLLBACK); anything else (a check that fails, a pinned SCORM
+    version) is read by an ORM Session."""
+    with one_statement(sessions) as conn:
         found = queries.player_row(conn, seat_id, course_catalog_id)
-        admitted = found is not None and found.launched and (learner_id is None or found.seat.learner_id == learner_id)
-        if found is not None and admitted and not _is_pinned(
-                found.info, found.progress.content_id if found.progress is not None else None):
-            return _player_course(found.seat, found.course, found.info, found.progress,
-                                  content_for(found.info, demo_content=demo_content))
-        with Session(bind=conn) as session:
-            if found is not None and admitted:
-                seat, course, info, row = found.seat, found.course, found.info, found.progress
-            else:  # the checks one by one, each with its own error
-                seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
-                row = queries.find_progress(session, seat.id, course.id)
-            content = _content(session, course.id, info, row.content_id if row is not None else None,
-                               demo_content=demo_content)
-            return _player_course(seat, course, info, row, content)
+    admitted = found is not None and found.launched and (learner_id is None or found.seat.learner_id == learner_id)
+    if found is not None and admitted and not _is_pinned(
+            found.info, found.progress.content_id if found.progress is not None else None):
+        return _player_course(found.seat, found.course, found.info, found.progress,
+                              content_for(found.info, demo_content=demo_content))
+    with sessions() as session:
+        if found is not None and admitted:
+            seat, course, info, row = found.seat, found.course, found.info, found.progress
+        else:  # the checks one by one, each with its own error
+            seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
+            row = queries.find_progress(session, seat.id, course.id)
+        content = _content(session, course.id, info, row.content_id if row is not None else None,
+                           demo_content=demo_content)
+        return _player_course(seat, course, info, row, content)
 
 
 # ---------------------------------------------------------------- writing
