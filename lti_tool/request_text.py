@@ -62,9 +62,10 @@ def _check_pairs(pairs: list[tuple[str, str]], what: str) -> None:
     for key, value in pairs:
         if has_invalid_text(key):
             raise RequestTextError("invalid_text", f"a {what} name {text_problem(key)}")
-        error = _invalid(f"{what} {key!r}", value)
-        if error is not None:
-            raise error
+        if has_invalid_text(value):  # the message (and its field name) only for a refusal
+            error = _invalid(f"{what} {key!r}", value)
+            if error is not None:
+                raise error
 
 
 def _strict_pairs(raw: bytes, what: str) -> list[tuple[str, str]]:

@@ -13,11 +13,12 @@ turning off.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, create_engine, delete, event, select, tuple_
+from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, select, tuple_
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,6 +84,40 @@ def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
 
 
+@contextmanager
+def core_connection(sessions: sessionmaker[Session], *, begin: bool = False) -> Iterator[Connection]:
+    """A Core connection of the engine a session factory is bound to, for a hot path's short
+    transaction without an ORM Session around it (a read factory's engine begins SQLite
+    transactions DEFERRED). ``begin``: committed at the end (rolled back on an exception), as
+    ``sessions.begin()``; else rolled back at the end, as a read ``Session``. A factory bound to
+    something else than an engine (a test's connection) runs it in a Session of its own."""
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Engine):
+        with (bind.begin() if begin else bind.connect()) as conn:
+            yield conn
+        return
+    with (sessions.begin() if begin else sessions()) as session:
+        yield session.connection()
+
+
+@contextmanager
+def one_statement(sessions: sessionmaker[Session], *, write: bool = False) -> Iterator[Connection]:
+    """A Core connection for exactly one statement (a hot path's INSERT … RETURNING or SELECT).
+
+    On PostgreSQL it runs in autocommit: a single statement is atomic and is its own transaction
+    there, so psycopg's BEGIN and the COMMIT (or ROLLBACK) are two round trips saved. Elsewhere
+    (SQLite, where the engine begins every transaction itself; a factory bound to a test's
+    connection) it is ``core_connection``: committed at the end when ``write``, else rolled
+    back."""
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        with bind.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        return
+    with core_connection(sessions, begin=write) as conn:
+        yield conn
+
+
 def upsert_insert(session: Session) -> Any:
     """The dialect's ``insert`` (PostgreSQL or SQLite), which offers ``on_conflict_do_*``:
     race-safe upserts in one statement instead of lookup-then-create."""
@@ -98,14 +133,14 @@ def dialect_insert(dialect_name: str) -> Any:
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
-def built_once(build: Callable[[str], T]) -> Callable[[Session], T]:
+def built_once(build: Callable[[str], T]) -> Callable[[Session | Connection], T]:
     """A hot path's statement, built once per dialect with bind parameters (executed with a dict
     of values): no statement is built per request, and SQLAlchemy finds its compiled form in its
-    cache at once."""
+    cache at once. Takes the Session or the Core Connection it runs on."""
     built: dict[str, T] = {}
 
-    def statement(session: Session) -> T:
-        name = session.get_bind().dialect.name
+    def statement(session: Session | Connection) -> T:
+        name = (session.dialect if isinstance(session, Connection) else session.get_bind().dialect).name
         found = built.get(name)
         if found is None:
             found = built[name] = build(name)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from functools import lru_cache
 
 from flask import Response, g, session
 from sqlalchemy import select
@@ -100,12 +101,9 @@ class FramePolicy:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if response.mimetype != "text/html":
             return response
-        directives = parse_policy(BASE_POLICY)
-        directives.update(parse_policy(response.headers.get("Content-Security-Policy", "")))
-        if "frame-ancestors" not in directives:
-            directives["frame-ancestors"] = " ".join(self._sources(response.status_code))
-        response.headers["Content-Security-Policy"] = "; ".join(f"{name} {value}".strip()
-                                                                for name, value in directives.items())
+        view_policy = response.headers.get("Content-Security-Policy", "")
+        frame_ancestors = None if _names_frame_ancestors(view_policy) else " ".join(self._sources(response.status_code))
+        response.headers["Content-Security-Policy"] = _merged_policy(view_policy, frame_ancestors)
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
@@ -116,6 +114,26 @@ class FramePolicy:
         if isinstance(registration_id, int):
             return ("'self'", *self.origins_for_registration(registration_id))
         return ("*",) if status >= 400 else ("'self'",)
+
+
+# The merged header is a pure function of the view's policy and the frame-ancestors sources: made
+# once per distinct pair, not parsed and joined again on every response.
+@lru_cache(maxsize=1024)
+def _names_frame_ancestors(view_policy: str) -> bool:
+    directives = parse_policy(BASE_POLICY)
+    directives.update(parse_policy(view_policy))
+    return "frame-ancestors" in directives
+
+
+@lru_cache(maxsize=1024)
+def _merged_policy(view_policy: str, frame_ancestors: str | None) -> str:
+    """The base policy merged with the view's own directives; ``frame_ancestors`` added when the
+    view named none."""
+    directives = parse_policy(BASE_POLICY)
+    directives.update(parse_policy(view_policy))
+    if "frame-ancestors" not in directives and frame_ancestors is not None:
+        directives["frame-ancestors"] = frame_ancestors
+    return "; ".join(f"{name} {value}".strip() for name, value in directives.items())
 
 
 def parse_policy(policy: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool.lti.errors import bad_request
 from lti_tool.lti.models import LtiLaunch, LtiLoginState, LtiRegistration, LtiUsedNonce, WebSession
 from lti_tool.lti.tool_conf import RegistrationView, find_registration
-from store.database import built_once, delete_in_batches
+from store.database import built_once, delete_in_batches, one_statement
 
 MAX_PARAM_CHARS = 4000
 STATE_COOKIE_PREFIX = "lti1p3-state-"
@@ -162,8 +162,8 @@ _REMEMBERED_MAX = 1_000
 
 def _store_state_if_unchanged(sessions: sessionmaker[Session], registration: RegistrationView,
                               row: dict[str, object]) -> bool:
-    with sessions.begin() as session:
-        inserted = session.execute(_state_insert_if_unchanged(session), {
+    with one_statement(sessions, write=True) as conn:  # no ORM Session; on PostgreSQL no BEGIN/COMMIT
+        inserted = conn.execute(_state_insert_if_unchanged(conn), {
             **row, "registration_id": registration.id, "issuer": registration.issuer,
             "client_id": registration.client_id, "auth_login_url": registration.auth_login_url,
             "needs_review": registration.needs_review,

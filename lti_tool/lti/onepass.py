@@ -122,13 +122,23 @@ def _consume_login(session: Session, state: str, now: datetime) -> LoginBinding:
     return LoginBinding(*row)
 
 
+@dataclass(frozen=True)
+class _AccountFacts:
+    """What the launch and the seat engine read of the account (its columns, no ORM entity)."""
+
+    id: int
+    link_identities: bool
+    annual_retake: bool
+
+
 def _registration_and_account(session: Session, registration_id: int,
-                              deployment_id: str) -> tuple[RegistrationView, Account]:
-    row = session.execute(_registration_select(session), {"registration_id": registration_id,
-                                                          "deployment_id": deployment_id}).first()
-    if row is None or row.status != "active":
+                              deployment_id: str) -> tuple[RegistrationView, _AccountFacts]:
+    row = session.connection().execute(_registration_select(session), {"registration_id": registration_id,
+                                                                       "deployment_id": deployment_id}).first()
+    if row is None or row.deployment_status != "active":
         raise _Decline("registration removed, or deployment unknown or not active")
-    return RegistrationView.of(row.LtiRegistration), row.Account
+    return (RegistrationView.of(row),
+            _AccountFacts(row.account_pk, bool(row.account_link_identities), bool(row.account_annual_retake)))
 
 
 _STATES = LtiLoginState.__table__
@@ -138,8 +148,17 @@ _consume_state = built_once(lambda _dialect: (
            _STATES.c.expires_at > bindparam("now", type_=_STATES.c.expires_at.type))
     .returning(_STATES.c.state, _STATES.c.nonce, _STATES.c.registration_id, _STATES.c.created_at,
                _STATES.c.expires_at)))
+_REGISTRATIONS = LtiRegistration.__table__
+_ACCOUNTS = Account.__table__
+# Core columns, no ORM entities: the registration's columns ``RegistrationView.of`` reads, under
+# their own names, then the deployment's status and the account's facts.
+_REGISTRATION_COLUMNS = ("id", "account_id", "issuer", "client_id", "auth_login_url", "auth_token_url",
+                         "auth_audience", "key_set_url", "extra_origins", "label", "needs_review")
 _registration_select = built_once(lambda _dialect: (
-    select(LtiRegistration, Account, LtiDeployment.status)
+    select(*(_REGISTRATIONS.c[name] for name in _REGISTRATION_COLUMNS),
+           LtiDeployment.__table__.c.status.label("deployment_status"),
+           _ACCOUNTS.c.id.label("account_pk"), _ACCOUNTS.c.link_identities.label("account_link_identities"),
+           _ACCOUNTS.c.annual_retake.label("account_annual_retake"))
     .select_from(LtiRegistration)
     .join(LtiDeployment, and_(LtiDeployment.registration_id == LtiRegistration.id,
                               LtiDeployment.deployment_id == bindparam("deployment_id")))
@@ -161,7 +180,7 @@ def _remembered_key(registration: RegistrationView):  # type: ignore[no-untyped-
 
 
 def _open_course(session: Session, settings: Settings, verified: VerifiedLaunch, recorded: RecordedLaunch,
-                 account: Account, now: datetime) -> CourseOpening:
+                 account: _AccountFacts, now: datetime) -> CourseOpening:
     """``service.open_course`` for a learner (no admin confirmation), in this transaction."""
     intent = verified.intent
     assert intent.catalog_id is not None and intent.license_type is not None
@@ -171,7 +190,8 @@ def _open_course(session: Session, settings: Settings, verified: VerifiedLaunch,
     if loaded is not None and not loaded.has_package and not settings.demo_content:
         raise _Decline("no content to play: the step-by-step path says so")
     request = ClaimRequest(account.id, intent.license_type, intent.catalog_id, verified.identity)
-    result = claim_for_learner(session, account, recorded.learner_id, request, now, loaded=loaded)
+    result = claim_for_learner(session, account, recorded.learner_id, request, now,  # type: ignore[arg-type]
+                               loaded=loaded)
     title = loaded.title if loaded is not None else None
     base = (recorded.id, account.id, recorded.learner_id, intent.catalog_id, intent.license_type)
     if not result.ok:

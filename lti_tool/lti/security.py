@@ -16,7 +16,9 @@ ever rejects.
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +26,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
+from jwt.algorithms import RSAAlgorithm
+from jwt.api_jws import PyJWS
 from jwt.exceptions import InvalidKeyError, InvalidSignatureError, PyJWKError, PyJWTError
+from jwt.warnings import InsecureKeyLengthWarning
 
 from lti_tool.lti import claims
 from lti_tool.lti.errors import LaunchError, bad_request, unauthorized
@@ -76,24 +81,49 @@ class VerifiedToken:
         return float(self.body["exp"])
 
 
-def parse_unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and body of a JWT without checking anything; 400 when it is not a JWT."""
+@dataclass(frozen=True)
+class _Parsed:
+    """A JWT taken apart once: its header and body (unverified) and what its signature covers."""
+
+    header: dict[str, Any]
+    body: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+_JWS = PyJWS()
+_RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
+
+
+def _parse(id_token: str) -> _Parsed:
+    """The token parsed once (PyJWS's own segment, base64url and header checks, then the body as a
+    JSON object, as ``jwt.decode`` does); 400 when it is not a JWT."""
     if not id_token or len(id_token) > MAX_ID_TOKEN_CHARS:
         raise bad_request("malformed_token", "The id_token is empty or too large to be an LTI launch token.")
     try:
-        header = jwt.get_unverified_header(id_token)
-        body = jwt.decode(id_token, options={"verify_signature": False})
+        decoded = _JWS.decode_complete(id_token, options={"verify_signature": False})
+        try:
+            body = json.loads(decoded["payload"])
+        except (ValueError, RecursionError) as exc:
+            raise jwt.DecodeError(f"Invalid payload string: {exc}") from exc
+        if not isinstance(body, dict):
+            raise jwt.DecodeError("Invalid payload string: must be a json object")
     except PyJWTError as exc:
         raise bad_request("malformed_token", f"The id_token is not a well-formed JWT ({exc}).") from exc
-    if not isinstance(body, dict):
-        raise bad_request("malformed_token", "The id_token body is not a JSON object.")
+    header = decoded["header"]
     # The input rule (store.text): no NUL or surrogate in any claim, before any claim is used.
     problem = find_invalid_text(header, "header") or find_invalid_text(body)
     if problem is not None:
         raise bad_request("invalid_text", f"The launch token holds text this tool cannot accept: claim {problem}.",
                           "Ask the LMS administrator to check the user's and the course's names and the link's "
                           "custom parameters for broken characters.")
-    return header, body
+    return _Parsed(header, body, id_token.encode("utf-8").rsplit(b".", 1)[0], decoded["signature"])
+
+
+def parse_unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and body of a JWT without checking anything; 400 when it is not a JWT."""
+    parsed = _parse(id_token)
+    return parsed.header, parsed.body
 
 
 def _number(body: Mapping[str, Any], name: str, required: bool) -> float | None:
@@ -189,6 +219,29 @@ def check_header(header: Mapping[str, Any]) -> str:
 
 
 def verify_signature(id_token: str, jwk: Mapping[str, Any]) -> None:
+    _verify_parsed(_parse(id_token), jwk)
+
+
+# Public keys made from platform JWKs, by the JWK's content: a JWK's RSA numbers are turned into
+# a key object once per process, not per launch (the same JWK always makes the same key).
+_public_keys: dict[str, Any] = {}
+_PUBLIC_KEYS_MAX = 256
+
+
+def _public_key(jwk: Mapping[str, Any]) -> Any:
+    cache_key = json.dumps(jwk, sort_keys=True, default=str)
+    key = _public_keys.get(cache_key)
+    if key is None:
+        key = jwt.PyJWK(dict(jwk), algorithm=ALLOWED_ALG).key
+        if len(_public_keys) >= _PUBLIC_KEYS_MAX:
+            _public_keys.clear()
+        _public_keys[cache_key] = key
+    return key
+
+
+def _verify_parsed(parsed: _Parsed, jwk: Mapping[str, Any]) -> None:
+    """The RS256 signature of the parsed token with ``jwk`` (what ``jwt.decode`` checks with
+    ``algorithms=["RS256"]``, without parsing the token again)."""
     if jwk.get("kty") != "RSA" or jwk.get("alg", ALLOWED_ALG) != ALLOWED_ALG or jwk.get("use", "sig") != "sig":
         raise unauthorized(
             "unusable_key",
@@ -196,12 +249,14 @@ def verify_signature(id_token: str, jwk: Mapping[str, Any]) -> None:
             f"(kty={jwk.get('kty')!r}, alg={jwk.get('alg')!r}, use={jwk.get('use')!r}).",
         )
     try:
-        key = jwt.PyJWK(dict(jwk), algorithm=ALLOWED_ALG).key
-        jwt.decode(
-            id_token, key=key, algorithms=[ALLOWED_ALG],
-            options={"verify_signature": True, "verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                     "verify_aud": False, "verify_iss": False, "verify_sub": False, "verify_jti": False},
-        )
+        if parsed.header.get("alg") != ALLOWED_ALG:
+            raise jwt.InvalidAlgorithmError("The specified alg value is not allowed")
+        key = _RS256.prepare_key(_public_key(jwk))
+        short = _RS256.check_key_length(key)
+        if short:
+            warnings.warn(short, InsecureKeyLengthWarning, stacklevel=2)
+        if not _RS256.verify(parsed.signing_input, key, parsed.signature):
+            raise InvalidSignatureError("Signature verification failed")
     except InvalidSignatureError as exc:
         raise unauthorized(
             "bad_signature",
@@ -270,7 +325,8 @@ def check_message(body: Mapping[str, Any]) -> None:
 def verify_id_token(id_token: str, expected: Expected, login: LoginBinding, now: datetime, leeway: int,
                     resolve_key: KeyResolver) -> VerifiedToken:
     """All checks; returns the verified token or raises LaunchError (nothing written)."""
-    header, body = parse_unverified(id_token)
+    parsed = _parse(id_token)
+    header, body = parsed.header, parsed.body
     kid = check_header(header)
     iss = body.get("iss")
     if iss != expected.issuer:
@@ -286,7 +342,7 @@ def verify_id_token(id_token: str, expected: Expected, login: LoginBinding, now:
         raise unauthorized("nonce_mismatch", "The launch token's nonce is not the one issued for this login.",
                            "The token belongs to another login; launch again from the LMS.")
     check_times(body, now, leeway, login.created_at)
-    verify_signature(id_token, resolve_key(kid))
+    _verify_parsed(parsed, resolve_key(kid))
     check_message(body)
     return VerifiedToken(header, body)
 

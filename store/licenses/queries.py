@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
@@ -137,14 +138,22 @@ class CourseAndSeats:
     title: str
     has_package: bool  # the course has a current imported content version
     seats: list[rules.SeatFacts]
-    seat_rows: dict[int, Seat]  # the seats themselves, by id (a reused seat needs no second read)
+    seat_rows: dict[int, Seat]  # the seats' columns, by id (a reused seat needs no second read)
+
+
+# The seat columns a launch's decision and its seat view read (``_seat_facts``, the service's
+# ``_view``), the primary key first (NULL: no seat joined).
+_SEAT_COLUMNS = ("id", "license_type", "course_pk", "attempt", "occupied_at", "expires_at", "lot_id",
+                 "subscription_id", "price_cents")
 
 
 def _build_course_and_seats(_dialect: str) -> Select[Any]:
+    seat = Seat.__table__
     return (
         select(Course.id, Course.title, Course.is_plus, Course.status, Course.ppu_price_cents,
-               func.coalesce(Bundle.is_subscription_only, False), CourseContentVersion.id, Seat,
-               PlusSubscription.started_at, PlusSubscription.current_period_end)
+               func.coalesce(Bundle.is_subscription_only, False), CourseContentVersion.id,
+               PlusSubscription.started_at, PlusSubscription.current_period_end,
+               *(seat.c[name] for name in _SEAT_COLUMNS))
         .select_from(Course)
         .outerjoin(Bundle, Bundle.id == Course.bundle_id)
         .outerjoin(CourseContentVersion, and_(CourseContentVersion.course_pk == Course.id,
@@ -163,17 +172,18 @@ def course_and_seat_facts(session: Session, account_id: int, learner_id: int, ca
                           now: datetime) -> CourseAndSeats | None:
     """``find_course_facts``, whether the course has imported content and ``learner_seat_facts``
     (without identity linking) in one statement: the course row joined to the learner's seats
-    that could cover it. None for an unknown course."""
-    rows = session.execute(_course_and_seats(session), {"account_id": account_id, "learner_id": learner_id,
-                                                        "catalog_id": catalog_id}).all()
+    that could cover it (read as Core columns: each seat a snapshot of ``_SEAT_COLUMNS``, not an
+    ORM entity). None for an unknown course."""
+    rows = session.connection().execute(_course_and_seats(session), {
+        "account_id": account_id, "learner_id": learner_id, "catalog_id": catalog_id}).all()
     if not rows:
         return None
     pk, title, is_plus, status, price, sub_only, package_id = rows[0][:7]
     course = rules.CourseFacts(id=pk, is_plus=bool(is_plus), status=status, is_subscription_only_bundle=bool(sub_only),
                                ppu_price_cents=price)
-    seats = [_seat_facts(row[7], row[8], row[9], now) for row in rows if row[7] is not None]
-    return CourseAndSeats(course, title, package_id is not None, seats,
-                          {row[7].id: row[7] for row in rows if row[7] is not None})
+    seat_rows = {row[9]: SimpleNamespace(**dict(zip(_SEAT_COLUMNS, row[9:]))) for row in rows if row[9] is not None}
+    seats = [_seat_facts(seat_rows[row[9]], row[7], row[8], now) for row in rows if row[9] is not None]
+    return CourseAndSeats(course, title, package_id is not None, seats, seat_rows)
 
 
 def latest_seat_in_scope(facts: list[rules.SeatFacts], license_type: str, course_pk: int) -> rules.SeatFacts | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -359,9 +359,17 @@ def _new_ppu_seat(session: Session, account: Account, holder: _Holder, course: r
     return seat
 
 
+_SEAT_COLUMNS = ("account_id", "learner_id", "person_id", "license_type", "scope", "course_pk", "subscription_id",
+                 "lot_id", "attempt", "occupied_at", "expires_at", "price_cents")
+_seat_insert = built_once(lambda _dialect: insert(Seat.__table__).values(binds(Seat.__table__, *_SEAT_COLUMNS))
+                          .returning(Seat.__table__.c.id))
+
+
 def _insert_seat(session: Session, seat: Seat) -> Seat:
-    session.add(seat)
-    session.flush()  # IntegrityError here = a concurrent launch of the same learner won
+    """The seat row inserted with one built-once statement (no unit-of-work flush); ``seat``
+    gets its id. IntegrityError here = a concurrent launch of the same learner won."""
+    seat.id = session.execute(_seat_insert(session), {name: getattr(seat, name) for name in _SEAT_COLUMNS}
+                              ).scalar_one()
     return seat
 
 

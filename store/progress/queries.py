@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from store.accounts.models import Learner
@@ -112,7 +113,9 @@ def course_info(course: Course, publisher: str, package: ContentPackage | None) 
 
 @dataclass(frozen=True)
 class PlayerRow:
-    """What the player page reads, in one statement (``player_row``)."""
+    """What the player page reads, in one statement (``player_row``). The seat, the course and
+    the progress row are read-only snapshots of the columns the player reads (``_PLAYER_COLUMNS``),
+    not ORM entities."""
 
     seat: Seat
     course: Course
@@ -121,31 +124,62 @@ class PlayerRow:
     progress: CourseProgress | None
 
 
+# The columns the player reads of each table, the primary key first (NULL: no row joined). Only
+# these: every column of a result costs the driver a description object per execution.
+_PLAYER_COLUMNS = (
+    (Seat.__table__, ("id", "learner_id", "license_type")),
+    (Course.__table__, ("id", "catalog_id", "title", "description", "language", "duration_minutes", "topics")),
+    (CourseContentVersion.__table__, ("id", "version", "scorm_version", "storage_key", "launch_href", "title",
+                                      "mastery_score", "launch_data", "completion_threshold")),
+    (CourseProgress.__table__, ("id", "seat_id", "location", "completion_status", "success_status", "score_raw",
+                                "score_min", "score_max", "score_scaled", "total_time_seconds", "session_count",
+                                "suspend_data", "cmi", "started_at", "updated_at", "completed_at", "content_id")),
+)
+
+
 def _build_player_select(_dialect: str) -> Select[Any]:
+    seat, course, version, progress = (table for table, _names in _PLAYER_COLUMNS)
+    columns = [table.c[name] for table, names in _PLAYER_COLUMNS for name in names]
     return (
-        select(Seat, Course, Publisher.name, CourseContentVersion, CourseLaunch.id, CourseProgress)
-        .select_from(Seat)
-        .join(Course, Course.catalog_id == bindparam("catalog_id"))
-        .join(Publisher, Publisher.id == Course.publisher_id)
-        .outerjoin(CourseContentVersion, and_(CourseContentVersion.course_pk == Course.id,
-                                              CourseContentVersion.is_current.is_(True)))
-        .outerjoin(CourseLaunch, and_(CourseLaunch.seat_id == Seat.id, CourseLaunch.course_pk == Course.id))
-        .outerjoin(CourseProgress, and_(CourseProgress.seat_id == Seat.id, CourseProgress.course_pk == Course.id))
-        .where(Seat.id == bindparam("seat_id"))
+        select(*columns, Publisher.__table__.c.name, CourseLaunch.__table__.c.id)
+        .select_from(seat)
+        .join(course, course.c.catalog_id == bindparam("catalog_id"))
+        .join(Publisher.__table__, Publisher.__table__.c.id == course.c.publisher_id)
+        .outerjoin(version, and_(version.c.course_pk == course.c.id, version.c.is_current.is_(True)))
+        .outerjoin(CourseLaunch.__table__, and_(CourseLaunch.__table__.c.seat_id == seat.c.id,
+                                                CourseLaunch.__table__.c.course_pk == course.c.id))
+        .outerjoin(progress, and_(progress.c.seat_id == seat.c.id, progress.c.course_pk == course.c.id))
+        .where(seat.c.id == bindparam("seat_id"))
     )
 
 
 _player_select = built_once(_build_player_select)
+_PLAYER_SLICES: list[tuple[int, tuple[str, ...]]] = []
+_start = 0
+for _table, _names in _PLAYER_COLUMNS:
+    _PLAYER_SLICES.append((_start, _names))
+    _start += len(_names)
+del _start, _table, _names
 
 
-def player_row(session: Session, seat_id: int, catalog_id: str) -> PlayerRow | None:
+def _columns(values: Any, start: int, names: tuple[str, ...]) -> Any:
+    """One table's part of the row as an object with its columns as attributes; None for an
+    outer-joined table with no row (its primary key is NULL)."""
+    if values[start] is None:
+        return None
+    return SimpleNamespace(**dict(zip(names, values[start:start + len(names)])))
+
+
+def player_row(session: Session | Connection, seat_id: int, catalog_id: str) -> PlayerRow | None:
     """The seat, the course with its publisher and current package, whether the seat was
-    admitted to it, and the progress row, in one statement; None when the seat or the course is
-    unknown."""
-    row = session.execute(_player_select(session), {"seat_id": seat_id, "catalog_id": catalog_id}).first()
+    admitted to it, and the progress row, in one statement (Core rows, no ORM entities); None
+    when the seat or the course is unknown."""
+    conn = session if isinstance(session, Connection) else session.connection()
+    row = conn.execute(_player_select(conn), {"seat_id": seat_id, "catalog_id": catalog_id}).first()
     if row is None:
         return None
-    seat, course, publisher, version, launch_id, progress = row
+    seat, course, version, progress = (_columns(row, start, names) for start, names in _PLAYER_SLICES)
+    publisher, launch_id = row[-2], row[-1]
     package = package_of(version) if version is not None else None
     return PlayerRow(seat, course, course_info(course, publisher, package), launch_id is not None, progress)
 

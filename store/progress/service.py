@@ -37,6 +37,7 @@ from store.base import require_aware
 from store.catalog.models import Course
 from store.content import CourseContent, CourseInfo, InvalidAnswers, QuizResult, content_for
 from store.content.queries import find_package
+from store.database import one_statement
 from store.errors import InvalidInput, NotFound, StoreError
 from store.licenses.models import Seat
 from store.progress import queries, rules, scorm
@@ -166,15 +167,26 @@ def _admit(session: Session, seat_id: int, course_catalog_id: str, learner_id: i
     return seat, course, info
 
 
+def _is_pinned(info: CourseInfo, content_id: int | None) -> bool:
+    """Whether a progress row plays a SCORM version other than the course's current content."""
+    return content_id is not None and (info.package is None or info.package.id != content_id)
+
+
 def _content(session: Session, course_pk: int, info: CourseInfo, content_id: int | None, *,
              demo_content: bool) -> CourseContent:
     """What a progress row plays: its pinned SCORM version, else the course's current content
     (``ContentNotAvailable`` when there is none: no imported package, demo content off)."""
-    if content_id is not None and (info.package is None or info.package.id != content_id):
-        pinned = find_package(session, content_id, course_pk)
+    if _is_pinned(info, content_id):
+        pinned = find_package(session, content_id, course_pk)  # type: ignore[arg-type]
         if pinned is not None:
             return content_for(replace(info, package=pinned), demo_content=demo_content)
     return content_for(info, demo_content=demo_content)
+
+
+def _player_course(seat: Any, course: Any, info: CourseInfo, row: Any, content: CourseContent) -> PlayerCourse:
+    progress = (queries.view_of(row, course.catalog_id, seat.learner_id) if row is not None
+                else ProgressView(seat.id, course.catalog_id, seat.learner_id))
+    return PlayerCourse(seat.id, seat.learner_id, seat.license_type, info, content, progress)
 
 
 def open_player(sessions: sessionmaker[Session], seat_id: int, course_catalog_id: str, *, demo_content: bool,
@@ -183,19 +195,27 @@ def open_player(sessions: sessionmaker[Session], seat_id: int, course_catalog_id
 
     ``demo_content`` (every use case here takes it: the ``DEMO_CONTENT`` setting): whether a
     course without imported content plays generated demo lessons; when it is off such a course
-    raises ``ContentNotAvailable`` before anything is read or written for it."""
+    raises ``ContentNotAvailable`` before anything is read or written for it.
+
+    The common case is one statement on a Core connection (``queries.player_row``; on
+    PostgreSQL without BEGIN and ROLLBACK); anything else (a check that fails, a pinned SCORM
+    version) is read by an ORM Session."""
+    with one_statement(sessions) as conn:
+        found = queries.player_row(conn, seat_id, course_catalog_id)
+    admitted = found is not None and found.launched and (learner_id is None or found.seat.learner_id == learner_id)
+    if found is not None and admitted and not _is_pinned(
+            found.info, found.progress.content_id if found.progress is not None else None):
+        return _player_course(found.seat, found.course, found.info, found.progress,
+                              content_for(found.info, demo_content=demo_content))
     with sessions() as session:
-        found = queries.player_row(session, seat_id, course_catalog_id)
-        if found is not None and found.launched and (learner_id is None or found.seat.learner_id == learner_id):
+        if found is not None and admitted:
             seat, course, info, row = found.seat, found.course, found.info, found.progress
         else:  # the checks one by one, each with its own error
             seat, course, info = _admit(session, seat_id, course_catalog_id, learner_id)
             row = queries.find_progress(session, seat.id, course.id)
-        progress = (queries.view_of(row, course.catalog_id, seat.learner_id) if row is not None
-                    else ProgressView(seat.id, course.catalog_id, seat.learner_id))
         content = _content(session, course.id, info, row.content_id if row is not None else None,
                            demo_content=demo_content)
-        return PlayerCourse(seat.id, seat.learner_id, seat.license_type, info, content, progress)
+        return _player_course(seat, course, info, row, content)
 
 
 # ---------------------------------------------------------------- writing
