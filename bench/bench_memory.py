@@ -45,10 +45,10 @@ def _track(name: str, served: Served, endpoints: ToolEndpoints, platform: Platfo
     readings: list[dict[int, int]] = []
     failures = 0
     for part in range(SLICES):
-        launches: list[Callable[[], object]] = [
+        batch: list[Callable[[], object]] = [
             lambda i=i: launch_learner(transport, platform.platform, endpoints, Jar(), sub=f"{name}-{part}-{i}",
                                        custom=CUSTOM) for i in range(per_slice)]
-        failures += run_phase(f"{name} {part}", launches, CONCURRENCY, served.cpu_seconds).failures  # type: ignore[arg-type]
+        failures += run_phase(f"{name} {part}", batch, CONCURRENCY, served.cpu_seconds).failures  # type: ignore[arg-type]
         readings.append(tree_rss_kib(served.process.pid))
     half, end = readings[SLICES // 2 - 1], readings[-1]
     peak = max(end.values(), default=0)
