@@ -415,6 +415,27 @@ def _rank(dialect: str, terms: list[str]) -> _Ranked:
     )
 
 
+def course_ranking(dialect: str, terms: list[str]) -> _Ranked:
+    """The catalog search's matching and order for callers that add their own conditions on
+    ``courses`` (an account's licensed courses): a FROM clause ending in ``courses``, the match
+    condition and the order (title hits first, then relevance, then title), the same ranking
+    as :func:`search_courses`. No words: every course in title order."""
+    word_terms = [term for term in terms if not has_cjk(term)]
+    if not word_terms:
+        return _rank(dialect, terms)
+    if dialect not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"course search does not support the {dialect} database")
+    cjk_terms = [term for term in terms if has_cjk(term)]
+    hits = (_sqlite_hits if dialect == "sqlite" else _postgresql_hits)(word_terms)
+    courses = Course.__table__
+    title_hit = or_(hits.title_hit, *(courses.c.title.contains(term, autoescape=True) for term in cjk_terms))
+    return _Ranked(
+        source=hits.source.join(courses, courses.c.id == hits.pk),
+        match=and_(hits.match, *(_contains_anywhere(term) for term in cjk_terms)),
+        order_by=(title_hit.desc(), hits.score_order(hits.score), *_title_order(dialect)),
+    )
+
+
 def has_cjk(term: str) -> bool:
     """Whether ``term`` has a Chinese, Japanese or Korean character."""
     return any(

@@ -108,9 +108,9 @@ def search_licensed_courses(session: Session, account_id: int, now: datetime, qu
     held = holdings.held_license_types(session, account_id, now)
     condition = holdings.deliverable_condition(account_id, now, license_type)
     # The catalog's own search (terms parsed safely, FTS5 / tsvector ranking).
-    ranked = catalog_queries._rank(session.get_bind().dialect.name, catalog_queries.search_terms(query))
+    ranked = catalog_queries.course_ranking(session.get_bind().dialect.name, catalog_queries.search_terms(query))
     where = and_(ranked.match, condition)
-    total = session.execute(select(func.count()).select_from(ranked.count_source).where(where)).scalar_one()
+    total = session.execute(select(func.count()).select_from(ranked.source).where(where)).scalar_one()
     page = min(page, max(1, math.ceil(total / per_page)))
     rows: list[Row[Any]] = []
     if total:
