@@ -13,9 +13,10 @@ turning off.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, select, tuple_
@@ -116,6 +117,15 @@ def one_statement(sessions: sessionmaker[Session], *, write: bool = False) -> It
         return
     with core_connection(sessions, begin=write) as conn:
         yield conn
+
+
+def column_snapshot(values: Sequence[Any], start: int, names: Sequence[str]) -> SimpleNamespace | None:
+    """One table's columns of a Core row (``values[start:start + len(names)]``, its primary key
+    first) as a read-only object with the columns as attributes, for hot paths that skip ORM
+    entities; None when an outer-joined table had no row (its primary key is NULL)."""
+    if values[start] is None:
+        return None
+    return SimpleNamespace(**dict(zip(names, values[start:start + len(names)])))
 
 
 def upsert_insert(session: Session) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
@@ -15,7 +14,7 @@ from store.accounts.linking import person_learner_ids
 from store.accounts.models import Learner
 from store.catalog.models import Bundle, Course
 from store.content.models import CourseContentVersion
-from store.database import built_once
+from store.database import built_once, column_snapshot
 from store.errors import NotFound
 from store.licenses import rules
 from store.licenses.models import CourseLaunch, PlusSubscription, PpuConfig, Seat, VolumeLot
@@ -181,7 +180,7 @@ def course_and_seat_facts(session: Session, account_id: int, learner_id: int, ca
     pk, title, is_plus, status, price, sub_only, package_id = rows[0][:7]
     course = rules.CourseFacts(id=pk, is_plus=bool(is_plus), status=status, is_subscription_only_bundle=bool(sub_only),
                                ppu_price_cents=price)
-    seat_rows = {row[9]: SimpleNamespace(**dict(zip(_SEAT_COLUMNS, row[9:]))) for row in rows if row[9] is not None}
+    seat_rows = {row[9]: column_snapshot(row, 9, _SEAT_COLUMNS) for row in rows if row[9] is not None}
     seats = [_seat_facts(seat_rows[row[9]], row[7], row[8], now) for row in rows if row[9] is not None]
     return CourseAndSeats(course, title, package_id is not None, seats, seat_rows)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, bindparam, func, select
@@ -18,7 +17,7 @@ from store.catalog.models import Course, Publisher
 from store.content import ContentPackage, CourseInfo
 from store.content.models import CourseContentVersion
 from store.content.queries import current_package, package_of
-from store.database import built_once
+from store.database import built_once, column_snapshot
 from store.licenses.models import CourseLaunch, Seat
 from store.progress.models import CourseProgress
 from store.progress.rules import ProgressState
@@ -162,14 +161,6 @@ for _table, _names in _PLAYER_COLUMNS:
 del _start, _table, _names
 
 
-def _columns(values: Any, start: int, names: tuple[str, ...]) -> Any:
-    """One table's part of the row as an object with its columns as attributes; None for an
-    outer-joined table with no row (its primary key is NULL)."""
-    if values[start] is None:
-        return None
-    return SimpleNamespace(**dict(zip(names, values[start:start + len(names)])))
-
-
 def player_row(session: Session | Connection, seat_id: int, catalog_id: str) -> PlayerRow | None:
     """The seat, the course with its publisher and current package, whether the seat was
     admitted to it, and the progress row, in one statement (Core rows, no ORM entities); None
@@ -178,7 +169,7 @@ def player_row(session: Session | Connection, seat_id: int, catalog_id: str) -> 
     row = conn.execute(_player_select(conn), {"seat_id": seat_id, "catalog_id": catalog_id}).first()
     if row is None:
         return None
-    seat, course, version, progress = (_columns(row, start, names) for start, names in _PLAYER_SLICES)
+    seat, course, version, progress = (column_snapshot(row, start, names) for start, names in _PLAYER_SLICES)
     publisher, launch_id = row[-2], row[-1]
     package = package_of(version) if version is not None else None
     return PlayerRow(seat, course, course_info(course, publisher, package), launch_id is not None, progress)
