@@ -102,7 +102,8 @@ class FramePolicy:
         if response.mimetype != "text/html":
             return response
         view_policy = response.headers.get("Content-Security-Policy", "")
-        frame_ancestors = None if _names_frame_ancestors(view_policy) else " ".join(self._sources(response.status_code))
+        frame_ancestors = (None if "frame-ancestors" in _directives(view_policy)
+                           else " ".join(self._sources(response.status_code)))
         response.headers["Content-Security-Policy"] = _merged_policy(view_policy, frame_ancestors)
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
@@ -119,20 +120,20 @@ class FramePolicy:
 # The merged header is a pure function of the view's policy and the frame-ancestors sources: made
 # once per distinct pair, not parsed and joined again on every response.
 @lru_cache(maxsize=1024)
-def _names_frame_ancestors(view_policy: str) -> bool:
+def _directives(view_policy: str) -> dict[str, str]:
+    """The base policy's directives updated with the view's own (cached: callers only read it)."""
     directives = parse_policy(BASE_POLICY)
     directives.update(parse_policy(view_policy))
-    return "frame-ancestors" in directives
+    return directives
 
 
 @lru_cache(maxsize=1024)
 def _merged_policy(view_policy: str, frame_ancestors: str | None) -> str:
     """The base policy merged with the view's own directives; ``frame_ancestors`` added when the
     view named none."""
-    directives = parse_policy(BASE_POLICY)
-    directives.update(parse_policy(view_policy))
+    directives = _directives(view_policy)
     if "frame-ancestors" not in directives and frame_ancestors is not None:
-        directives["frame-ancestors"] = frame_ancestors
+        directives = {**directives, "frame-ancestors": frame_ancestors}
     return "; ".join(f"{name} {value}".strip() for name, value in directives.items())
 
 
