@@ -190,8 +190,7 @@ def _open_course(session: Session, settings: Settings, verified: VerifiedLaunch,
     if loaded is not None and not loaded.has_package and not settings.demo_content:
         raise _Decline("no content to play: the step-by-step path says so")
     request = ClaimRequest(account.id, intent.license_type, intent.catalog_id, verified.identity)
-    result = claim_for_learner(session, account, recorded.learner_id, request, now,  # type: ignore[arg-type]
-                               loaded=loaded)
+    result = claim_for_learner(session, account, recorded.learner_id, request, now, loaded=loaded)
     title = loaded.title if loaded is not None else None
     base = (recorded.id, account.id, recorded.learner_id, intent.catalog_id, intent.license_type)
     if not result.ok:

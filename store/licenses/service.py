@@ -17,14 +17,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts import linking
-from store.accounts.models import Account
 from store.accounts.queries import get_account
 from store.accounts.service import LearnerIdentity, check_identity, upsert_learner
 from store.base import require_aware
@@ -123,6 +122,20 @@ def claim_seat(sessions: sessionmaker[Session], request: ClaimRequest, now: date
     raise StoreError("seat claim kept colliding with concurrent launches; try again", reason="busy")
 
 
+class ClaimAccount(Protocol):
+    """What a seat claim reads of the account: the ORM ``Account``, or the one-pass launch's
+    snapshot of these columns."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def link_identities(self) -> bool: ...
+
+    @property
+    def annual_retake(self) -> bool: ...
+
+
 def claim_seat_in(session: Session, request: ClaimRequest, now: datetime) -> ClaimResult:
     """``claim_seat`` inside the caller's transaction (a use case that writes more with the seat,
     e.g. an invitation). The caller retries on ``IntegrityError`` in a new transaction, as
@@ -143,7 +156,7 @@ def _claim(session: Session, request: ClaimRequest, now: datetime) -> ClaimResul
     return claim_for_learner(session, account, learner_id, request, now)
 
 
-def claim_for_learner(session: Session, account: Account, learner_id: int, request: ClaimRequest, now: datetime,
+def claim_for_learner(session: Session, account: ClaimAccount, learner_id: int, request: ClaimRequest, now: datetime,
                       loaded: queries.CourseAndSeats | None = None) -> ClaimResult:
     """The seat engine for a learner this transaction has already upserted (an LTI launch records
     the learner with the launch). ``loaded``: the course and the learner's seats the caller has
@@ -179,7 +192,7 @@ def claim_for_learner(session: Session, account: Account, learner_id: int, reque
     return ClaimResult(learner_id, _view(seat, request.catalog_id), is_new_seat=True)
 
 
-def _new_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
+def _new_seat(session: Session, account: ClaimAccount, holder: _Holder, course: rules.CourseFacts,
               seats: list[rules.SeatFacts], request: ClaimRequest, now: datetime) -> ClaimResult:
     """A new seat only for a course the account may deliver under this license type now."""
     learner_id = holder.learner_id
@@ -213,7 +226,7 @@ def _new_seat(session: Session, account: Account, holder: _Holder, course: rules
 # in the same transaction, with the holdings and the verdict.
 
 
-def _quick_new_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
+def _quick_new_seat(session: Session, account: ClaimAccount, holder: _Holder, course: rules.CourseFacts,
                     seats: list[rules.SeatFacts], license_type: str, now: datetime) -> Seat | None:
     if license_type == "ppu" or holdings_rules.course_reason(course, license_type) is not None:
         return None
@@ -235,7 +248,7 @@ def _quick_new_seat(session: Session, account: Account, holder: _Holder, course:
     )
 
 
-def _quick_plus_seat(session: Session, account: Account, holder: _Holder, seats: list[rules.SeatFacts],
+def _quick_plus_seat(session: Session, account: ClaimAccount, holder: _Holder, seats: list[rules.SeatFacts],
                      now: datetime) -> Seat | None:
     sub_id = session.execute(_take_current_subscription_seat(session),
                              {"b_account_id": account.id, "b_now": now}).scalar_one_or_none()
@@ -274,7 +287,8 @@ _take_oldest_lot = built_once(_build_take_oldest_lot)
 _take_current_subscription_seat = built_once(_build_take_subscription_seat)
 
 
-def _plus_seat(account: Account, holder: _Holder, sub_id: int, seats: list[rules.SeatFacts], now: datetime) -> Seat:
+def _plus_seat(account: ClaimAccount, holder: _Holder, sub_id: int, seats: list[rules.SeatFacts],
+               now: datetime) -> Seat:
     previous = [s.attempt for s in seats if s.license_type == "plus"]
     return Seat(account_id=account.id, learner_id=holder.learner_id, person_id=holder.person_id, license_type="plus",
                 scope=f"plus:{sub_id}", subscription_id=sub_id, attempt=1 if not previous else max(previous) + 1,
@@ -293,7 +307,7 @@ class _Holder:
     person_id: int | None
 
 
-def _new_plus_seat(session: Session, account: Account, holder: _Holder, held: holdings_rules.Holdings,
+def _new_plus_seat(session: Session, account: ClaimAccount, holder: _Holder, held: holdings_rules.Holdings,
                    seats: list[rules.SeatFacts], now: datetime) -> Seat:
     sub = rules.active_subscription(held.subscriptions, now)
     assert sub is not None, "the verdict found a subscription in its term"
@@ -312,7 +326,7 @@ def _new_plus_seat(session: Session, account: Account, holder: _Holder, held: ho
     return _insert_seat(session, _plus_seat(account, holder, sub.id, seats, now))
 
 
-def _new_volume_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
+def _new_volume_seat(session: Session, account: ClaimAccount, holder: _Holder, course: rules.CourseFacts,
                      held: holdings_rules.Holdings, attempt: int, now: datetime) -> Seat:
     for lot in rules.candidate_lots(held.lots_for(course.id), now):
         taken = session.execute(
@@ -335,7 +349,7 @@ def _new_volume_seat(session: Session, account: Account, holder: _Holder, course
     raise _Refused("no_seats")
 
 
-def _new_ppu_seat(session: Session, account: Account, holder: _Holder, course: rules.CourseFacts,
+def _new_ppu_seat(session: Session, account: ClaimAccount, holder: _Holder, course: rules.CourseFacts,
                   attempt: int, now: datetime) -> Seat:
     price = course.ppu_price_cents
     balance_after = session.execute(
