@@ -170,13 +170,10 @@ def search_terms(query: str) -> list[str]:
     return list(terms.values())
 
 
-def sqlite_match_expression(terms: list[str], *, column_name: str | None = None) -> str:
-    """An FTS5 query: every term quoted (so it is only text), all required; or, with
-    ``column_name``, any term in that column."""
+def sqlite_match_expression(terms: list[str]) -> str:
+    """An FTS5 query: every term quoted (so it is only text), all required."""
     quoted = [f'"{term}"*' if len(term) >= PREFIX_MIN_LENGTH else f'"{term}"' for term in terms]
-    if column_name is None:
-        return " AND ".join(quoted)
-    return f"{{{column_name}}} : ({' OR '.join(quoted)})"
+    return " AND ".join(quoted)
 
 
 def postgresql_tsquery(terms: list[str], *, weight: str = "") -> str:
