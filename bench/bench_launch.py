@@ -135,7 +135,7 @@ def _hardware(results: dict[str, dict[int, tuple[Phase, Phase]]]) -> None:
         return
     phases = [phase for pair in results["postgresql"].values() for phase in pair]
     app_ms = max(phase.cpu_ms_per_launch() for phase in phases)
-    db_ms = max(phase.cpu_ms_per_launch(True) - phase.cpu_ms_per_launch() for phase in phases)
+    db_ms = max(phase.db_ms_per_launch() for phase in phases)
     app_cores, db_cores = hardware_estimate(app_ms, db_ms)
     print(f"hardware for {PEAK_PER_MINUTE:,} launches/minute ({PEAK_PER_MINUTE / 60:.0f}/s) at {BUSY:.0%} busy: "
           f"app {app_ms:.1f} ms/launch -> {app_cores:.1f} cores; PostgreSQL {db_ms:.1f} ms/launch -> "

@@ -248,6 +248,9 @@ class Phase:
         total = self.server_cpu_seconds + (self.db_cpu_seconds if include_db else 0.0)
         return 1000 * total / self.count if self.count else 0.0
 
+    def db_ms_per_launch(self) -> float:
+        return 1000 * self.db_cpu_seconds / self.count if self.count else 0.0
+
     def statuses(self) -> dict[int, int]:
         counts: dict[int, int] = {}
         for r in self.results:
@@ -277,7 +280,7 @@ def summary(phase: Phase) -> str:
     return (f"{phase.name:<34} {phase.count:>5} launches {phase.rate:7.1f}/s  p50 {1000 * phase.percentile(50):6.0f} ms"
             f"  p95 {1000 * phase.percentile(95):6.0f} ms  p99 {1000 * phase.percentile(99):6.0f} ms"
             f"  failures {phase.failures}  server CPU {phase.cpu_ms_per_launch():5.1f} ms/launch"
-            + (f" (+ PostgreSQL {1000 * phase.db_cpu_seconds / phase.count:4.1f})" if phase.db_cpu_seconds else "")
+            + (f" (+ PostgreSQL {phase.db_ms_per_launch():4.1f})" if phase.db_cpu_seconds else "")
             + (f"  load generator {1000 * phase.client_cpu_seconds / phase.count:4.1f} ms" if phase.count else ""))
 
 
